@@ -1,0 +1,315 @@
+"""The VRRP state machine of one virtual router (RFC 5798 §6.4 with RFC 9568), pure.
+
+`VirtualRouter.handle(event, now)` takes one input (start, a validated advertisement, the
+clock reaching `next_deadline()`, a shutdown) and returns the actions the adapter must carry
+out, in order. It never reads a clock, sleeps, opens a socket or logs: `now` is given, in
+seconds on any monotonic scale, and deadlines are returned on the same scale.
+
+Timer arithmetic is exact (`vrrpd.timing`); a deadline is `now + float(Fraction)`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from ipaddress import IPv4Address, IPv6Address
+
+from .packet import Advertisement
+from .timing import CS, master_down_interval, skew_time
+
+IPAddress = IPv4Address | IPv6Address
+
+OWNER_PRIORITY = 255
+
+
+class State(enum.Enum):
+    INITIALIZE = "INITIALIZE"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+
+
+class Reason(enum.Enum):
+    """Why a transition happened (stable words for logs, events and notify)."""
+
+    STARTUP = "startup"
+    OWNER = "owner"  # priority 255 takes over at start (§6.4.1)
+    MASTER_DOWN = "master-down"  # Master_Down_Timer fired after the master went silent
+    PRIORITY_0 = "priority-0"  # Master_Down_Timer fired after the master said priority 0
+    PREEMPTED = "preempted"  # we preempted a lower-priority master
+    HIGHER_PRIORITY = "higher-priority-seen"
+    SHUTDOWN = "shutdown"
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Startup:
+    """The router is enabled (§6.4.1, Initialize state's Startup event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdvertReceived:
+    """A validated advertisement for this VRID from `src` (the sender's primary address)."""
+
+    advert: Advertisement
+    src: IPAddress
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The clock reached `next_deadline()`; expired timers fire, others are left alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """The router is disabled (§6.4.2/§6.4.3 Shutdown event)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VipsLost:
+    """The adapter saw a virtual address disappear from the interface."""
+
+
+Event = Startup | AdvertReceived | Timeout | Shutdown | VipsLost
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendAdvert:
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddVips:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DelVips:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Gratuitous ARP / unsolicited NA for every virtual address."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    old: State
+    new: State
+    reason: Reason
+
+
+Action = SendAdvert | AddVips | DelVips | Announce | StateChanged
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """What the state machine needs of a virtual router's configuration."""
+
+    vrid: int
+    priority: int  # 1..255
+    interval_cs: int  # Advertisement_Interval, centiseconds
+    preempt: bool = True
+    preempt_delay: Fraction = Fraction(0)  # seconds
+    version: int = 3
+
+    @property
+    def owner(self) -> bool:
+        return self.priority == OWNER_PRIORITY
+
+
+@dataclass
+class VirtualRouter:
+    """One virtual router's protocol state. Drive it with `handle`; schedule `next_deadline`."""
+
+    params: Params
+    primary: IPAddress  # this router's primary address on the interface (tie-break, §6.4.3)
+    state: State = State.INITIALIZE
+    master_adver_interval_cs: int = 0  # learned from the master (§6.1); own interval until then
+    master_address: IPAddress | None = None  # the current master as last seen (None: unknown)
+    adver_deadline: float | None = None  # Adver_Timer (Master)
+    master_down_deadline: float | None = None  # Master_Down_Timer (Backup)
+    preempt_deadline: float | None = None  # end of preempt_delay (Backup, lower master seen)
+    _down_reason: Reason = field(default=Reason.MASTER_DOWN, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.master_adver_interval_cs:
+            self.master_adver_interval_cs = self.params.interval_cs
+
+    # -- derived timers (§6.1) -------------------------------------------------------------
+
+    @property
+    def skew_time(self) -> Fraction:
+        return skew_time(self.params.priority, self.master_adver_interval_cs, self.params.version)
+
+    @property
+    def master_down_interval(self) -> Fraction:
+        return master_down_interval(
+            self.params.priority, self.master_adver_interval_cs, self.params.version
+        )
+
+    @property
+    def advertisement_interval(self) -> Fraction:
+        return self.params.interval_cs * CS
+
+    def next_deadline(self) -> float | None:
+        """The earliest armed timer, or None when nothing is scheduled."""
+        armed = [
+            d
+            for d in (self.adver_deadline, self.master_down_deadline, self.preempt_deadline)
+            if d is not None
+        ]
+        return min(armed) if armed else None
+
+    # -- input -----------------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        match event:
+            case Startup():
+                return self._startup(now)
+            case AdvertReceived(advert, src):
+                if self.state is State.BACKUP:
+                    return self._backup_rx(advert, src, now)
+                if self.state is State.MASTER:
+                    return self._master_rx(advert, src, now)
+                return []  # Initialize: not participating
+            case Timeout():
+                return self._timeout(now)
+            case Shutdown():
+                return self._shutdown()
+            case VipsLost():
+                # Not in the RFC: an address removed by hand while Master is put back.
+                return [AddVips(), Announce()] if self.state is State.MASTER else []
+        raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
+
+    def set_primary(self, primary: IPAddress) -> None:
+        """The interface's primary address changed (the source of our advertisements)."""
+        self.primary = primary
+
+    # -- §6.4.1 Initialize -----------------------------------------------------------------
+
+    def _startup(self, now: float) -> list[Action]:
+        if self.state is not State.INITIALIZE:
+            return []
+        if self.params.owner:
+            # §6.4.1: the owner sends an advertisement, announces, and becomes Master.
+            return self._become_master(now, Reason.OWNER)
+        # §6.4.1: Master_Adver_Interval = Advertisement_Interval; Master_Down_Timer = MDI.
+        self.master_adver_interval_cs = self.params.interval_cs
+        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_address = None
+        return [self._transition(State.BACKUP, Reason.STARTUP)]
+
+    # -- §6.4.2 Backup ---------------------------------------------------------------------
+
+    def _backup_rx(self, adv: Advertisement, src: IPAddress, now: float) -> list[Action]:
+        if adv.priority == 0:
+            # §6.4.2: the master is stopping: Master_Down_Timer = Skew_Time.
+            self.master_down_deadline = now + float(self.skew_time)
+            self._down_reason = Reason.PRIORITY_0
+            self.master_address = src
+            return []
+        if not self.params.preempt or adv.priority >= self.params.priority:
+            # §6.4.2: accept: learn the master's interval, recompute, restart the timer.
+            self._follow(adv, src, now)
+            self.preempt_deadline = None
+            return []
+        # A lower-priority master and preemption on.
+        if self.params.preempt_delay > 0:
+            if self.preempt_deadline is None:
+                self.preempt_deadline = now + float(self.params.preempt_delay)
+            if now < self.preempt_deadline:
+                # Still within preempt_delay: treat it as our master for now.
+                self._follow(adv, src, now)
+                return []
+        # §6.4.2: discard; the Master_Down_Timer will fire and we preempt.
+        self.master_address = src
+        self._down_reason = Reason.PREEMPTED
+        return []
+
+    def _follow(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        self.master_adver_interval_cs = adv.interval_cs
+        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_address = src
+        self._down_reason = Reason.MASTER_DOWN
+
+    # -- §6.4.3 Master ---------------------------------------------------------------------
+
+    def _master_rx(self, adv: Advertisement, src: IPAddress, now: float) -> list[Action]:
+        if adv.priority == 0:
+            # §6.4.3: another router is leaving: advertise at once, restart Adver_Timer.
+            return self._advertise(now)
+        local = self.params.priority
+        if adv.priority > local or (adv.priority == local and _addr_gt(src, self.primary)):
+            # §6.4.3: a better master exists: learn its interval and go Backup.
+            self.adver_deadline = None
+            self._follow(adv, src, now)
+            return [DelVips(), self._transition(State.BACKUP, Reason.HIGHER_PRIORITY)]
+        # §6.4.3 discards the advertisement; RFC 9568 has the Master advertise at once so a
+        # lower-priority router that believes it is Master steps down without waiting.
+        return self._advertise(now)
+
+    def _advertise(self, now: float) -> list[Action]:
+        self.adver_deadline = now + float(self.advertisement_interval)
+        return [SendAdvert(self.params.priority)]
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _timeout(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self.state is State.BACKUP:
+            if self.preempt_deadline is not None and now >= self.preempt_deadline:
+                # preempt_delay is over: stop following the lower-priority master; its next
+                # advert is discarded and Master_Down_Timer takes over from here.
+                self.preempt_deadline = None
+            if self.master_down_deadline is not None and now >= self.master_down_deadline:
+                # §6.4.2 Master_Down_Timer fires.
+                actions += self._become_master(now, self._down_reason)
+        elif (
+            self.state is State.MASTER
+            and self.adver_deadline is not None
+            and now >= self.adver_deadline
+        ):
+            # §6.4.3 Adver_Timer fires.
+            actions += self._advertise(now)
+        return actions
+
+    def _become_master(self, now: float, reason: Reason) -> list[Action]:
+        # §6.4.1/§6.4.2: send an advertisement, announce the addresses, set Adver_Timer.
+        self.master_down_deadline = None
+        self.preempt_deadline = None
+        self.master_address = self.primary
+        self.master_adver_interval_cs = self.params.interval_cs
+        return [
+            AddVips(),
+            *self._advertise(now),
+            Announce(),
+            self._transition(State.MASTER, reason),
+        ]
+
+    # -- §6.4.2/§6.4.3 Shutdown ------------------------------------------------------------
+
+    def _shutdown(self) -> list[Action]:
+        actions: list[Action] = []
+        if self.state is State.MASTER:
+            # §6.4.3: cancel Adver_Timer, send an advertisement with priority 0.
+            actions += [SendAdvert(0), DelVips()]
+        if self.state is not State.INITIALIZE:
+            actions.append(self._transition(State.INITIALIZE, Reason.SHUTDOWN))
+        self.adver_deadline = self.master_down_deadline = self.preempt_deadline = None
+        return actions
+
+    def _transition(self, new: State, reason: Reason) -> StateChanged:
+        old, self.state = self.state, new
+        return StateChanged(old, new, reason)
+
+
+def _addr_gt(a: IPAddress, b: IPAddress) -> bool:
+    """Primary addresses compare as unsigned integers (§6.4.3); families never mix."""
+    return int(a) > int(b)
