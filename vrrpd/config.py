@@ -175,9 +175,7 @@ def _centiseconds(seconds: float) -> int | None:
 # --- parsing ------------------------------------------------------------------------------
 
 
-def _parse_router(
-    raw: Any, index: int, problems: _Problems
-) -> VirtualRouterConfig | None:
+def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterConfig | None:
     where = f"virtual_router[{index}]."
     if not isinstance(raw, dict):
         problems.add(f"virtual_router[{index}]", "must be a table")
@@ -274,9 +272,11 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         sock = d.get(
             "control_socket",
             DEFAULT_CONTROL_SOCKET,
-            lambda v: None
-            if isinstance(v, str) and v.startswith("/") and len(v) < 108
-            else "must be an absolute path shorter than 108 characters",
+            lambda v: (
+                None
+                if isinstance(v, str) and v.startswith("/") and len(v) < 108
+                else "must be an absolute path shorter than 108 characters"
+            ),
         )
         d.finish()
         daemon = DaemonConfig(control_socket=sock or DEFAULT_CONTROL_SOCKET)

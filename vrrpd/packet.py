@@ -81,10 +81,6 @@ class ChecksumError(DecodeError):
     reason = "checksum"
 
 
-class AddressFamilyError(DecodeError):
-    reason = "family"
-
-
 # Every reason decode() and parse_ipv4() can report, for counters that must exist up front.
 DECODE_REASONS: tuple[str, ...] = (
     IpHeaderError.reason,
@@ -106,7 +102,7 @@ class Advertisement:
     """One VRRP advertisement, as on the wire.
 
     `interval_cs` is the advertisement interval in centiseconds for both versions (VRRPv2
-    carries whole seconds; they are stored ×100 so the state machine has one unit).
+    carries whole seconds; they are stored times 100 so the state machine has one unit).
     """
 
     version: int
@@ -142,7 +138,7 @@ def internet_checksum(data: bytes) -> int:
     """RFC 1071 ones' complement sum of 16-bit words, complemented."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

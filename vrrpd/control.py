@@ -1,0 +1,134 @@
+"""The control socket: a Unix stream socket, one JSON object per line each way.
+
+Request `{"cmd": "status"}`; answer `{"ok": true, "result": ...}` or
+`{"ok": false, "error": "one line"}`. The socket file is mode 0600 (root only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import stat
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+MAX_REQUEST = 64 * 1024
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class ControlError(Exception):
+    """The daemon could not be reached or refused the request; str() is one line."""
+
+
+def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
+    """Send one request to the daemon at `path`, return its `result` (blocking client)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(json.dumps(req).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+    except FileNotFoundError:
+        raise ControlError(f"{path}: no such socket (is vrrpd running?)") from None
+    except ConnectionRefusedError:
+        raise ControlError(f"{path}: connection refused (is vrrpd running?)") from None
+    except PermissionError:
+        raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
+    except OSError as e:
+        raise ControlError(f"{path}: {e.strerror or e}") from None
+    try:
+        answer = json.loads(buf)
+    except ValueError:
+        raise ControlError(f"{path}: the daemon sent no valid answer") from None
+    if not isinstance(answer, dict) or "ok" not in answer:
+        raise ControlError(f"{path}: the daemon sent no valid answer")
+    if not answer["ok"]:
+        raise ControlError(str(answer.get("error", "request refused")))
+    return answer.get("result")
+
+
+def _in_use(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+class ControlServer:
+    """Serves `handler(request) -> result` on `path`; exceptions become error answers."""
+
+    def __init__(self, path: str, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o755, exist_ok=True)
+        if os.path.exists(self.path):
+            if not stat.S_ISSOCK(os.stat(self.path).st_mode):
+                raise ControlError(f"control socket {self.path}: exists and is not a socket")
+            if _in_use(self.path):
+                raise ControlError(f"control socket {self.path}: in use by another vrrpd")
+            os.unlink(self.path)  # left behind by a process that died
+        old = os.umask(0o177)
+        try:
+            self.server = await asyncio.start_unix_server(
+                self._client, path=self.path, limit=MAX_REQUEST
+            )
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await self.server.wait_closed()
+            self.server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    await self._send(writer, {"ok": False, "error": "request too long"})
+                    return
+                if not line:
+                    return
+                await self._send(writer, await self._answer(line))
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": "request is not valid JSON"}
+        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+            return {"ok": False, "error": 'request must be an object with a string "cmd"'}
+        try:
+            return {"ok": True, "result": await self.handler(req)}
+        except ControlError as e:
+            return {"ok": False, "error": str(e)}
+
+    @staticmethod
+    async def _send(writer: asyncio.StreamWriter, answer: dict[str, Any]) -> None:
+        writer.write(json.dumps(answer).encode() + b"\n")
+        await writer.drain()

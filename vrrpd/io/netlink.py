@@ -1,0 +1,146 @@
+"""Netlink through pyroute2's asyncio API: addresses, links, and a monitor of both.
+
+Adding or removing a virtual address is idempotent: "already there" on add and "not there"
+on delete are success, so a restart, a retry or a hand-made change never turns into an error.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+IPInterface = IPv4Interface | IPv6Interface
+IPAddress = IPv4Address | IPv6Address
+
+IFA_F_SECONDARY = 0x01
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+
+
+class NetlinkFailure(Exception):
+    """A netlink request that failed for a reason the caller must report."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddrEvent:
+    added: bool
+    index: int
+    address: IPAddress
+    prefixlen: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    index: int
+    up: bool  # administratively up and carrier present
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    index: int
+    name: str
+    mac: str
+    up: bool
+
+
+def _attr(msg: Any, name: str) -> Any:
+    return msg.get(name) if hasattr(msg, "get") else None
+
+
+def _link(msg: Any) -> Link:
+    flags = int(msg["flags"])
+    return Link(
+        index=int(msg["index"]),
+        name=str(msg.get("IFLA_IFNAME")),
+        mac=str(msg.get("IFLA_ADDRESS")),
+        up=bool(flags & IFF_UP and flags & IFF_RUNNING),
+    )
+
+
+class Netlink:
+    """One request socket; `monitor()` opens its own socket for events."""
+
+    def __init__(self) -> None:
+        self.ipr = AsyncIPRoute()
+
+    async def close(self) -> None:
+        self.ipr.close()
+
+    async def link(self, name: str) -> Link:
+        try:
+            found = await self.ipr.link_lookup(ifname=name)
+        except NetlinkError as e:
+            raise NetlinkFailure(f"interface {name}: {e}") from e
+        if not found:
+            raise NetlinkFailure(f"interface {name} does not exist")
+        links = [m async for m in await self.ipr.get_links(found[0])]
+        return _link(links[0])
+
+    async def addresses(self, index: int) -> list[tuple[IPInterface, bool]]:
+        """(address/prefix, primary?) for every address on the interface, kernel order."""
+        out: list[tuple[IPInterface, bool]] = []
+        async for msg in await self.ipr.get_addr(index=index):
+            addr = msg.get("IFA_ADDRESS")
+            if addr is None:
+                continue
+            iface: IPInterface
+            if ":" in addr:
+                iface = IPv6Interface(f"{addr}/{msg['prefixlen']}")
+            else:
+                iface = IPv4Interface(f"{addr}/{msg['prefixlen']}")
+            out.append((iface, not int(msg.get("flags", 0)) & IFA_F_SECONDARY))
+        return out
+
+    async def add_address(self, index: int, iface: IPInterface) -> bool:
+        """Add; True if it was added, False if it was already there."""
+        try:
+            await self.ipr.addr(
+                "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+            )
+        except NetlinkError as e:
+            if e.code == errno.EEXIST:
+                return False
+            raise NetlinkFailure(f"adding {iface} to interface {index}: {e}") from e
+        return True
+
+    async def del_address(self, index: int, iface: IPInterface) -> bool:
+        """Delete; True if it was removed, False if it was not there."""
+        try:
+            await self.ipr.addr(
+                "del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+            )
+        except NetlinkError as e:
+            if e.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                return False
+            raise NetlinkFailure(f"removing {iface} from interface {index}: {e}") from e
+        return True
+
+
+async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
+    """Address and link changes, as they happen, for every interface of this namespace."""
+    ipr = AsyncIPRoute()
+    try:
+        await ipr.bind()
+        while True:
+            async for msg in ipr.get():
+                event = _attr(msg, "event")
+                if event in ("RTM_NEWADDR", "RTM_DELADDR"):
+                    addr = msg.get("IFA_ADDRESS")
+                    if addr is None:
+                        continue
+                    yield AddrEvent(
+                        event == "RTM_NEWADDR",
+                        int(msg["index"]),
+                        ip_address(addr),
+                        int(msg["prefixlen"]),
+                    )
+                elif event == "RTM_NEWLINK":
+                    yield LinkEvent(_link(msg).index, _link(msg).up)
+    finally:
+        ipr.close()
