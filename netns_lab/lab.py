@@ -1,0 +1,1018 @@
+"""Network-namespace lab: a Linux bridge in a switch namespace, routers and clients around it.
+
+Topology (every name carries the lab's per-run prefix, e.g. ``vl3f2a``)::
+
+    {prefix}sw:  bridge {prefix}br (multicast_snooping 0, stp_state 0, forward_delay 0)
+                   ├── {prefix}r1  ─veth─  eth0 in namespace {prefix}r1
+                   ├── {prefix}r2  ─veth─  eth0 in namespace {prefix}r2
+                   └── {prefix}c1  ─veth─  eth0 in namespace {prefix}c1
+
+Multicast snooping must be off: with it on, the bridge may stop forwarding 224.0.0.18 to
+ports that never sent an IGMP report, and VRRP routers would not hear each other.
+
+Everything created is first written to ``/run/netns_lab/{prefix}.json`` (the intent is recorded
+before the action), so ``python -m netns_lab cleanup`` can remove what a killed run left.
+`Lab.close()` stops the processes the lab started (by PID: SIGTERM, a deadline, then SIGKILL),
+deletes the namespaces, the work directory and the state file. It is idempotent and runs from
+``__exit__``, from an ``atexit`` hook, and after SIGINT/SIGTERM (SIGTERM raises ``SystemExit``
+so ``with`` blocks unwind).
+
+Processes are started in their own session (a terminal's Ctrl-C reaches only the lab
+controller, which then stops them in order) and with ``PR_SET_PDEATHSIG=SIGKILL`` (if the
+controller itself is killed, its daemons die with it; the namespaces stay until ``cleanup``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
+from ipaddress import IPv4Interface, IPv6Interface, ip_interface
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .toml_out import dumps
+
+STATE_DIR = Path("/run/netns_lab")
+PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+IFNAMSIZ = 15
+PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,7}$")
+NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,8}$")
+RESERVED_NODE_NAMES = {"sw", "br"}
+
+T = TypeVar("T")
+
+
+class LabError(RuntimeError):
+    """The lab could not do what was asked; str() says what and why."""
+
+
+class CommandError(subprocess.CalledProcessError):
+    """A command failed; unlike CalledProcessError, str() includes its stderr."""
+
+    def __str__(self) -> str:
+        cmd = " ".join(self.cmd) if isinstance(self.cmd, list) else str(self.cmd)
+        err = (self.stderr or "").strip()
+        return f"command failed (exit {self.returncode}): {cmd}" + (f": {err}" if err else "")
+
+
+class ControlError(RuntimeError):
+    """The daemon's control socket could not be reached or refused the request."""
+
+
+class VrrpdError(LabError):
+    """A vrrpd process exited or misbehaved; the message includes its log."""
+
+
+class ProbeError(LabError):
+    """The probe failed (e.g. the target was unreachable from the start)."""
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def wait_for(
+    predicate: Callable[[], T | None],
+    timeout: float,
+    interval: float = 0.02,
+    what: str = "condition",
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll `predicate` until it returns a truthy value (returned) or `timeout` seconds pass.
+
+    Exceptions of the types in `ignore` count as a falsy answer. On timeout raise
+    ``TimeoutError("timed out after {timeout}s waiting for {what} (last: ...)")``.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = predicate()
+        except ignore as e:
+            value, last = None, e  # type: ignore[assignment]
+        else:
+            if value:
+                return value
+            last = value
+        now = time.monotonic()
+        if now >= deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        time.sleep(min(interval, deadline - now))
+
+
+def master_down_interval(interval: float, priority: int) -> float:
+    """RFC 5798 §6.1: Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time."""
+    i = Fraction(interval).limit_denominator(1000)
+    return float(3 * i + (256 - priority) * i / 256)
+
+
+def skew_time(interval: float, priority: int) -> float:
+    """RFC 5798 §6.1: Skew_Time = ((256 - priority) * Master_Adver_Interval) / 256."""
+    i = Fraction(interval).limit_denominator(1000)
+    return float((256 - priority) * i / 256)
+
+
+def control_request(path: str, request: Mapping[str, Any], timeout: float = 5.0) -> Any:
+    """One request on the daemon's control socket: send a JSON line, read a JSON line.
+
+    Returns the answer's ``result``; raises ControlError when the socket cannot be reached,
+    the answer is not valid, or the daemon answers ``{"ok": false, "error": ...}``.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(json.dumps(dict(request)).encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ControlError(f"{path}: no answer within {timeout}s")
+                s.settimeout(remaining)
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+    except ControlError:
+        raise
+    except OSError as e:
+        raise ControlError(f"{path}: {e.strerror or e}") from None
+    line = buf.split(b"\n", 1)[0]
+    try:
+        answer = json.loads(line)
+    except ValueError:
+        raise ControlError(f"{path}: not a JSON answer: {line[:200]!r}") from None
+    if not isinstance(answer, dict) or "ok" not in answer:
+        raise ControlError(f"{path}: unexpected answer: {line[:200]!r}")
+    if not answer["ok"]:
+        raise ControlError(str(answer.get("error", "request refused")))
+    return answer.get("result")
+
+
+def _proc_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
+
+    Together with the PID it names one process, so a recorded PID reused later by an unrelated
+    process is never signalled.
+    """
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    if fields[0] == "Z":  # a zombie is as good as gone
+        return None
+    return int(fields[19])
+
+
+def _same_process(pid: int, start: int | None) -> bool:
+    return start is not None and _proc_start_time(pid) == start
+
+
+_libc: Any = None
+
+
+def _set_pdeathsig() -> None:
+    """In the child before exec: die with SIGKILL when the lab controller dies."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _ip(
+    *args: str, netns: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    argv = ["ip", *(["-n", netns] if netns else []), *args]
+    return _run(argv, check=check)
+
+
+def _run(
+    argv: Sequence[str], check: bool = True, timeout: float = 30.0, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    cp = subprocess.run(
+        list(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
+    )
+    if check and cp.returncode != 0:
+        raise CommandError(cp.returncode, list(argv), cp.stdout, cp.stderr)
+    return cp
+
+
+def _netns_exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")
+
+
+def _terminate(procs: Iterable[subprocess.Popen[Any]], timeout: float = 5.0) -> None:
+    """SIGTERM every live process, wait up to `timeout` for all, then SIGKILL the rest."""
+    live = [p for p in procs if p.poll() is None]
+    for p in live:
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in live:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.0, deadline - time.monotonic()))
+    for p in live:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                p.kill()
+            p.wait()
+
+
+def _signal_recorded(pid: int, start: int | None, timeout: float = 5.0) -> None:
+    """Stop a process that is not our child (from a state file): SIGTERM, deadline, SIGKILL."""
+    if not _same_process(pid, start):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _same_process(pid, start):
+        time.sleep(0.02)
+    if _same_process(pid, start):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: not _same_process(pid, start), 5.0, what=f"pid {pid} to die")
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> None:
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: _proc_start_time(pid) is None, timeout, what=f"pid {pid} to die")
+
+
+def _kill_netns_pids(ns: str) -> list[int]:
+    """SIGKILL whatever still runs in namespace `ns`: it belongs to this lab (the name is ours).
+
+    These are by-PID kills of processes inside a namespace only this lab created, e.g. a
+    child a lab process forked; nothing outside the lab can be in it.
+    """
+    if not _netns_exists(ns):
+        return []
+    cp = _run(["ip", "netns", "pids", ns], check=False)
+    pids = [int(x) for x in cp.stdout.split() if x.isdigit()]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in pids:
+        _wait_gone(pid)
+    return pids
+
+
+# --- signal handling: one SIGTERM handler shared by all live labs ----------------------------
+
+_live_labs: list[Lab] = []
+_saved_sigterm: Any = None
+_handler_installed = False
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _register(lab: Lab) -> None:
+    global _saved_sigterm, _handler_installed
+    _live_labs.append(lab)
+    if threading.current_thread() is threading.main_thread() and not _handler_installed:
+        current = signal.getsignal(signal.SIGTERM)
+        if current in (signal.SIG_DFL, None):
+            _saved_sigterm = current
+            signal.signal(signal.SIGTERM, _on_sigterm)
+            _handler_installed = True
+
+
+def _unregister(lab: Lab) -> None:
+    global _handler_installed
+    if lab in _live_labs:
+        _live_labs.remove(lab)
+    if (
+        not _live_labs
+        and _handler_installed
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGTERM, _saved_sigterm or signal.SIG_DFL)
+        _handler_installed = False
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Any:
+    """While cleaning up, a second Ctrl-C or a SIGTERM must not abort the cleanup half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for s in old:
+        signal.signal(s, lambda signum, frame: got.append(signum))
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+# --- the lab --------------------------------------------------------------------------------
+
+
+class Lab:
+    """A switch namespace with a bridge; add routers and clients with `add_router`/`add_client`.
+
+    Use as a context manager, or call `close()` yourself (it is idempotent). `prefix` defaults
+    to ``"vl"`` + 4 random hex digits; it must be 2..8 characters ``[a-z0-9]``.
+    """
+
+    def __init__(self, prefix: str | None = None, *, keep_workdir: bool = False) -> None:
+        self.prefix = prefix or "vl" + secrets.token_hex(2)
+        if not PREFIX_RE.match(self.prefix):
+            raise LabError(
+                f"prefix {self.prefix!r}: must be 2..8 characters a-z 0-9, a letter first"
+            )
+        self.switch_ns = f"{self.prefix}sw"
+        self.bridge = f"{self.prefix}br"
+        self.state_path = STATE_DIR / f"{self.prefix}.json"
+        self.keep_workdir = keep_workdir
+        self.nodes: dict[str, Node] = {}
+        self._namespaces: list[str] = []
+        self._procs: list[subprocess.Popen[Any]] = []
+        self._closed = False
+        self._lock = threading.RLock()
+        STATE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if self.state_path.exists() or _netns_exists(self.switch_ns):
+            raise LabError(
+                f"prefix {self.prefix!r} is in use ({self.state_path} or namespace "
+                f"{self.switch_ns} exists); run `python -m netns_lab cleanup --prefix "
+                f"{self.prefix}` if it is a leftover"
+            )
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"netns_lab-{self.prefix}-"))
+        self._save_state()
+        _register(self)
+        atexit.register(self.close)
+        try:
+            self._add_netns(self.switch_ns)
+            _ip(
+                "link",
+                "add",
+                self.bridge,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+                "stp_state",
+                "0",
+                "forward_delay",
+                "0",
+                netns=self.switch_ns,
+            )
+            _ip("link", "set", "lo", "up", netns=self.switch_ns)
+            _ip("link", "set", self.bridge, "up", netns=self.switch_ns)
+        except BaseException:
+            self.close()
+            raise
+
+    # context manager
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Lab(prefix={self.prefix!r}, nodes={list(self.nodes)})"
+
+    # state file
+    def _save_state(self) -> None:
+        state = {
+            "prefix": self.prefix,
+            "owner_pid": os.getpid(),
+            "owner_start": _proc_start_time(os.getpid()),
+            "created": time.time(),
+            "workdir": str(self.workdir),
+            "namespaces": list(self._namespaces),
+            "processes": [
+                {"pid": p.pid, "start": _proc_start_time(p.pid), "argv": _argv_text(p)}
+                for p in self._procs
+                if p.poll() is None
+            ],
+        }
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1) + "\n")
+        os.replace(tmp, self.state_path)
+
+    def _add_netns(self, name: str) -> None:
+        if len(name) > IFNAMSIZ:
+            raise LabError(f"namespace name {name!r} longer than {IFNAMSIZ} characters")
+        if _netns_exists(name):
+            raise LabError(f"namespace {name} already exists")
+        with self._lock:
+            self._namespaces.append(name)
+            self._save_state()  # the intent first: a crash right after leaves a record
+        _ip("netns", "add", name)
+
+    # processes
+    def _track(self, proc: subprocess.Popen[Any]) -> None:
+        with self._lock:
+            self._procs.append(proc)
+            self._save_state()
+
+    def _untrack(self, proc: subprocess.Popen[Any]) -> None:
+        with self._lock:
+            if proc in self._procs:
+                self._procs.remove(proc)
+            if not self._closed:
+                self._save_state()
+
+    # nodes
+    def _add_node(self, name: str, ipv4: str | None, ipv6: str | None, role: str) -> Node:
+        if self._closed:
+            raise LabError("the lab is closed")
+        if not NODE_NAME_RE.match(name) or name in RESERVED_NODE_NAMES:
+            raise LabError(
+                f"node name {name!r}: must be 1..9 characters a-z 0-9, a letter first, "
+                f"not {' or '.join(sorted(RESERVED_NODE_NAMES))}"
+            )
+        if len(self.prefix) + len(name) > IFNAMSIZ:
+            raise LabError(f"node name {name!r} too long for prefix {self.prefix!r}")
+        if name in self.nodes:
+            raise LabError(f"node {name!r} already exists")
+        v4 = IPv4Interface(ipv4) if ipv4 else None
+        v6 = IPv6Interface(ipv6) if ipv6 else None
+        ns = f"{self.prefix}{name}"
+        port = f"{self.prefix}{name}"  # the bridge-side veth end, in the switch namespace
+        self._add_netns(ns)
+        _ip("link", "set", "lo", "up", netns=ns)
+        _ip(
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns,
+            netns=self.switch_ns,
+        )
+        _ip("link", "set", port, "master", self.bridge, netns=self.switch_ns)
+        _ip("link", "set", port, "up", netns=self.switch_ns)
+        _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=0"])
+        if v4 is not None:
+            _ip("addr", "add", str(v4), "dev", "eth0", netns=ns)
+        if v6 is not None:
+            _ip("addr", "add", str(v6), "dev", "eth0", "nodad", netns=ns)
+        _ip("link", "set", "eth0", "up", netns=ns)
+        node = Node(self, name, ns, role, v4, v6)
+        self.nodes[name] = node
+        return node
+
+    def add_router(
+        self, name: str = "r1", ipv4: str | None = "192.0.2.1/24", ipv6: str | None = None
+    ) -> Node:
+        """A namespace ``{prefix}{name}`` with ``eth0`` on the bridge, for running vrrpd."""
+        return self._add_node(name, ipv4, ipv6, "router")
+
+    def add_client(
+        self, name: str = "c1", ipv4: str | None = "192.0.2.100/24", ipv6: str | None = None
+    ) -> Node:
+        """A namespace ``{prefix}{name}`` with ``eth0`` on the bridge, for probes."""
+        return self._add_node(name, ipv4, ipv6, "client")
+
+    # teardown
+    def close(self) -> None:
+        """Stop the lab's processes, delete its namespaces, work directory and state file."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        with _signals_deferred():
+            errors: list[str] = []
+            try:
+                _terminate(list(self._procs))
+            except Exception as e:  # keep going: the namespaces must still go
+                errors.append(f"stopping processes: {e}")
+            self._procs.clear()
+            # The switch last: deleting a node namespace deletes its veth pair too.
+            for ns in [*reversed(self._namespaces)]:
+                try:
+                    _kill_netns_pids(ns)
+                    if _netns_exists(ns):
+                        _ip("netns", "del", ns)
+                except Exception as e:
+                    errors.append(f"deleting namespace {ns}: {e}")
+            if not self.keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+            if not errors:
+                with contextlib.suppress(FileNotFoundError):
+                    self.state_path.unlink()
+            _unregister(self)
+            with contextlib.suppress(Exception):
+                atexit.unregister(self.close)
+        if errors:
+            raise LabError("lab cleanup incomplete: " + "; ".join(errors))
+
+
+def _argv_text(p: subprocess.Popen[Any]) -> str:
+    args = p.args
+    if isinstance(args, list | tuple):
+        return " ".join(str(a) for a in args)
+    return str(args)
+
+
+# --- nodes ----------------------------------------------------------------------------------
+
+
+class Node:
+    """A namespace with one interface ``eth0`` on the lab bridge."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        name: str,
+        ns: str,
+        role: str,
+        ipv4: IPv4Interface | None,
+        ipv6: IPv6Interface | None,
+    ) -> None:
+        self.lab = lab
+        self.name = name
+        self.ns = ns
+        self.role = role
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.mac: str = self._read_mac()
+        self.vrrpd: Vrrpd | None = None
+        self._probes = 0
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, ns={self.ns!r}, ipv4={self.ipv4}, mac={self.mac})"
+
+    def _read_mac(self, ifname: str = "eth0") -> str:
+        info = json.loads(_ip("-j", "link", "show", "dev", ifname, netns=self.ns).stdout)
+        return str(info[0]["address"])
+
+    def run(
+        self,
+        argv: Sequence[str],
+        check: bool = True,
+        timeout: float = 30.0,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in this namespace and wait for it (text output captured)."""
+        return _run(
+            ["ip", "netns", "exec", self.ns, *argv], check=check, timeout=timeout, input=input
+        )
+
+    def popen(self, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
+        """Start a command in this namespace; the lab stops it on close.
+
+        The child gets its own session and dies with the controller (PR_SET_PDEATHSIG);
+        PYTHONPATH starts with this checkout so ``-m vrrpd`` and ``-m netns_lab.probe`` run
+        the code next to the lab.
+        """
+        env = dict(kw.pop("env", None) or os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x
+        )
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        kw.setdefault("start_new_session", True)
+        kw.setdefault("preexec_fn", _set_pdeathsig)
+        proc: subprocess.Popen[Any] = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, *argv], env=env, **kw
+        )
+        self.lab._track(proc)
+        return proc
+
+    def addresses(self, ifname: str = "eth0") -> list[str]:
+        """The interface's addresses as ``addr/prefixlen`` strings, IPv4 and IPv6."""
+        info = json.loads(_ip("-j", "addr", "show", "dev", ifname, netns=self.ns).stdout)
+        return [f"{a['local']}/{a['prefixlen']}" for i in info for a in i.get("addr_info", [])]
+
+    def has_address(self, address: str, ifname: str = "eth0") -> bool:
+        """Is `address` (with or without /len) configured on `ifname`?"""
+        want = ip_interface(address).ip
+        return any(ip_interface(a).ip == want for a in self.addresses(ifname))
+
+    def neigh(self, ip: str, ifname: str = "eth0") -> str | None:
+        """The MAC this namespace's neighbour table holds for `ip`, or None (absent/failed)."""
+        out = _ip("-j", "neigh", "show", "to", str(ip), "dev", ifname, netns=self.ns).stdout
+        for entry in json.loads(out or "[]"):
+            state = entry.get("state", [])
+            if "lladdr" in entry and not {"FAILED", "INCOMPLETE"} & set(state):
+                return str(entry["lladdr"])
+        return None
+
+    def link_set(self, up: bool, ifname: str = "eth0") -> None:
+        _ip("link", "set", ifname, "up" if up else "down", netns=self.ns)
+
+    def del_address(self, address: str, ifname: str = "eth0") -> bool:
+        """Remove `address` from `ifname` if configured (any prefix length); True if removed."""
+        want = ip_interface(address).ip
+        for a in self.addresses(ifname):
+            if ip_interface(a).ip == want:
+                _ip("addr", "del", a, "dev", ifname, netns=self.ns)
+                return True
+        return False
+
+    # vrrpd
+    def start_vrrpd(
+        self, routers: Sequence[Mapping[str, Any]], *, extra_args: Sequence[str] = ()
+    ) -> Vrrpd:
+        """Write ``{workdir}/{node}.toml`` from `routers` and start vrrpd on it.
+
+        Each mapping becomes one ``[[virtual_router]]`` table as given (``interface``
+        defaults to ``eth0``); ``[daemon] control_socket`` is ``{workdir}/{node}.sock``.
+        The log (stdout and stderr) is appended to ``{workdir}/{node}.log``.
+        """
+        if self.vrrpd is not None and self.vrrpd.alive:
+            raise LabError(f"{self.name}: vrrpd already running (pid {self.vrrpd.pid})")
+        workdir = self.lab.workdir
+        sock = workdir / f"{self.name}.sock"
+        conf = workdir / f"{self.name}.toml"
+        log = workdir / f"{self.name}.log"
+        if len(str(sock)) >= 108:
+            raise LabError(f"control socket path too long: {sock}")
+        tables = []
+        for r in routers:
+            t = dict(r)
+            t.setdefault("interface", "eth0")
+            tables.append(t)
+        conf.write_text(dumps({"daemon": {"control_socket": str(sock)}, "virtual_router": tables}))
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()  # a stale socket from a killed daemon; no live daemon uses it
+        with open(log, "ab") as logf:
+            logf.write(f"--- netns_lab: starting vrrpd in {self.ns} ---\n".encode())
+            logf.flush()
+            proc = self.popen(
+                [sys.executable, "-m", "vrrpd", "--config", str(conf), *extra_args],
+                stdout=logf,
+                stderr=subprocess.STDOUT,
+            )
+        self.vrrpd = Vrrpd(self, proc, conf, log, sock, tables)
+        return self.vrrpd
+
+    # probe
+    def start_probe(
+        self,
+        target: str,
+        *,
+        duration: float | None = None,
+        interval: float = 0.005,
+        adverts: bool = True,
+        vrid: int | None = None,
+        ifname: str = "eth0",
+        initial_timeout: float = 3.0,
+    ) -> ProbeRun:
+        """Start ``python -m netns_lab.probe`` in this namespace against `target`."""
+        self._probes += 1
+        base = self.lab.workdir / f"{self.name}-probe{self._probes}"
+        out, err, events = (base.with_suffix(s) for s in (".json", ".log", ".events"))
+        argv = [
+            sys.executable,
+            "-m",
+            "netns_lab.probe",
+            str(target),
+            "--interval",
+            repr(interval),
+            "--iface",
+            ifname,
+            "--initial-timeout",
+            repr(initial_timeout),
+            "--events",
+            str(events),
+        ]
+        if duration is not None:
+            argv += ["--duration", repr(duration)]
+        if adverts:
+            argv.append("--adverts")
+        if vrid is not None:
+            argv += ["--vrid", str(vrid)]
+        events.write_text("")
+        with open(out, "wb") as o, open(err, "wb") as e:
+            proc = self.popen(argv, stdout=o, stderr=e)
+        return ProbeRun(self, proc, out, err, events)
+
+
+# --- vrrpd ----------------------------------------------------------------------------------
+
+
+class Vrrpd:
+    """One vrrpd process in a node; `status()` asks its control socket."""
+
+    def __init__(
+        self,
+        node: Node,
+        proc: subprocess.Popen[Any],
+        config_path: Path,
+        log_path: Path,
+        socket_path: Path,
+        routers: list[dict[str, Any]],
+    ) -> None:
+        self.node = node
+        self.proc = proc
+        self.config_path = config_path
+        self.log_path = log_path
+        self.socket_path = socket_path
+        self.routers = routers
+        self.started = time.monotonic()
+
+    def __repr__(self) -> str:
+        return f"Vrrpd(node={self.node.name!r}, pid={self.pid}, alive={self.alive})"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _exited_error(self, doing: str) -> VrrpdError:
+        return VrrpdError(
+            f"vrrpd in {self.node.name} exited with code {self.proc.returncode} while "
+            f"{doing}; log {self.log_path}:\n{self.log_text()[-4000:]}"
+        )
+
+    def status(self, timeout: float = 5.0) -> list[dict[str, Any]]:
+        result = control_request(str(self.socket_path), {"cmd": "status"}, timeout=timeout)
+        if not isinstance(result, list):
+            raise ControlError(f"{self.socket_path}: status result is not a list: {result!r}")
+        return result
+
+    def router(self, name: str) -> dict[str, Any]:
+        for row in self.status():
+            if row.get("name") == name:
+                return row
+        raise KeyError(f"{self.node.name}: no virtual router {name!r} in status")
+
+    def wait_ready(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Poll until the control socket answers `status`; raise with the log if vrrpd exits."""
+
+        def ready() -> list[dict[str, Any]] | None:
+            if not self.alive:
+                raise self._exited_error("starting")
+            try:
+                return self.status(timeout=1.0) or None
+            except ControlError:
+                return None
+
+        try:
+            return wait_for(ready, timeout, what=f"vrrpd in {self.node.name} to answer status")
+        except TimeoutError as e:
+            raise VrrpdError(f"{e}; log:\n{self.log_text()[-4000:]}") from None
+
+    def wait_state(self, name: str, state: str, timeout: float) -> dict[str, Any]:
+        """Poll until virtual router `name` is in `state`; returns that status row."""
+
+        def reached() -> dict[str, Any] | None:
+            if not self.alive:
+                raise self._exited_error(f"waiting for {name} to be {state}")
+            row = self.router(name)
+            return row if row.get("state") == state else None
+
+        return wait_for(
+            reached,
+            timeout,
+            what=f"{self.node.name}/{name} to be {state}",
+            ignore=(ControlError, KeyError),
+        )
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, wait up to `timeout`; return the exit code (raise VrrpdError if it hung)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise VrrpdError(
+                    f"vrrpd in {self.node.name} did not exit within {timeout}s of SIGTERM "
+                    f"(killed); log:\n{self.log_text()[-4000:]}"
+                ) from None
+        self.node.lab._untrack(self.proc)
+        return self.proc.returncode
+
+    def kill(self) -> int:
+        """SIGKILL and reap; returns the exit code (-9 when it was running)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            self.proc.wait()
+        self.node.lab._untrack(self.proc)
+        return self.proc.returncode
+
+
+# --- the probe, seen from the controller ----------------------------------------------------
+
+
+class ProbeRun:
+    """A running `netns_lab.probe`; its live events file tells when it is ready/recovered.
+
+    Events (one per line): ``reply SEQ T_SEND T_REPLY`` (the first reply, the first after a
+    gap, then at most every 50 ms), ``advert T SRC PRIORITY`` (each VRRP advert) and
+    ``error TEXT``. Times are CLOCK_MONOTONIC seconds, the same clock as `time.monotonic()`.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        proc: subprocess.Popen[Any],
+        out_path: Path,
+        err_path: Path,
+        events_path: Path,
+    ) -> None:
+        self.node = node
+        self.proc = proc
+        self.out_path = out_path
+        self.err_path = err_path
+        self.events_path = events_path
+        self._events: list[tuple[str, ...]] = []
+        self._offset = 0
+        self._result: dict[str, Any] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_text(self) -> str:
+        try:
+            return self.err_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def events(self) -> list[tuple[str, ...]]:
+        """All complete event lines so far, split into fields."""
+        with open(self.events_path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end:
+            self._offset += end
+            for line in data[:end].decode(errors="replace").splitlines():
+                if line:
+                    self._events.append(tuple(line.split(" ", 3)))
+        return list(self._events)
+
+    def _check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise ProbeError(
+                f"probe in {self.node.name} exited with code {self.proc.returncode}: "
+                f"{self.stderr_text().strip() or '(no message)'}"
+            )
+
+    def wait_event(
+        self, match: Callable[[tuple[str, ...]], bool], timeout: float, what: str
+    ) -> tuple[str, ...]:
+        def found() -> tuple[str, ...] | None:
+            for ev in self.events():
+                if match(ev):
+                    return ev
+            self._check_alive()
+            return None
+
+        return wait_for(found, timeout, what=what)
+
+    def wait_ready(self, timeout: float = 10.0, advert_from: str | None = None) -> None:
+        """Wait for the first echo reply and, if `advert_from` is given, an advert from it."""
+        self.wait_event(lambda e: e[0] == "reply", timeout, "the probe's first echo reply")
+        if advert_from is not None:
+            self.wait_event(
+                lambda e: e[0] == "advert" and e[2] == advert_from and int(e[3]) > 0,
+                timeout,
+                f"a VRRP advert from {advert_from} seen by the probe",
+            )
+
+    def wait_reply_sent_after(self, t: float, timeout: float) -> float:
+        """Wait for a reply to an echo sent after monotonic time `t`; return its send time."""
+        ev = self.wait_event(
+            lambda e: e[0] == "reply" and float(e[2]) > t,
+            timeout,
+            "the client to get echo replies again",
+        )
+        return float(ev[2])
+
+    def stop(self, timeout: float = 5.0) -> dict[str, Any]:
+        """SIGTERM the probe, wait, and return its JSON result (raise ProbeError on failure)."""
+        if self._result is not None:
+            return self._result
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+        return self.result(timeout)
+
+    def result(self, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait for the probe to finish by itself (``duration``) and return its result."""
+        if self._result is not None:
+            return self._result
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.node.lab._untrack(self.proc)
+            raise ProbeError(
+                f"probe in {self.node.name} did not finish within {timeout}s"
+            ) from None
+        self.node.lab._untrack(self.proc)
+        text = self.out_path.read_text()
+        try:
+            result: dict[str, Any] = json.loads(text)
+        except ValueError:
+            raise ProbeError(
+                f"probe in {self.node.name} exited with code {self.proc.returncode} and no "
+                f"result: {self.stderr_text().strip()}"
+            ) from None
+        if result.get("error"):
+            raise ProbeError(f"probe in {self.node.name}: {result['error']}")
+        self._result = result
+        return result
+
+
+# --- cleanup of leftovers -------------------------------------------------------------------
+
+
+def cleanup(
+    prefix: str | None = None,
+    *,
+    all_: bool = False,
+    force: bool = False,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Remove what labs recorded in /run/netns_lab; returns how many labs were removed.
+
+    A lab whose controller is still running is left alone unless `force`. Processes are
+    signalled only when PID and start time both match the record.
+    """
+    if not all_ and not prefix:
+        raise LabError("cleanup: give a prefix or all_=True")
+    if prefix and not PREFIX_RE.match(prefix):
+        raise LabError(f"cleanup: prefix {prefix!r}: must be 2..8 characters a-z 0-9")
+    paths = sorted(STATE_DIR.glob("*.json")) if all_ else [STATE_DIR / f"{prefix}.json"]
+    removed = 0
+    for path in paths:
+        if not path.exists():
+            say(f"{path.stem}: no record in {STATE_DIR}")
+            continue
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            say(f"{path}: unreadable ({e}); remove it by hand")
+            continue
+        name = state.get("prefix", path.stem)
+        owner, owner_start = state.get("owner_pid"), state.get("owner_start")
+        if (
+            isinstance(owner, int)
+            and owner != os.getpid()
+            and _same_process(owner, owner_start)
+            and not force
+        ):
+            say(f"{name}: its lab is still running (pid {owner}); left alone (use --force)")
+            continue
+        for p in state.get("processes", []):
+            if _same_process(p["pid"], p.get("start")):
+                say(f"{name}: stopping pid {p['pid']} ({p.get('argv', '')[:80]})")
+                _signal_recorded(p["pid"], p.get("start"))
+        gone = []
+        for ns in reversed(state.get("namespaces", [])):
+            if not str(ns).startswith(name):
+                say(f"{name}: namespace {ns!r} does not carry the prefix; skipped")
+                continue
+            for pid in _kill_netns_pids(ns):
+                say(f"{name}: killed pid {pid} left in namespace {ns}")
+            if _netns_exists(ns):
+                _ip("netns", "del", ns, check=False)
+                gone.append(ns)
+        workdir = state.get("workdir")
+        if workdir and Path(workdir).name.startswith(f"netns_lab-{name}-"):
+            shutil.rmtree(workdir, ignore_errors=True)
+        path.unlink(missing_ok=True)
+        removed += 1
+        say(
+            f"{name}: removed"
+            + (f" namespaces {' '.join(gone)}" if gone else " (no namespaces left)")
+        )
+    return removed
