@@ -23,6 +23,7 @@ from .control import ControlError, ControlServer
 from .io import rawsock
 from .io.announce import Announcer, garp_frame
 from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
+from .io.timer import DeadlineTimer
 from .receive import DISCARD_REASONS, Accepted, Receiver, RouterView
 
 log = logging.getLogger("vrrpd")
@@ -102,8 +103,9 @@ class Router:
         )
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.state_since = time.monotonic()
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: DeadlineTimer | None = None
         self.timer_at: float | None = None
+        self.busy = False  # the worker is executing actions
         self.queue: asyncio.Queue[list[fsm.Action]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
         self._adverts: dict[int, bytes] = {}
@@ -115,40 +117,47 @@ class Router:
     # -- driving the state machine ---------------------------------------------------------
 
     def start(self) -> None:
-        self.worker = asyncio.get_running_loop().create_task(self._work(), name=self.cfg.name)
+        loop = asyncio.get_running_loop()
+        self.timer = DeadlineTimer(loop, self._on_timer)
+        self.worker = loop.create_task(self._work(), name=self.cfg.name)
         self.dispatch(fsm.Startup())
 
     def dispatch(self, event: fsm.Event, now: float | None = None) -> None:
         loop = asyncio.get_running_loop()
         actions = self.fsm.handle(event, loop.time() if now is None else now)
+        if actions and not self.busy and self.queue.empty():
+            # Nothing is pending: send now rather than after a trip through the worker.
+            while actions and isinstance(first := actions[0], fsm.SendAdvert):
+                self._send(first.priority)
+                actions.pop(0)
         if actions:
             self.queue.put_nowait(actions)
         self._reschedule()
 
     def _reschedule(self) -> None:
         deadline = self.fsm.next_deadline()
-        if deadline == self.timer_at:
+        if deadline == self.timer_at or self.timer is None:
             return
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
         self.timer_at = deadline
-        if deadline is not None:
-            self.timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        if deadline is None:
+            self.timer.cancel()
+        else:
+            self.timer.set(deadline)
 
     def _on_timer(self) -> None:
         deadline = self.timer_at
-        self.timer = self.timer_at = None
+        self.timer_at = None
         now = asyncio.get_running_loop().time()
         if deadline is not None and now < deadline:
             now = deadline  # woken within the clock's resolution of the deadline
         self.dispatch(fsm.Timeout(), now)
 
     def stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.timer_at = None
         self.dispatch(fsm.Shutdown())
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None
+        self.timer_at = None
 
     async def drain(self) -> None:
         await self.queue.join()
@@ -184,12 +193,14 @@ class Router:
     async def _work(self) -> None:
         while True:
             actions = await self.queue.get()
+            self.busy = True
             try:
                 for action in actions:
                     await self._execute(action)
             except Exception:  # an adapter bug must not kill the virtual router
                 log.exception("%s: executing %s failed", self.cfg.name, actions)
             finally:
+                self.busy = False
                 self.queue.task_done()
 
     async def _execute(self, action: fsm.Action) -> None:

@@ -286,9 +286,11 @@ class VirtualRouter:
         self.preempt_deadline = None
         self.master_address = self.primary
         self.master_adver_interval_cs = self.params.interval_cs
+        # The advertisement goes first: it is what tells the other routers, and adding the
+        # addresses (netlink) must not delay it. Announce after the addresses are in place.
         return [
-            AddVips(),
             *self._advertise(now),
+            AddVips(),
             Announce(),
             self._transition(State.MASTER, reason),
         ]
