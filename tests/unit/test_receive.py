@@ -1,0 +1,207 @@
+"""receive.Receiver: every discard reason of DISCARD_REASONS, and what Accepted reports."""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address, IPv6Address
+
+import pytest
+
+from vrrpd import packet
+from vrrpd.packet import Advertisement, ChecksumForm, encode, ipv4_header
+from vrrpd.receive import DISCARD_REASONS, Accepted, Discarded, Receiver, RouterView, Verdict
+
+IPAddress = IPv4Address | IPv6Address
+
+ME = IPv4Address("192.0.2.2")
+PEER = IPv4Address("192.0.2.1")
+GROUP = packet.VRRP_GROUP_V4
+VIP = IPv4Address("192.0.2.254")
+VIP2 = IPv4Address("192.0.2.253")
+
+ME6 = IPv6Address("fe80::2")
+PEER6 = IPv6Address("fe80::1")
+VIP6 = (IPv6Address("fe80::200:5eff:fe00:233"), IPv6Address("2001:db8::fe"))
+
+
+def receiver() -> Receiver:
+    return Receiver(
+        {
+            51: RouterView(3, frozenset({VIP})),
+            52: RouterView(2, frozenset({VIP2})),
+        },
+        local={ME},
+    )
+
+
+def v3(
+    priority: int = 150,
+    vrid: int = 51,
+    addresses: tuple[IPAddress, ...] = (VIP,),
+    src: IPAddress = PEER,
+    dst: IPAddress = GROUP,
+    form: ChecksumForm = ChecksumForm.PSEUDO,
+) -> bytes:
+    return encode(Advertisement(3, vrid, priority, 100, addresses), src, dst, form)
+
+
+def v2(vrid: int = 52, addresses: tuple[IPv4Address, ...] = (VIP2,)) -> bytes:
+    return encode(Advertisement(2, vrid, 150, 100, addresses), PEER, GROUP)
+
+
+def datagram(message: bytes, src: IPv4Address = PEER, ttl: int = 255) -> bytes:
+    return ipv4_header(src, GROUP, len(message), ident=1, ttl=ttl) + message
+
+
+def fix(message: bytes) -> bytes:
+    """Recompute the pseudo-header checksum of a crafted v3 IPv4 message from PEER."""
+    zeroed = message[:6] + b"\x00\x00" + message[8:]
+    ck = packet.vrrp_checksum(zeroed, PEER, GROUP, ChecksumForm.PSEUDO)
+    return zeroed[:6] + struct.pack("!H", ck) + zeroed[8:]
+
+
+def discarded(verdict: Verdict) -> Discarded:
+    assert isinstance(verdict, Discarded), verdict
+    assert verdict.detail
+    return verdict
+
+
+# Every reason in DISCARD_REASONS, through receive_ipv4 (a whole IPv4 packet): reason,
+# datagram, and the VRID the verdict must name (None when the packet names none we have).
+REASON_CASES: list[tuple[str, bytes, int | None]] = [
+    ("ip_header", datagram(v3())[:19], None),
+    ("ip_header", datagram(v3())[:-1], None),  # shorter than its total length
+    ("ttl", datagram(v3(), ttl=64), 51),
+    ("ttl", datagram(v3(), ttl=254), 51),
+    ("ttl", datagram(v3(), ttl=0), 51),
+    ("vrid", datagram(v3(vrid=99, src=PEER)), None),
+    ("own", datagram(v3(src=ME), src=ME), 51),
+    ("length", datagram(b"\x31"), None),  # no VRID byte at all
+    ("length", datagram(v3()[:7]), 51),
+    ("length", datagram(v3() + b"\x00" * 4), 51),
+    ("version", datagram(fix(b"\x41" + v3()[1:])), 51),  # version 4
+    ("version", datagram(v2(vrid=51, addresses=(VIP,))), 51),  # v2 for a v3 router
+    ("version", datagram(v3(vrid=52, addresses=(VIP2,))), 52),  # v3 for a v2 router
+    ("type", datagram(fix(b"\x32" + v3()[1:])), 51),
+    ("count_zero", datagram(fix(v3()[:3] + b"\x00" + v3()[4:8])), 51),
+    ("interval_zero", datagram(fix(v3()[:4] + b"\x00\x00" + v3()[6:])), 51),
+    ("checksum", datagram(v3()[:6] + b"\x00\x00" + v3()[8:]), 51),
+    ("checksum", datagram(v3(src=IPv4Address("192.0.2.9"))), 51),  # checksummed for another src
+]
+
+
+@pytest.mark.parametrize(("reason", "data", "vrid"), REASON_CASES)
+def test_discard_reason(reason: str, data: bytes, vrid: int | None) -> None:
+    verdict = discarded(receiver().receive_ipv4(data))
+    assert verdict.reason == reason
+    assert verdict.vrid == vrid
+
+
+def test_every_discard_reason_is_covered() -> None:
+    assert {r for r, _, _ in REASON_CASES} == set(DISCARD_REASONS)
+    assert len(set(DISCARD_REASONS)) == len(DISCARD_REASONS)
+    assert set(packet.DECODE_REASONS) <= set(DISCARD_REASONS)
+
+
+def test_ttl_64_via_receive() -> None:
+    verdict = discarded(receiver().receive(v3(), PEER, GROUP, 64))
+    assert (verdict.reason, verdict.vrid) == ("ttl", 51)
+
+
+def test_unconfigured_vrid_via_receive() -> None:
+    verdict = discarded(receiver().receive(v3(vrid=1), PEER, GROUP, 255))
+    assert (verdict.reason, verdict.vrid) == ("vrid", None)
+
+
+def test_empty_message_is_length() -> None:
+    verdict = discarded(receiver().receive(b"", PEER, GROUP, 255))
+    assert verdict.reason == "length"
+
+
+def test_own_source_any_local_address() -> None:
+    other_local = IPv4Address("198.51.100.2")
+    r = Receiver({51: RouterView(3, frozenset({VIP}))}, local={ME, other_local})
+    message = v3(src=other_local)
+    assert discarded(r.receive(message, other_local, GROUP, 255)).reason == "own"
+
+
+class TestAccepted:
+    def test_pseudo_form_matching_addresses(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v3()))
+        assert verdict == Accepted(
+            vrid=51,
+            advert=Advertisement(3, 51, 150, 100, (VIP,)),
+            src=PEER,
+            checksum_form=ChecksumForm.PSEUDO,
+            address_mismatch=False,
+        )
+
+    def test_plain_form_reported(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v3(form=ChecksumForm.PLAIN)))
+        assert isinstance(verdict, Accepted)
+        assert verdict.checksum_form is ChecksumForm.PLAIN
+        assert verdict.address_mismatch is False
+
+    def test_address_mismatch_is_reported_not_dropped(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v3(addresses=(VIP, VIP2))))
+        assert isinstance(verdict, Accepted)
+        assert verdict.address_mismatch is True
+        verdict = receiver().receive_ipv4(datagram(v3(addresses=(VIP2,))))
+        assert isinstance(verdict, Accepted)
+        assert verdict.address_mismatch is True
+
+    def test_address_order_is_not_a_mismatch(self) -> None:
+        r = Receiver({51: RouterView(3, frozenset({VIP, VIP2}))}, local={ME})
+        verdict = r.receive_ipv4(datagram(v3(addresses=(VIP2, VIP))))
+        assert isinstance(verdict, Accepted)
+        assert verdict.address_mismatch is False
+
+    def test_priority_0_is_accepted(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v3(priority=0)))
+        assert isinstance(verdict, Accepted)
+        assert verdict.advert.priority == 0
+
+    def test_v2_router(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v2()))
+        assert isinstance(verdict, Accepted)
+        assert verdict.vrid == 52
+        assert verdict.checksum_form is ChecksumForm.PLAIN
+        assert verdict.advert.version == 2
+        assert verdict.address_mismatch is False
+
+    def test_ethernet_padding_after_the_packet(self) -> None:
+        verdict = receiver().receive_ipv4(datagram(v3()) + b"\x00" * 18)
+        assert isinstance(verdict, Accepted)
+
+
+class TestIPv6:
+    def receiver6(self) -> Receiver:
+        return Receiver({51: RouterView(3, frozenset(VIP6))}, local={ME6})
+
+    def message(self, src: IPv6Address = PEER6) -> bytes:
+        return encode(Advertisement(3, 51, 100, 100, VIP6), src, packet.VRRP_GROUP_V6)
+
+    def test_accepted(self) -> None:
+        verdict = self.receiver6().receive(self.message(), PEER6, packet.VRRP_GROUP_V6, 255)
+        assert isinstance(verdict, Accepted)
+        assert verdict.checksum_form is ChecksumForm.PSEUDO
+        assert verdict.address_mismatch is False
+        assert verdict.src == PEER6
+
+    def test_hop_limit(self) -> None:
+        verdict = self.receiver6().receive(self.message(), PEER6, packet.VRRP_GROUP_V6, 1)
+        assert discarded(verdict).reason == "ttl"
+
+    def test_own(self) -> None:
+        verdict = self.receiver6().receive(self.message(ME6), ME6, packet.VRRP_GROUP_V6, 255)
+        assert discarded(verdict).reason == "own"
+
+    def test_checksum_of_wrong_source(self) -> None:
+        other = IPv6Address("fe80::9")
+        verdict = self.receiver6().receive(self.message(), other, packet.VRRP_GROUP_V6, 255)
+        assert discarded(verdict).reason == "checksum"
+
+    def test_v2_over_ipv6_is_version(self) -> None:
+        message = encode(Advertisement(2, 51, 100, 100, (VIP,)), PEER, GROUP)
+        verdict = self.receiver6().receive(message, PEER6, packet.VRRP_GROUP_V6, 255)
+        assert discarded(verdict).reason == "version"
