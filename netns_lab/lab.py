@@ -737,6 +737,11 @@ class Vrrpd:
         return self.proc.pid
 
     @property
+    def process(self) -> subprocess.Popen[Any]:
+        """The `subprocess.Popen` of the daemon (the same object as `proc`)."""
+        return self.proc
+
+    @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 

@@ -1,0 +1,295 @@
+"""The demo: three vrrpd routers and a client on one bridge; fail the master twice.
+
+1. r1 (priority 150), r2 (120), r3 (100) share VRID 51 and the virtual address 192.0.2.254;
+   r1 wins the election.
+2. Hard failure: r1's vrrpd is SIGKILLed and r1's link taken down (a crashed router: left
+   alone, r1's kernel would go on answering for the address the killed daemon never
+   removed). r2 takes over after Master_Down_Interval; the client's probe measures the
+   blackout and the client's ARP entry for the virtual address moves to r2's MAC.
+3. Graceful shutdown: r2's vrrpd gets SIGTERM, sends a priority-0 advertisement and removes
+   the address; r3 takes over after only Skew_Time.
+
+Every figure is printed next to its RFC 5798 §6.1 bound. Everything is removed at the end, also
+after an error or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .lab import (
+    Lab,
+    Node,
+    ProbeRun,
+    Vrrpd,
+    master_down_interval,
+    skew_time,
+    wait_for,
+)
+from .probe import blackout, detection, lost
+
+VRID = 51
+VIP = "192.0.2.254/24"
+VIP_ADDR = VIP.split("/")[0]
+ROUTERS = (("r1", "192.0.2.1/24", 150), ("r2", "192.0.2.2/24", 120), ("r3", "192.0.2.3/24", 100))
+CLIENT = ("c1", "192.0.2.100/24")
+MARGIN = 5.0  # seconds on top of an RFC bound before the demo gives up waiting
+
+Say = Callable[[str], None]
+
+
+def virtual_router(priority: int, interval: float) -> dict[str, Any]:
+    return {
+        "name": "gw",
+        "interface": "eth0",
+        "vrid": VRID,
+        "priority": priority,
+        "advert_interval": interval,
+        "preempt": True,
+        "version": 3,
+        "virtual_ips": [VIP],
+    }
+
+
+def status_table(daemons: dict[str, Vrrpd], nodes: dict[str, Node]) -> list[str]:
+    """One line per router: state, priority, who it sees as master, advert counters."""
+    names = {str(n.ipv4.ip): n.name for n in nodes.values() if n.ipv4 is not None}
+    lines = [
+        f"  {'router':<7}{'address':<14}{'prio':>5}  {'state':<11}{'master':<18}"
+        f"{'sent':>6}{'recv':>6}  holds VIP"
+    ]
+    for name, d in daemons.items():
+        node = nodes[name]
+        addr = str(node.ipv4.ip) if node.ipv4 else "-"
+        if not d.alive:
+            lines.append(f"  {name:<7}{addr:<14}{'':>5}  (stopped)")
+            continue
+        row = d.router("gw")
+        master = row.get("master") or "-"
+        if master in names:
+            master = f"{master} ({names[master]})"
+        c = row.get("counters", {})
+        holds = "yes" if node.has_address(VIP_ADDR) else "no"
+        lines.append(
+            f"  {name:<7}{addr:<14}{row.get('priority', '?'):>5}  {row.get('state', '?'):<11}"
+            f"{master:<18}{c.get('adverts_sent', 0):>6}{c.get('adverts_received', 0):>6}  {holds}"
+        )
+    return lines
+
+
+def _backup_of(d: Vrrpd, master_ip: str) -> Callable[[], bool]:
+    """A poll predicate: `d` is BACKUP and sees `master_ip` as the master."""
+
+    def check() -> bool:
+        row = d.router("gw")
+        return row["state"] == "BACKUP" and row["master"] == master_ip
+
+    return check
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def _who(mac: str | None, nodes: dict[str, Node]) -> str:
+    if mac is None:
+        return "(no entry)"
+    for n in nodes.values():
+        if n.mac == mac:
+            return f"{mac} ({n.name})"
+    return f"{mac} (unknown)"
+
+
+def _failover(
+    say: Say,
+    *,
+    client: Node,
+    nodes: dict[str, Node],
+    daemons: dict[str, Vrrpd],
+    old: str,
+    new: str,
+    others: list[str],
+    interval: float,
+    hard: bool,
+) -> dict[str, float]:
+    """Fail `old` (hard: SIGKILL + link down; else SIGTERM) and measure the takeover by `new`."""
+    old_ip, new_ip = str(nodes[old].ipv4.ip), str(nodes[new].ipv4.ip)  # type: ignore[union-attr]
+    new_prio = int(daemons[new].router("gw")["priority"])
+    if hard:
+        bound = master_down_interval(interval, new_prio)
+        bound_text = (
+            f"Master_Down_Interval({new}) = 3 x {interval:g} + (256 - {new_prio}) x "
+            f"{interval:g} / 256 = {bound:.6g} s"
+        )
+    else:
+        bound = skew_time(interval, new_prio)
+        bound_text = f"Skew_Time({new}) = (256 - {new_prio}) x {interval:g} / 256 = {bound:.6g} s"
+
+    probe: ProbeRun = client.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
+    probe.wait_ready(timeout=3 * interval + MARGIN, advert_from=old_ip)
+    arp_before = client.neigh(VIP_ADDR)
+    say(
+        f"  client probe running: ICMP echo to {VIP_ADDR} every 5 ms; ARP {VIP_ADDR} -> "
+        f"{_who(arp_before, nodes)}"
+    )
+
+    t_fail = time.monotonic()
+    if hard:
+        pid = daemons[old].pid
+        daemons[old].kill()
+        nodes[old].link_set(False)
+        say(f"  {old}: vrrpd (pid {pid}) SIGKILLed and eth0 taken down")
+    else:
+        pid = daemons[old].pid
+        code = daemons[old].stop(timeout=10)
+        say(f"  {old}: vrrpd (pid {pid}) got SIGTERM and exited with code {code}")
+        still = nodes[old].has_address(VIP_ADDR)
+        say(f"  {old}: virtual address {'STILL PRESENT (not removed!)' if still else 'removed'}")
+
+    daemons[new].wait_state("gw", "MASTER", timeout=bound + MARGIN)
+    seen = time.monotonic()
+    say(f"  {new}: MASTER (seen by the controller {seen - t_fail:.3f} s after the failure)")
+    for o in others:
+        wait_for(
+            _backup_of(daemons[o], new_ip),
+            MARGIN,
+            what=f"{o} to see {new} as master",
+        )
+    probe.wait_reply_sent_after(seen, timeout=MARGIN + 10)
+    with contextlib.suppress(TimeoutError):  # reported below from what the table holds
+        wait_for(
+            lambda: client.neigh(VIP_ADDR) == nodes[new].mac,
+            MARGIN,
+            what=f"the client's ARP entry for {VIP_ADDR} to move to {new}",
+        )
+    arp_after = client.neigh(VIP_ADDR)
+    res = probe.stop()
+
+    out = blackout(res)
+    det = detection(res, old_ip, new_ip, after=t_fail)
+    say(
+        f"  client ARP {VIP_ADDR} -> {_who(arp_after, nodes)}"
+        + ("  [moved]" if arp_after == nodes[new].mac and arp_after != arp_before else "")
+    )
+    say(f"  probes: {res['sent']} sent, {lost(res)} lost")
+    say(f"  blackout seen by the client:           {_ms(out)}")
+    if det is None:
+        say(
+            "  detection: the probe did not see both the old master's last and the new "
+            "master's first advertisement"
+        )
+        det_s = float("nan")
+    else:
+        det_s = det[0]
+        what = "priority-0 advert" if not hard else "advert"
+        last_prio = next((p for t, src, p in res["adverts"] if src == old_ip and t == det[1]), None)
+        if not hard and last_prio != 0:
+            what = f"advert (priority {last_prio}: NO priority-0 advert seen)"
+        say(f"  detection, {old}'s last {what} -> {new}'s first advert: {_ms(det_s)}")
+    say(f"  RFC 5798 bound: {bound_text} ({bound * 1000:.1f} ms)")
+    if det is not None:
+        say(f"  detection - bound: {(det_s - bound) * 1000:+.1f} ms")
+    return {"blackout": out, "detection": det_s, "bound": bound}
+
+
+def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -> int:
+    """Build the lab, run both failovers, print what happened; returns an exit code."""
+    lab = Lab(keep_workdir=keep_logs)
+    daemons: dict[str, Vrrpd] = {}
+    try:
+        say(
+            f"netns lab {lab.prefix}: bridge {lab.bridge} in namespace {lab.switch_ns} "
+            "(multicast snooping off, STP off)"
+        )
+        nodes: dict[str, Node] = {}
+        for name, addr, _ in ROUTERS:
+            nodes[name] = lab.add_router(name, addr)
+        client = lab.add_client(*CLIENT)
+        for n in [*nodes.values(), client]:
+            say(f"  {n.name:<4}namespace {n.ns:<10} eth0 {n.ipv4!s:<16} MAC {n.mac}")
+        say("")
+        say(
+            f"Starting vrrpd in r1, r2, r3: VRID {VRID}, virtual address {VIP}, "
+            f"advert interval {interval:g} s, priorities "
+            + ", ".join(f"{n} {p}" for n, _, p in ROUTERS)
+        )
+        t0 = time.monotonic()
+        for name, _, prio in ROUTERS:
+            daemons[name] = nodes[name].start_vrrpd([virtual_router(prio, interval)])
+        for d in daemons.values():
+            d.wait_ready(timeout=15)
+        converge = master_down_interval(interval, 100) + MARGIN
+        daemons["r1"].wait_state("gw", "MASTER", timeout=converge)
+        for name in ("r2", "r3"):
+            wait_for(
+                _backup_of(daemons[name], "192.0.2.1"),
+                converge,
+                what=f"{name} to be BACKUP of r1",
+            )
+        wait_for(lambda: nodes["r1"].has_address(VIP_ADDR), MARGIN, what="r1 to hold the VIP")
+        say(f"Converged after {time.monotonic() - t0:.2f} s:")
+        for line in status_table(daemons, nodes):
+            say(line)
+
+        say("")
+        say("1) Hard failure of the master r1 (vrrpd SIGKILLed, link down)")
+        hard = _failover(
+            say,
+            client=client,
+            nodes=nodes,
+            daemons=daemons,
+            old="r1",
+            new="r2",
+            others=["r3"],
+            interval=interval,
+            hard=True,
+        )
+        for line in status_table(daemons, nodes):
+            say(line)
+
+        say("")
+        say("2) Graceful shutdown of the new master r2 (SIGTERM: priority-0 advertisement)")
+        soft = _failover(
+            say,
+            client=client,
+            nodes=nodes,
+            daemons=daemons,
+            old="r2",
+            new="r3",
+            others=[],
+            interval=interval,
+            hard=False,
+        )
+        for line in status_table(daemons, nodes):
+            say(line)
+
+        say("")
+        say("Summary")
+        say(f"  {'failover':<22}{'blackout':>12}{'detection':>12}{'RFC bound':>12}")
+        for label, m in (("hard (r1 -> r2)", hard), ("graceful (r2 -> r3)", soft)):
+            say(
+                f"  {label:<22}{m['blackout'] * 1000:>9.1f} ms{m['detection'] * 1000:>9.1f} ms"
+                f"{m['bound'] * 1000:>9.1f} ms"
+            )
+        return 0
+    except KeyboardInterrupt:
+        say("")
+        say("Interrupted: cleaning up")
+        return 130
+    except Exception as e:
+        say("")
+        say(f"demo failed: {e}")
+        for name, d in daemons.items():
+            tail = d.log_text().splitlines()[-15:]
+            say(f"--- last lines of {name}'s vrrpd log ({d.log_path}):")
+            for line in tail:
+                say(f"    {line}")
+        return 1
+    finally:
+        if keep_logs:
+            say(f"Logs and configs kept in {lab.workdir}")
+        lab.close()
+        say(f"Cleaned up: namespaces {lab.prefix}* removed")
