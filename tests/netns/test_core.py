@@ -47,11 +47,34 @@ def test_election_by_priority(lab: Lab) -> None:
     wait_for(lambda: holders(*nodes) == ["r2"], 10, what="only r2 to hold the VIP")
 
 
+def _block_vrrp(node: Node) -> None:
+    node.run(["nft", "-f", "-"], input="""
+        table inet vrrptest {
+            chain input { type filter hook input priority 0; ip protocol vrrp drop; }
+        }
+    """)
+
+
+def _unblock_vrrp(node: Node) -> None:
+    node.run(["nft", "delete", "table", "inet", "vrrptest"])
+
+
 def test_tie_break_by_higher_primary_address(lab: Lab) -> None:
+    # An equal-priority backup never preempts (§6.4.2: priority >= local resets its timer);
+    # the address breaks the tie when two masters meet (§6.4.3). Make two masters with a
+    # partition, then heal it: the one with the higher primary address must remain.
     nodes = [lab.add_router(f"r{i}", f"192.0.2.{i}/24") for i in (1, 2)]
+    for n in nodes:
+        _block_vrrp(n)
     d1, d2 = (n.start_vrrpd([vr(priority=100)]) for n in nodes)
+    d1.wait_state("gw", "MASTER", timeout=10)
     d2.wait_state("gw", "MASTER", timeout=10)
+    assert holders(*nodes) == ["r1", "r2"]  # split brain, as the partition demands
+    for n in nodes:
+        _unblock_vrrp(n)
     d1.wait_state("gw", "BACKUP", timeout=10)
+    assert d2.router("gw")["state"] == "MASTER"
+    assert "reason=higher-priority-seen" in d1.log_text()
     wait_for(lambda: holders(*nodes) == ["r2"], 10, what="only r2 (higher address) to hold the VIP")
 
 
