@@ -211,7 +211,7 @@ def _garps(pcap: Path, mac: str) -> list[object]:
 
 
 def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    (_r1, _r2), (d1, d2) = _converged_pair(lab, 0.1)
     c1 = lab.add_client("c1", "192.0.2.100/24")
     # A priority-254 advert would take mastership from r1 (200) if it were accepted.
     inject(c1, "--priority", "254", "--ttl", "64", "--count", "3")
@@ -242,7 +242,7 @@ def test_restart_after_sigkill_leaves_one_vip_holder(lab: Lab) -> None:
 
 
 def test_vip_removed_by_hand_is_put_back(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    (r1, _r2), (d1, _d2) = _converged_pair(lab, 0.1)
     wait_for(lambda: holds_vip(r1), 5, what="r1 to hold the VIP")
     r1.run(["ip", "addr", "del", "192.0.2.254/24", "dev", "eth0"])
     wait_for(lambda: holds_vip(r1), 5, what="r1 to put the VIP back")
