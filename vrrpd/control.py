@@ -92,11 +92,13 @@ class ControlServer:
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            with contextlib.suppress(Exception):
-                await self.server.wait_closed()
-            self.server = None
+        """Stop serving and remove the socket file, if this server created it."""
+        if self.server is None:
+            return  # never started: the file, if any, belongs to someone else
+        self.server.close()
+        with contextlib.suppress(Exception):
+            await self.server.wait_closed()
+        self.server = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 

@@ -299,6 +299,12 @@ class Daemon:
     # -- start-up --------------------------------------------------------------------------
 
     async def _setup(self) -> None:
+        # The control socket first: it is also the lock that keeps a second daemon with the
+        # same configuration from touching the addresses of the running one.
+        try:
+            await self.control.start()
+        except (ControlError, OSError) as e:
+            raise StartupError(str(e)) from None
         self.netlink = nl = Netlink()
         vips_by_iface: dict[str, set[IPv4Address | IPv6Address]] = {}
         for cfg in self.config.virtual_routers:
@@ -340,10 +346,6 @@ class Daemon:
                 raise StartupError(f"interface {iface.name}: cannot open sockets: {e}") from None
             assert iface.sock is not None
             loop.add_reader(iface.sock.fileno(), self._readable, iface)
-        try:
-            await self.control.start()
-        except (ControlError, OSError) as e:
-            raise StartupError(str(e)) from None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

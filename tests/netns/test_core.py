@@ -30,8 +30,17 @@ def holders(*nodes: Node) -> list[str]:
 
 def inject(node: Node, *args: str) -> None:
     node.run(
-        [sys.executable, str(REPO / "tools" / "vrrp_inject.py"), "--iface", "eth0",
-         "--src", str(node.ipv4.ip), "--vip", VIP_ADDR, *args],
+        [
+            sys.executable,
+            str(REPO / "tools" / "vrrp_inject.py"),
+            "--iface",
+            "eth0",
+            "--src",
+            str(node.ipv4.ip),
+            "--vip",
+            VIP_ADDR,
+            *args,
+        ],
     )
 
 
@@ -42,17 +51,23 @@ def test_election_by_priority(lab: Lab) -> None:
     daemons["r2"].wait_state("gw", "MASTER", timeout=10)
     for name in ("r1", "r3"):
         daemons[name].wait_state("gw", "BACKUP", timeout=10)
-        wait_for(lambda d=daemons[name]: d.router("gw")["master"] == "192.0.2.2", 10,
-                 what=f"{name} to see r2 as master")
+        wait_for(
+            lambda d=daemons[name]: d.router("gw")["master"] == "192.0.2.2",
+            10,
+            what=f"{name} to see r2 as master",
+        )
     wait_for(lambda: holders(*nodes) == ["r2"], 10, what="only r2 to hold the VIP")
 
 
 def _block_vrrp(node: Node) -> None:
-    node.run(["nft", "-f", "-"], input="""
+    node.run(
+        ["nft", "-f", "-"],
+        input="""
         table inet vrrptest {
             chain input { type filter hook input priority 0; ip protocol vrrp drop; }
         }
-    """)
+    """,
+    )
 
 
 def _unblock_vrrp(node: Node) -> None:
@@ -153,8 +168,11 @@ def test_no_preemption_when_preempt_false(lab: Lab) -> None:
     d1 = r1.start_vrrpd([vr(priority=200, preempt=False)])
     d1.wait_state("gw", "BACKUP", timeout=10)
     # Stay a backup across many Master_Down_Intervals (0.36 s each) of r2's adverts.
-    wait_for(lambda: d1.router("gw")["counters"]["adverts_received"] >= 30, 20,
-             what="r1 to receive 30 adverts from r2")
+    wait_for(
+        lambda: d1.router("gw")["counters"]["adverts_received"] >= 30,
+        20,
+        what="r1 to receive 30 adverts from r2",
+    )
     assert d1.router("gw")["state"] == "BACKUP"
     assert d1.router("gw")["master"] == "192.0.2.2"
     assert d2.router("gw")["state"] == "MASTER"
@@ -182,10 +200,14 @@ def test_client_arp_entry_moves_to_new_master(lab: Lab) -> None:
     c1.run(["ping", "-c", "1", "-W", "2", VIP_ADDR])
     assert c1.neigh(VIP_ADDR) == r1.mac
     capture = lab.workdir / "c1-arp.pcap"
-    dump = c1.popen(["tcpdump", "-i", "eth0", "-U", "-n", "-w", str(capture), "arp"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for(lambda: capture.exists() and capture.stat().st_size > 0, 10,
-             what="tcpdump to start writing")
+    dump = c1.popen(
+        ["tcpdump", "-i", "eth0", "-U", "-n", "-w", str(capture), "arp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(
+        lambda: capture.exists() and capture.stat().st_size > 0, 10, what="tcpdump to start writing"
+    )
     d1.kill()
     d2.wait_state("gw", "MASTER", timeout=5)
     # No traffic from the client: only r2's gratuitous ARP can move the entry.
@@ -204,9 +226,13 @@ def _garps(pcap: Path, mac: str) -> list[object]:
     except Exception:  # the capture is still being written
         return []
     return [
-        f for f in frames
-        if ARP in f and f[ARP].op == 1 and f[ARP].psrc == VIP_ADDR == f[ARP].pdst
-        and f[ARP].hwsrc == mac and f[Ether].dst == "ff:ff:ff:ff:ff:ff"
+        f
+        for f in frames
+        if ARP in f
+        and f[ARP].op == 1
+        and f[ARP].psrc == VIP_ADDR == f[ARP].pdst
+        and f[ARP].hwsrc == mac
+        and f[Ether].dst == "ff:ff:ff:ff:ff:ff"
     ]
 
 
@@ -217,16 +243,23 @@ def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
     inject(c1, "--priority", "254", "--ttl", "64", "--count", "3")
     inject(c1, "--priority", "254", "--bad-checksum", "--count", "2")
     for d in (d1, d2):
-        wait_for(lambda d=d: d.router("gw")["counters"]["discard_ttl"] == 3, 5,
-                 what="3 TTL discards")
-        wait_for(lambda d=d: d.router("gw")["counters"]["discard_checksum"] == 2, 5,
-                 what="2 checksum discards")
+        wait_for(
+            lambda d=d: d.router("gw")["counters"]["discard_ttl"] == 3, 5, what="3 TTL discards"
+        )
+        wait_for(
+            lambda d=d: d.router("gw")["counters"]["discard_checksum"] == 2,
+            5,
+            what="2 checksum discards",
+        )
     assert d1.router("gw")["state"] == "MASTER"
     assert d2.router("gw")["master"] == "192.0.2.1"
     # The same advert with TTL 255 and a good checksum *is* accepted: the test can fail.
     inject(c1, "--priority", "254", "--count", "1")
-    wait_for(lambda: d1.router("gw")["state"] == "BACKUP", 5,
-             what="r1 to yield to the valid priority-254 advert")
+    wait_for(
+        lambda: d1.router("gw")["state"] == "BACKUP",
+        5,
+        what="r1 to yield to the valid priority-254 advert",
+    )
 
 
 def test_restart_after_sigkill_leaves_one_vip_holder(lab: Lab) -> None:
@@ -247,3 +280,29 @@ def test_vip_removed_by_hand_is_put_back(lab: Lab) -> None:
     r1.run(["ip", "addr", "del", "192.0.2.254/24", "dev", "eth0"])
     wait_for(lambda: holds_vip(r1), 5, what="r1 to put the VIP back")
     assert "putting it back" in d1.log_text()
+
+
+def test_start_up_errors_are_one_clear_line(lab: Lab) -> None:
+    r1 = lab.add_router("r1", "192.0.2.1/24")
+    bad = r1.start_vrrpd([vr(interface="nosuch0")])
+    assert bad.process.wait(timeout=15) == 1
+    assert "vrrpd: interface nosuch0 does not exist" in bad.log_text()
+    assert "Traceback" not in bad.log_text()
+
+    bare = lab.add_router("r2", None)  # an interface with no IPv4 address of its own
+    none = bare.start_vrrpd([vr()])
+    assert none.process.wait(timeout=15) == 1
+    assert "interface eth0: no IPv4 address of its own" in none.log_text()
+
+
+def test_second_daemon_on_the_same_socket_refuses_and_touches_nothing(lab: Lab) -> None:
+    r1 = lab.add_router("r1", "192.0.2.1/24")
+    first = r1.start_vrrpd([vr(priority=200)])
+    first.wait_state("gw", "MASTER", timeout=10)
+    conf = lab.workdir / "r1.toml"  # the same file, so the same control socket
+    second = r1.run([sys.executable, "-m", "vrrpd", "--config", str(conf)], check=False)
+    assert second.returncode == 1
+    assert "in use by another vrrpd" in second.stderr
+    # The running daemon keeps its VIP and its control socket.
+    assert holds_vip(r1)
+    assert first.router("gw")["state"] == "MASTER"
