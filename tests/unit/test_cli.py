@@ -1,0 +1,164 @@
+"""`vrrpd --check-config`, `vrrpd --config` with a bad file, and `vrrpctl` without a daemon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vrrpd.cli import format_status, vrrpctl_main, vrrpd_main
+from vrrpd.config import ConfigError, load
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+[[virtual_router]]
+name = "gw"
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.254/24"]
+
+[[virtual_router]]
+name = "gw6"
+interface = "eth0"
+vrid = 51
+virtual_ips = ["fe80::200:5eff:fe00:233/64"]
+"""
+
+BAD = """\
+[[virtual_router]]
+name = "gw"
+interface = "eth0"
+vrid = 300
+advert_interval = 0.015
+virtual_ips = ["192.0.2.254/24", "2001:db8::fe/64"]
+bogus = 1
+"""
+
+
+def vrrpd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vrrpd", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+
+
+def expected_lines(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return info.value.problems
+
+
+def test_check_config_valid(tmp_path: Path) -> None:
+    path = tmp_path / "good.toml"
+    path.write_text(GOOD)
+    done = vrrpd("--check-config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{path}: OK, 2 virtual router(s)"
+    assert done.stderr == ""
+
+
+def test_check_config_invalid(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    done = vrrpd("--check-config", str(path))
+    assert done.returncode != 0
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert lines == expected_lines(path)
+    assert len(lines) == 4
+    assert lines[0] == f"{path}: virtual_router[0].vrid: must be an integer 1..255, got 300"
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.toml"
+    done = vrrpd("--check-config", str(path))
+    assert done.returncode != 0
+    assert done.stderr.splitlines() == [f"{path}: cannot read: No such file or directory"]
+
+
+def test_check_config_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "syntax.toml"
+    path.write_text("[[virtual_router]\n")
+    done = vrrpd("--check-config", str(path))
+    assert done.returncode != 0
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"{path}: TOML syntax error: ")
+
+
+def test_config_bad_refuses_to_start(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    done = vrrpd("--config", str(path))
+    assert done.returncode != 0
+    assert done.stderr.splitlines() == expected_lines(path)
+
+
+def test_in_process_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(GOOD)
+    bad.write_text(BAD)
+    assert vrrpd_main(["--check-config", str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: OK, 2 virtual router(s)\n"
+    assert vrrpd_main(["--check-config", str(bad)]) == 1
+    assert capsys.readouterr().err.splitlines() == expected_lines(bad)
+
+
+def test_mode_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        vrrpd_main([])
+    assert info.value.code == 2
+    assert "--config" in capsys.readouterr().err
+
+
+def test_vrrpctl_without_daemon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = tmp_path / "none.sock"
+    assert vrrpctl_main(["--socket", str(sock), "status"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"vrrpctl: {sock}: no such socket (is vrrpd running?)"]
+
+
+def test_format_status() -> None:
+    rows = [
+        {
+            "name": "gw",
+            "interface": "eth0",
+            "vrid": 51,
+            "state": "MASTER",
+            "priority": 150,
+            "advert_interval": 1.0,
+            "master": "192.0.2.1",
+            "time_in_state": 12.345,
+            "counters": {"adverts_sent": 3, "discard_ttl": 0, "discard_checksum": 2},
+        },
+        {
+            "name": "backup-router",
+            "interface": "eth1",
+            "vrid": 7,
+            "state": "BACKUP",
+            "priority": 100,
+            "advert_interval": 0.1,
+            "master": None,
+            "time_in_state": 0,
+            "counters": {},
+        },
+    ]
+    lines = format_status(rows).splitlines()
+    assert lines[0].split() == [
+        "NAME", "IFACE", "VRID", "STATE", "PRIO", "INTERVAL", "MASTER", "IN", "STATE"
+    ]  # fmt: skip
+    assert lines[1].split() == ["gw", "eth0", "51", "MASTER", "150", "1s", "192.0.2.1", "12.3s"]
+    assert lines[2].split() == ["backup-router", "eth1", "7", "BACKUP", "100", "0.1s", "-", "0.0s"]
+    # Columns line up: every row starts its second column at the same offset.
+    header, first, second = lines[:3]
+    assert header.index("IFACE") == first.index("eth0") == second.index("eth1")
+    # Zero discard counters are left out, others shown.
+    assert lines[3] == "  gw: adverts_sent=3 discard_checksum=2"
+    assert lines[4] == "  backup-router: "
