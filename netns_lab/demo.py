@@ -2,9 +2,9 @@
 
 1. r1 (priority 150), r2 (120), r3 (100) share VRID 51 and the virtual address 192.0.2.254;
    r1 wins the election.
-2. Hard failure: r1's vrrpd is SIGKILLed and r1's link taken down (a crashed router: left
-   alone, r1's kernel would go on answering for the address the killed daemon never
-   removed). r2 takes over after Master_Down_Interval; the client's probe measures the
+2. Hard failure: r1's link is taken down and its vrrpd SIGKILLed right after (a crashed
+   router: a SIGKILL alone would leave r1's kernel answering for the address the killed daemon
+   never removed). r2 takes over after Master_Down_Interval; the client's probe measures the
    blackout and the client's ARP entry for the virtual address moves to r2's MAC.
 3. Graceful shutdown: r2's vrrpd gets SIGTERM, sends a priority-0 advertisement and removes
    the address; r3 takes over after only Skew_Time.
@@ -139,9 +139,9 @@ def _failover(
     t_fail = time.monotonic()
     if hard:
         pid = daemons[old].pid
+        nodes[old].link_set(False)  # first: the outage and the silence start together
         daemons[old].kill()
-        nodes[old].link_set(False)
-        say(f"  {old}: vrrpd (pid {pid}) SIGKILLed and eth0 taken down")
+        say(f"  {old}: eth0 taken down and vrrpd (pid {pid}) SIGKILLed")
     else:
         pid = daemons[old].pid
         code = daemons[old].stop(timeout=10)
@@ -235,7 +235,7 @@ def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -
             say(line)
 
         say("")
-        say("1) Hard failure of the master r1 (vrrpd SIGKILLed, link down)")
+        say("1) Hard failure of the master r1 (link down, vrrpd SIGKILLed)")
         hard = _failover(
             say,
             client=client,

@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Failover benchmark: how long a client loses its gateway, against the RFC 5798 bounds.
+
+    python tools/failover_bench.py [--runs 5] [--intervals 1,0.1,0.01] [--modes hard,graceful]
+                                   [--json]
+
+For each advertisement interval a lab is built: r1 (priority 200) and r2 (priority 100) share
+VRID 51 and 192.0.2.254/24, a client c1 probes that address every 5 ms. Each run fails the
+master r1 and measures, from the client:
+
+* blackout: from the last answered probe before the outage to the first answered after it;
+* detection: from the last advertisement of r1 the client saw (for a graceful shutdown, its
+  priority-0 advertisement) to the first advertisement of r2.
+
+Modes: ``hard`` takes r1's link down and SIGKILLs its vrrpd at once (a crashed router; a
+SIGKILL alone would leave r1's kernel answering for the address the daemon never removed):
+bound Master_Down_Interval of r2 = 3 x interval + (256 - 100) x interval / 256. ``graceful``
+sends SIGTERM (vrrpd sends priority 0 and removes the address): bound Skew_Time of r2 =
+(256 - 100) x interval / 256. Between runs r1 is restarted and waits until it is master again
+(preemption). Everything is removed at the end, also on errors and Ctrl-C.
+
+Figures are for reading, not asserting: the machine is shared and has two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from netns_lab.lab import (
+    Lab,
+    Node,
+    Vrrpd,
+    master_down_interval,
+    skew_time,
+    wait_for,
+)
+from netns_lab.probe import blackout, detection, lost
+
+VRID = 51
+VIP = "192.0.2.254/24"
+VIP_ADDR = VIP.split("/")[0]
+MASTER_PRIO, BACKUP_PRIO = 200, 100
+MARGIN = 5.0  # seconds past an RFC bound before a wait gives up
+
+
+@dataclass
+class Run:
+    interval: float
+    mode: str
+    run: int
+    blackout: float = math.nan  # seconds
+    detection: float = math.nan
+    bound: float = math.nan
+    sent: int = 0
+    lost: int = 0
+    priority0_seen: bool | None = None
+    error: str | None = None
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def vr(priority: int, interval: float) -> dict[str, Any]:
+    return {
+        "name": "gw",
+        "interface": "eth0",
+        "vrid": VRID,
+        "priority": priority,
+        "advert_interval": interval,
+        "preempt": True,
+        "version": 3,
+        "virtual_ips": [VIP],
+    }
+
+
+class Bench:
+    """One lab for one advertisement interval: r1, r2 and c1; `run_once` fails r1."""
+
+    def __init__(self, interval: float, keep_logs: bool) -> None:
+        self.interval = interval
+        self.lab = Lab(keep_workdir=keep_logs)
+        try:
+            self.r1: Node = self.lab.add_router("r1", "192.0.2.1/24")
+            self.r2: Node = self.lab.add_router("r2", "192.0.2.2/24")
+            self.c1: Node = self.lab.add_client("c1", "192.0.2.100/24")
+            self.d2: Vrrpd = self.r2.start_vrrpd([vr(BACKUP_PRIO, interval)])
+            self.d1: Vrrpd = self.r1.start_vrrpd([vr(MASTER_PRIO, interval)])
+            self.converge()
+        except BaseException:
+            self.lab.close()
+            raise
+
+    def close(self) -> None:
+        self.lab.close()
+
+    def holders(self) -> list[str]:
+        return [n.name for n in (self.r1, self.r2) if n.has_address(VIP_ADDR)]
+
+    def converge(self) -> None:
+        """Wait until r1 is MASTER holding the VIP alone and r2 is its BACKUP."""
+        timeout = master_down_interval(self.interval, MASTER_PRIO) + MARGIN
+        for d in (self.d1, self.d2):
+            d.wait_ready(timeout=15)
+        self.d1.wait_state("gw", "MASTER", timeout=timeout)
+
+        def r2_backup() -> bool:
+            row = self.d2.router("gw")
+            return row["state"] == "BACKUP" and row["master"] == "192.0.2.1"
+
+        wait_for(r2_backup, timeout, what="r2 to be BACKUP of r1")
+        wait_for(lambda: self.holders() == ["r1"], timeout, what="only r1 to hold the VIP")
+
+    def run_once(self, mode: str, index: int) -> Run:
+        interval = self.interval
+        r = Run(interval=interval, mode=mode, run=index)
+        if mode == "hard":
+            r.bound = master_down_interval(interval, BACKUP_PRIO)
+        else:
+            r.bound = skew_time(interval, BACKUP_PRIO)
+        probe = self.c1.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
+        try:
+            probe.wait_ready(timeout=3 * interval + MARGIN, advert_from="192.0.2.1")
+            t_fail = time.monotonic()
+            if mode == "hard":
+                # Link down first: the outage and the silence both start now; SIGKILL right
+                # after, so the daemon never runs again.
+                self.r1.link_set(False)
+                self.d1.kill()
+            else:
+                code = self.d1.stop(timeout=10)
+                if code != 0:
+                    r.error = f"r1's vrrpd exited with code {code} on SIGTERM"
+            self.d2.wait_state("gw", "MASTER", timeout=r.bound + MARGIN)
+            seen = time.monotonic()
+            probe.wait_reply_sent_after(seen, timeout=MARGIN + 10)
+            res = probe.stop()
+        finally:
+            if probe.alive:
+                probe.proc.kill()
+                probe.proc.wait()
+        r.blackout = blackout(res)
+        r.sent, r.lost = int(res["sent"]), lost(res)
+        det = detection(res, "192.0.2.1", "192.0.2.2", after=t_fail)
+        if det is not None:
+            r.detection = det[0]
+            if mode == "graceful":
+                r.priority0_seen = any(
+                    src == "192.0.2.1" and p == 0 and t == det[1] for t, src, p in res["adverts"]
+                )
+        elif r.error is None:
+            r.error = "the probe did not see both r1's last and r2's first advertisement"
+        self.restore(mode)
+        return r
+
+    def restore(self, mode: str) -> None:
+        """Bring r1 back and wait until it has preempted r2."""
+        if mode == "hard":
+            self.r1.link_set(True)
+        self.d1 = self.r1.start_vrrpd([vr(MASTER_PRIO, self.interval)])
+        self.converge()
+
+
+def summarize(runs: list[Run]) -> list[dict[str, Any]]:
+    rows = []
+    keys: list[tuple[float, str]] = []
+    for r in runs:
+        if (r.interval, r.mode) not in keys:
+            keys.append((r.interval, r.mode))
+    for interval, mode in keys:
+        group = [r for r in runs if r.interval == interval and r.mode == mode]
+        ok = [r for r in group if r.error is None]
+        bo = [r.blackout for r in ok if math.isfinite(r.blackout)]
+        de = [r.detection for r in ok if math.isfinite(r.detection)]
+        bound = group[0].bound
+
+        def stats(xs: list[float]) -> dict[str, float | None]:
+            if not xs:
+                return {"min": None, "median": None, "max": None}
+            return {"min": min(xs), "median": statistics.median(xs), "max": max(xs)}
+
+        row: dict[str, Any] = {
+            "interval": interval,
+            "mode": mode,
+            "runs": len(group),
+            "failed": len(group) - len(ok),
+            "blackout": stats(bo),
+            "detection": stats(de),
+            "bound": bound,
+        }
+        med = row["detection"]["median"]
+        row["median_detection_minus_bound"] = None if med is None else med - bound
+        rows.append(row)
+    return rows
+
+
+def _ms(x: float | None, width: int = 8) -> str:
+    return f"{'-':>{width}}" if x is None else f"{x * 1000:>{width}.1f}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table, one row per interval and mode; times in milliseconds."""
+    head1 = (
+        f"{'':<9}  {'':<8}  {'':>4}  {'blackout (ms)':^26}  {'detection (ms)':^26}  "
+        f"{'bound':>8}  {'median det.':>12}"
+    )
+    head2 = (
+        f"{'interval':>9}  {'mode':<8}  {'runs':>4}  {'min':>8}{'median':>9}{'max':>9}  "
+        f"{'min':>8}{'median':>9}{'max':>9}  {'(ms)':>8}  {'- bound (ms)':>12}"
+    )
+    lines = [head1, head2, "-" * len(head2)]
+    for row in rows:
+        b, d = row["blackout"], row["detection"]
+        lines.append(
+            f"{row['interval']:>8g}s  {row['mode']:<8}  {row['runs']:>4}  "
+            f"{_ms(b['min'])} {_ms(b['median'])} {_ms(b['max'])}  "
+            f"{_ms(d['min'])} {_ms(d['median'])} {_ms(d['max'])}  "
+            f"{_ms(row['bound'])}  {_ms(row['median_detection_minus_bound'], 12)}"
+        )
+        if row["failed"]:
+            lines.append(f"{'':<9}  {'':<8}  ({row['failed']} of {row['runs']} runs failed)")
+    return "\n".join(lines)
+
+
+def _intervals(text: str) -> list[float]:
+    out = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {part!r}") from None
+        cs = round(value * 100)
+        if not 1 <= cs <= 4095 or abs(cs - value * 100) > 1e-6:
+            raise argparse.ArgumentTypeError(
+                f"{part}: an interval must be 0.01..40.95 seconds in steps of 0.01"
+            )
+        out.append(value)
+    return out
+
+
+def _modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in ("hard", "graceful")]
+    if bad or not modes:
+        raise argparse.ArgumentTypeError(f"modes must be hard and/or graceful, got {text!r}")
+    return modes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="tools/failover_bench.py",
+        description="Measure VRRP failover (client blackout and detection) in namespaces.",
+    )
+    ap.add_argument("--runs", type=int, default=5, help="failovers per interval and mode")
+    ap.add_argument(
+        "--intervals",
+        type=_intervals,
+        default=[1.0, 0.1, 0.01],
+        help="advertisement intervals in seconds, comma-separated (default 1,0.1,0.01)",
+    )
+    ap.add_argument(
+        "--modes", type=_modes, default=["hard", "graceful"], help="hard,graceful (default both)"
+    )
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--keep-logs", action="store_true", help="keep vrrpd configs and logs")
+    args = ap.parse_args(argv)
+    if args.runs < 1:
+        ap.error("--runs: must be at least 1")
+    if os.geteuid() != 0:
+        say("failover_bench: needs root (network namespaces, raw sockets)")
+        return 1
+
+    runs: list[Run] = []
+    interrupted = False
+    try:
+        for interval in args.intervals:
+            say(f"interval {interval:g} s: building the lab and converging ...")
+            bench: Bench | None = Bench(interval, args.keep_logs)
+            try:
+                for mode in args.modes:
+                    for i in range(1, args.runs + 1):
+                        if bench is None:
+                            bench = Bench(interval, args.keep_logs)
+                        try:
+                            r = bench.run_once(mode, i)
+                        except Exception as e:
+                            r = Run(interval=interval, mode=mode, run=i, error=str(e))
+                            say(f"  {mode} run {i}: FAILED: {e}")
+                            for name, d in (("r1", bench.d1), ("r2", bench.d2)):
+                                say(f"  --- {name} log tail:")
+                                for line in d.log_text().splitlines()[-10:]:
+                                    say(f"      {line}")
+                            bench.close()
+                            bench = None  # rebuild for the next run
+                        else:
+                            say(
+                                f"  {mode:<8} run {i}: blackout {_ms(r.blackout).strip()} ms, "
+                                f"detection {_ms(r.detection).strip()} ms, "
+                                f"bound {_ms(r.bound).strip()} ms"
+                                + (f"  ({r.error})" if r.error else "")
+                            )
+                        runs.append(r)
+            finally:
+                if bench is not None:
+                    if args.keep_logs:
+                        say(f"  logs kept in {bench.lab.workdir}")
+                    bench.close()
+    except KeyboardInterrupt:
+        interrupted = True
+        say("interrupted: cleaned up; results so far:")
+
+    rows = summarize(runs)
+    if args.json:
+        print(json.dumps({"summary": rows, "runs": [asdict(r) for r in runs]}, indent=1))
+    else:
+        print(table(rows))
+    if interrupted:
+        return 130
+    return 1 if any(r.error for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
