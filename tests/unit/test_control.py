@@ -1,0 +1,301 @@
+"""The control socket: a real Unix socket in tmp_path, an asyncio server, a blocking client
+run in a thread (asyncio.to_thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vrrpd.cli import vrrpctl_main
+from vrrpd.control import ControlError, ControlServer, request
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+async def status_handler(req: dict[str, Any]) -> Any:
+    if req["cmd"] == "status":
+        return [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    if req["cmd"] == "echo":
+        return req.get("arg")
+    raise ControlError(f"unknown command {req['cmd']!r}; known: status")
+
+
+def sock_path(tmp_path: Path) -> str:
+    path = str(tmp_path / "c.sock")
+    assert len(path) < 108  # AF_UNIX limit
+    return path
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def wrapped() -> Any:
+        return await asyncio.wait_for(coro, timeout=20)
+
+    return asyncio.run(wrapped())
+
+
+def raw_exchange(path: str, data: bytes) -> list[dict[str, Any]]:
+    """Send raw bytes, read answer lines until the server closes or all lines came."""
+    expected = data.count(b"\n")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(data)
+        buf = b""
+        while buf.count(b"\n") < expected:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return [json.loads(line) for line in buf.splitlines()]
+
+
+async def serving(path: str, handler: Handler = status_handler) -> ControlServer:
+    server = ControlServer(path, handler)
+    await server.start()
+    return server
+
+
+def test_request_gets_result(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> Any:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(request, path, {"cmd": "status"})
+        finally:
+            await server.close()
+
+    assert run(main()) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    assert not os.path.exists(path)  # close() removes the socket file
+
+
+def test_socket_mode_0600(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> int:
+        server = await serving(path)
+        try:
+            st = os.stat(path)
+            assert stat.S_ISSOCK(st.st_mode)
+            return stat.S_IMODE(st.st_mode)
+        finally:
+            await server.close()
+
+    assert run(main()) == 0o600
+
+
+def test_creates_missing_directory(tmp_path: Path) -> None:
+    path = str(tmp_path / "run" / "c.sock")
+
+    async def main() -> Any:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(request, path, {"cmd": "echo", "arg": 42})
+        finally:
+            await server.close()
+
+    assert run(main()) == 42
+
+
+def test_invalid_json_and_missing_cmd(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    lines = b'not json\n{"nocmd": 1}\n[1, 2]\n{"cmd": 5}\n{"cmd": "echo", "arg": "x"}\n'
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(raw_exchange, path, lines)
+        finally:
+            await server.close()
+
+    answers = run(main())
+    bad_shape = {"ok": False, "error": 'request must be an object with a string "cmd"'}
+    assert answers == [
+        {"ok": False, "error": "request is not valid JSON"},
+        bad_shape,
+        bad_shape,
+        bad_shape,
+        {"ok": True, "result": "x"},  # the connection goes on after errors
+    ]
+
+
+def test_handler_control_error_is_an_error_answer(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> tuple[list[dict[str, Any]], str]:
+        server = await serving(path)
+        try:
+            raw = await asyncio.to_thread(raw_exchange, path, b'{"cmd": "reload"}\n')
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(request, path, {"cmd": "reload"})
+            return raw, str(info.value)
+        finally:
+            await server.close()
+
+    raw, message = run(main())
+    assert raw == [{"ok": False, "error": "unknown command 'reload'; known: status"}]
+    assert message == "unknown command 'reload'; known: status"
+
+
+def test_request_missing_cmd_raises(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> str:
+        server = await serving(path)
+        try:
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(request, path, {"command": "status"})
+            return str(info.value)
+        finally:
+            await server.close()
+
+    assert run(main()) == 'request must be an object with a string "cmd"'
+
+
+def test_handler_exception_becomes_error_answer(tmp_path: Path) -> None:
+    # ControlServer's docstring: "exceptions become error answers".
+    path = sock_path(tmp_path)
+
+    async def broken(req: dict[str, Any]) -> Any:
+        raise RuntimeError("boom")
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path, broken)
+        try:
+            return await asyncio.to_thread(raw_exchange, path, b'{"cmd": "status"}\n')
+        finally:
+            await server.close()
+
+    answers = run(main())
+    assert len(answers) == 1, "the server closed the connection without an answer"
+    assert answers[0]["ok"] is False
+    assert isinstance(answers[0]["error"], str)
+    assert answers[0]["error"]
+
+
+def test_request_too_long(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    big = json.dumps({"cmd": "echo", "arg": "x" * 100_000}).encode() + b"\n"
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(raw_exchange, path, big)
+        finally:
+            await server.close()
+
+    assert run(main()) == [{"ok": False, "error": "request too long"}]
+
+
+def test_request_missing_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "absent.sock")
+    with pytest.raises(ControlError) as info:
+        request(path, {"cmd": "status"})
+    assert str(info.value) == f"{path}: no such socket (is vrrpd running?)"
+
+
+def test_request_refused_on_dead_socket(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(path)  # a socket file nobody listens on
+    with pytest.raises(ControlError) as info:
+        request(path, {"cmd": "status"})
+    assert str(info.value) == f"{path}: connection refused (is vrrpd running?)"
+
+
+def test_request_on_a_server_that_says_nothing(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b"hello\n")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> str:
+        server = await asyncio.start_unix_server(mute, path=path)
+        try:
+            with pytest.raises(ControlError) as info:
+                await asyncio.to_thread(request, path, {"cmd": "status"})
+            return str(info.value)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert run(main()) == f"{path}: the daemon sent no valid answer"
+
+
+def test_stale_socket_is_replaced(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(path)  # left behind by a process that died
+    assert os.path.exists(path)
+    with pytest.raises(ControlError, match="connection refused"):
+        request(path, {"cmd": "status"})
+
+    async def main() -> Any:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(request, path, {"cmd": "status"})
+        finally:
+            await server.close()
+
+    # Had the stale file been kept, the request would be refused.
+    assert run(main()) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+
+
+def test_live_socket_in_use(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> tuple[str, Any]:
+        first = await serving(path)
+        try:
+            second = ControlServer(path, status_handler)
+            with pytest.raises(ControlError) as info:
+                await second.start()
+            # The first server is untouched and still answers.
+            still = await asyncio.to_thread(request, path, {"cmd": "status"})
+            return str(info.value), still
+        finally:
+            await first.close()
+
+    message, still = run(main())
+    assert message == f"control socket {path}: in use by another vrrpd"
+    assert "in use" in message
+    assert still == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+
+
+def test_not_a_socket(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    Path(path).write_text("precious")
+
+    async def main() -> str:
+        server = ControlServer(path, status_handler)
+        with pytest.raises(ControlError) as info:
+            await server.start()
+        return str(info.value)
+
+    assert run(main()) == f"control socket {path}: exists and is not a socket"
+    assert Path(path).read_text() == "precious"
+
+
+def test_vrrpctl_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> int:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(vrrpctl_main, ["--socket", path, "status", "--json"])
+        finally:
+            await server.close()
+
+    assert run(main()) == 0
+    assert json.loads(capsys.readouterr().out) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
