@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
-from ipaddress import IPv4Interface, IPv6Interface, ip_interface
+from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +53,11 @@ IFNAMSIZ = 15
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,8}$")
 RESERVED_NODE_NAMES = {"sw", "br"}
+# The only addresses a lab may use (RFC 5737, RFC 3849) plus IPv6 link-local.
+DOCUMENTATION_NETS = tuple(
+    ip_network(n)
+    for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "fe80::/10")
+)
 
 T = TypeVar("T")
 
@@ -103,7 +108,7 @@ def wait_for(
         try:
             value = predicate()
         except ignore as e:
-            value, last = None, e  # type: ignore[assignment]
+            value, last = None, e
         else:
             if value:
                 return value
@@ -112,6 +117,17 @@ def wait_for(
         if now >= deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
         time.sleep(min(interval, deadline - now))
+
+
+def check_documentation_address(address: str, where: str) -> None:
+    """Refuse an address outside the documentation ranges (and link-local): labs use no other."""
+    try:
+        ip = ip_interface(address).ip if "/" in address else ip_address(address)
+    except ValueError:
+        raise LabError(f"{where}: not an IP address: {address!r}") from None
+    if not any(ip in net for net in DOCUMENTATION_NETS):
+        allowed = ", ".join(str(n) for n in DOCUMENTATION_NETS)
+        raise LabError(f"{where}: {address} is not a documentation address (allowed: {allowed})")
 
 
 def master_down_interval(interval: float, priority: int) -> float:
@@ -351,12 +367,17 @@ class Lab:
         self._closed = False
         self._lock = threading.RLock()
         STATE_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-        if self.state_path.exists() or _netns_exists(self.switch_ns):
-            raise LabError(
-                f"prefix {self.prefix!r} is in use ({self.state_path} or namespace "
-                f"{self.switch_ns} exists); run `python -m netns_lab cleanup --prefix "
-                f"{self.prefix}` if it is a leftover"
-            )
+        in_use = LabError(
+            f"prefix {self.prefix!r} is in use ({self.state_path} or namespace "
+            f"{self.switch_ns} exists); run `python -m netns_lab cleanup --prefix "
+            f"{self.prefix}` if it is a leftover"
+        )
+        if _netns_exists(self.switch_ns):
+            raise in_use
+        try:  # claim the prefix atomically: two labs never share one
+            os.close(os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        except FileExistsError:
+            raise in_use from None
         self.workdir = Path(tempfile.mkdtemp(prefix=f"netns_lab-{self.prefix}-"))
         self._save_state()
         _register(self)
@@ -448,6 +469,9 @@ class Lab:
             raise LabError(f"node name {name!r} too long for prefix {self.prefix!r}")
         if name in self.nodes:
             raise LabError(f"node {name!r} already exists")
+        for addr in (ipv4, ipv6):
+            if addr:
+                check_documentation_address(addr, f"node {name}")
         v4 = IPv4Interface(ipv4) if ipv4 else None
         v6 = IPv6Interface(ipv6) if ipv6 else None
         ns = f"{self.prefix}{name}"
@@ -649,6 +673,9 @@ class Node:
         for r in routers:
             t = dict(r)
             t.setdefault("interface", "eth0")
+            for vip in t.get("virtual_ips", []):
+                if isinstance(vip, str):  # a non-string is vrrpd's to reject
+                    check_documentation_address(vip, f"{self.name}: virtual_ips")
             tables.append(t)
         conf.write_text(dumps({"daemon": {"control_socket": str(sock)}, "virtual_router": tables}))
         with contextlib.suppress(FileNotFoundError):
@@ -677,6 +704,7 @@ class Node:
         initial_timeout: float = 3.0,
     ) -> ProbeRun:
         """Start ``python -m netns_lab.probe`` in this namespace against `target`."""
+        check_documentation_address(str(target), f"{self.name}: probe target")
         self._probes += 1
         base = self.lab.workdir / f"{self.name}-probe{self._probes}"
         out, err, events = (base.with_suffix(s) for s in (".json", ".log", ".events"))

@@ -16,8 +16,11 @@ Modes: ``hard`` takes r1's link down and SIGKILLs its vrrpd at once (a crashed r
 SIGKILL alone would leave r1's kernel answering for the address the daemon never removed):
 bound Master_Down_Interval of r2 = 3 x interval + (256 - 100) x interval / 256. ``graceful``
 sends SIGTERM (vrrpd sends priority 0 and removes the address): bound Skew_Time of r2 =
-(256 - 100) x interval / 256. Between runs r1 is restarted and waits until it is master again
-(preemption). Everything is removed at the end, also on errors and Ctrl-C.
+(256 - 100) x interval / 256. Each failure comes right after the client saw an advert of r1
+(the probe waits for one), so a hard blackout is close to its worst case, Master_Down_Interval
+after that advert; a crash at a random moment would lose up to one interval less. Between
+runs r1 is restarted and waits until it is master again (preemption). Everything is removed
+at the end, also on errors and Ctrl-C.
 
 Figures are for reading, not asserting: the machine is shared and has two cores.
 """
@@ -117,7 +120,7 @@ class Bench:
 
         def r2_backup() -> bool:
             row = self.d2.router("gw")
-            return row["state"] == "BACKUP" and row["master"] == "192.0.2.1"
+            return bool(row["state"] == "BACKUP" and row["master"] == "192.0.2.1")
 
         wait_for(r2_backup, timeout, what="r2 to be BACKUP of r1")
         wait_for(lambda: self.holders() == ["r1"], timeout, what="only r1 to hold the VIP")
@@ -233,6 +236,17 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _finite(x: Any) -> Any:
+    """NaN and infinities have no JSON spelling: null instead."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    return x
+
+
 def _intervals(text: str) -> list[float]:
     out = []
     for part in text.split(","):
@@ -322,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = summarize(runs)
     if args.json:
-        print(json.dumps({"summary": rows, "runs": [asdict(r) for r in runs]}, indent=1))
+        doc = {"summary": rows, "runs": [asdict(r) for r in runs]}
+        print(json.dumps(_finite(doc), indent=1))
     else:
         print(table(rows))
     if interrupted:
