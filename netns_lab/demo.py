@@ -85,7 +85,7 @@ def _backup_of(d: Vrrpd, master_ip: str) -> Callable[[], bool]:
 
     def check() -> bool:
         row = d.router("gw")
-        return row["state"] == "BACKUP" and row["master"] == master_ip
+        return bool(row["state"] == "BACKUP" and row["master"] == master_ip)
 
     return check
 
