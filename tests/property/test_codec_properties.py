@@ -35,10 +35,10 @@ V4_NETS = (
 )
 V6_NETS = ((int(IPv6Address("2001:db8::")), 96), (int(IPv6Address("fe80::")), 64))
 
-ipv4s = st.builds(
+ipv4s: st.SearchStrategy[IPv4Address] = st.builds(
     lambda net, host: IPv4Address(net + host), st.sampled_from(V4_NETS), st.integers(0, 255)
 )
-ipv6s = st.builds(
+ipv6s: st.SearchStrategy[IPv6Address] = st.builds(
     lambda net, host: IPv6Address(net[0] + host % (1 << net[1])),
     st.sampled_from(V6_NETS),
     st.integers(0, (1 << 96) - 1),
@@ -53,9 +53,16 @@ def adverts(draw: st.DrawFn) -> tuple[Advertisement, IPAddress, IPAddress, Check
     """A valid advertisement with a source, destination and a requested checksum form."""
     version = draw(st.sampled_from([2, 3]))
     v6 = version == 3 and draw(st.booleans())
-    src, dst = draw(st.tuples(ipv6s, dst6s) if v6 else st.tuples(ipv4s, dst4s))
     count = draw(st.integers(1, 20))
-    addresses = tuple(draw(st.lists(ipv6s if v6 else ipv4s, min_size=count, max_size=count)))
+    src: IPAddress
+    dst: IPAddress
+    addresses: tuple[IPAddress, ...]
+    if v6:
+        src, dst = draw(ipv6s), draw(dst6s)
+        addresses = tuple(draw(st.lists(ipv6s, min_size=count, max_size=count)))
+    else:
+        src, dst = draw(ipv4s), draw(dst4s)
+        addresses = tuple(draw(st.lists(ipv4s, min_size=count, max_size=count)))
     if version == 3:
         interval_cs = draw(st.integers(1, 0xFFF))
         auth_type, auth_data = 0, b""
@@ -268,7 +275,7 @@ def test_pseudo_form_binds_the_source(
     """A pseudo-header checksum only verifies with a source of the same 16-bit word sum."""
     adv, src, dst, _ = case
     assume(adv.version == 3)
-    other = data.draw(ipv6s if adv.family == 6 else ipv4s)
+    other: IPAddress = data.draw(ipv6s) if adv.family == 6 else data.draw(ipv4s)
     assume(packet.internet_checksum(other.packed) != packet.internet_checksum(src.packed))
     message = encode(adv, src, dst, ChecksumForm.PSEUDO)
     result = decode_or_error(message, other, dst)

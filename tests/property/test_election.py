@@ -19,7 +19,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,7 +52,7 @@ class Delivery:
     time: float
     seq: int
     target: int = field(compare=False)
-    src: IPv4Address = field(compare=False)
+    src: IPv4Address | IPv6Address = field(compare=False)
     message: bytes = field(compare=False)
 
 
@@ -108,15 +108,15 @@ class Network:
                 after = router.next_deadline()
                 assert after is None or after > t_timer, f"timer of router {i_timer} stuck"
             else:
-                d = heapq.heappop(self.queue)
-                self.now = d.time
-                if not self.alive[d.target]:
+                msg = heapq.heappop(self.queue)
+                self.now = msg.time
+                if not self.alive[msg.target]:
                     continue
-                verdict = self.receivers[d.target].receive(d.message, d.src, GROUP, 255)
+                verdict = self.receivers[msg.target].receive(msg.message, msg.src, GROUP, 255)
                 assert isinstance(verdict, Accepted), verdict
                 assert verdict.address_mismatch is False
                 event = AdvertReceived(verdict.advert, verdict.src)
-                self._execute(d.target, self.routers[d.target].handle(event, d.time))
+                self._execute(msg.target, self.routers[msg.target].handle(event, msg.time))
 
     def _execute(self, i: int, actions: list[Action]) -> None:
         router = self.routers[i]

@@ -445,6 +445,18 @@ class TestMaster:
         assert rx(vr, 254, HIGHER_ADDR, 0.5) == [SendAdvert(255)]
         assert vr.state is M
 
+    def test_two_owners_resolve_by_address(self) -> None:
+        # RFC 9568 erratum 8298: an owner processes adverts normally (and logs the
+        # misconfiguration), so two owners end with one Active Router.
+        vr = make(priority=255)
+        vr.handle(Startup(), 0.0)
+        assert rx(vr, 255, LOWER_ADDR, 0.5) == [SendAdvert(255)]
+        assert rx(vr, 255, HIGHER_ADDR, 0.7) == [
+            DelVips(),
+            StateChanged(M, B, Reason.HIGHER_PRIORITY),
+        ]
+        assert vr.master_down_deadline == 0.7 + float(3 + Fraction(1, 256))
+
     def test_master_does_not_arm_master_down(self) -> None:
         vr, t0 = master()
         rx(vr, 50, HIGHER_ADDR, t0 + 0.1)
