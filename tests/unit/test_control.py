@@ -261,7 +261,9 @@ def test_live_socket_in_use(tmp_path: Path) -> None:
             second = ControlServer(path, status_handler)
             with pytest.raises(ControlError) as info:
                 await second.start()
+            await second.close()  # a refused server removes nothing
             # The first server is untouched and still answers.
+            assert os.path.exists(path)
             still = await asyncio.to_thread(request, path, {"cmd": "status"})
             return str(info.value), still
         finally:
