@@ -148,8 +148,11 @@ class Router:
         deadline = self.timer_at
         self.timer_at = None
         now = asyncio.get_running_loop().time()
-        if deadline is not None and now < deadline:
-            now = deadline  # woken within the clock's resolution of the deadline
+        if deadline is not None:
+            if now < deadline:
+                now = deadline  # woken within the clock's resolution of the deadline
+            elif log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: timer woke %.0f us late", self.cfg.name, (now - deadline) * 1e6)
         self.dispatch(fsm.Timeout(), now)
 
     def stop(self) -> None:
@@ -168,7 +171,7 @@ class Router:
 
     # -- receiving -------------------------------------------------------------------------
 
-    def received(self, verdict: Accepted) -> None:
+    def received(self, verdict: Accepted, arrived: float) -> None:
         c = self.counters
         c["adverts_received"] += 1
         c["checksum_" + verdict.checksum_form.value] += 1
@@ -186,7 +189,7 @@ class Router:
                     who,
                     theirs,
                 )
-        self.dispatch(fsm.AdvertReceived(verdict.advert, verdict.src))
+        self.dispatch(fsm.AdvertReceived(verdict.advert, verdict.src), arrived)
 
     # -- executing actions -----------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class Daemon:
         assert iface.sock is not None
         while True:
             try:
-                data = iface.sock.recv(65535)
+                data, arrived = rawsock.recv_timestamped(iface.sock)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
@@ -400,7 +403,7 @@ class Daemon:
                 return
             verdict = iface.receiver.receive_ipv4(data)
             if isinstance(verdict, Accepted):
-                iface.routers[verdict.vrid].received(verdict)
+                iface.routers[verdict.vrid].received(verdict, arrived)
                 continue
             key = "discard_" + verdict.reason
             router = iface.routers.get(verdict.vrid) if verdict.vrid is not None else None

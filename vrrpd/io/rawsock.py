@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from ipaddress import IPv4Address
 
 from ..packet import IPPROTO_VRRP, ipv4_header
 
 VRRP_GROUP_V4 = IPv4Address("224.0.0.18")
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h; SCM_TIMESTAMPNS has the same value
 RECV_BUFFER = 1 << 20
+_CMSG_SPACE = socket.CMSG_SPACE(16)  # struct timespec
+_TIMESPEC = struct.Struct("@qq")
 
 
 def _mreqn(group: IPv4Address, ifindex: int) -> bytes:
@@ -31,6 +35,7 @@ def open_ipv4(ifname: str, ifindex: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(IPv4Address(0), ifindex))
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
@@ -50,3 +55,23 @@ def ipv4_datagram(message: bytes, src: IPv4Address, dst: IPv4Address = VRRP_GROU
 
 def send_ipv4(sock: socket.socket, datagram: bytes, dst: IPv4Address = VRRP_GROUP_V4) -> None:
     sock.sendto(datagram, (str(dst), 0))
+
+
+def recv_timestamped(sock: socket.socket) -> tuple[bytes, float]:
+    """One datagram and when it arrived, on the `time.monotonic()` scale.
+
+    The kernel stamps each packet on arrival (CLOCK_REALTIME); timers restarted by an
+    advertisement then run from its arrival, not from when a busy loop got round to it.
+    Raises BlockingIOError when nothing is queued.
+    """
+    data, ancdata, _flags, _addr = sock.recvmsg(65535, _CMSG_SPACE)
+    now = time.monotonic()
+    for level, kind, cdata in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+            sec, nsec = _TIMESPEC.unpack_from(cdata)
+            arrived = now - (time.time() - (sec + nsec * 1e-9))
+            # A wall-clock step between arrival and now must not move timers: trust the
+            # stamp only within a plausible window.
+            if now - 1.0 <= arrived <= now:
+                return data, arrived
+    return data, now
