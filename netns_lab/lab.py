@@ -33,17 +33,19 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from fractions import Fraction
 from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any, TypeVar
+
+from vrrpd import timing
+from vrrpd.control import ControlError as ControlError
+from vrrpd.control import request as control_request
 
 from .toml_out import dumps
 
@@ -73,10 +75,6 @@ class CommandError(subprocess.CalledProcessError):
         cmd = " ".join(self.cmd) if isinstance(self.cmd, list) else str(self.cmd)
         err = (self.stderr or "").strip()
         return f"command failed (exit {self.returncode}): {cmd}" + (f": {err}" if err else "")
-
-
-class ControlError(RuntimeError):
-    """The daemon's control socket could not be reached or refused the request."""
 
 
 class VrrpdError(LabError):
@@ -131,53 +129,13 @@ def check_documentation_address(address: str, where: str) -> None:
 
 
 def master_down_interval(interval: float, priority: int) -> float:
-    """RFC 5798 §6.1: Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time."""
-    i = Fraction(interval).limit_denominator(1000)
-    return float(3 * i + (256 - priority) * i / 256)
+    """RFC 5798 §6.1 Master_Down_Interval in seconds, for an interval given in seconds."""
+    return float(timing.master_down_interval(priority, round(interval * 100), 3))
 
 
 def skew_time(interval: float, priority: int) -> float:
-    """RFC 5798 §6.1: Skew_Time = ((256 - priority) * Master_Adver_Interval) / 256."""
-    i = Fraction(interval).limit_denominator(1000)
-    return float((256 - priority) * i / 256)
-
-
-def control_request(path: str, request: Mapping[str, Any], timeout: float = 5.0) -> Any:
-    """One request on the daemon's control socket: send a JSON line, read a JSON line.
-
-    Returns the answer's ``result``; raises ControlError when the socket cannot be reached,
-    the answer is not valid, or the daemon answers ``{"ok": false, "error": ...}``.
-    """
-    deadline = time.monotonic() + timeout
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(path)
-            s.sendall(json.dumps(dict(request)).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ControlError(f"{path}: no answer within {timeout}s")
-                s.settimeout(remaining)
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-    except ControlError:
-        raise
-    except OSError as e:
-        raise ControlError(f"{path}: {e.strerror or e}") from None
-    line = buf.split(b"\n", 1)[0]
-    try:
-        answer = json.loads(line)
-    except ValueError:
-        raise ControlError(f"{path}: not a JSON answer: {line[:200]!r}") from None
-    if not isinstance(answer, dict) or "ok" not in answer:
-        raise ControlError(f"{path}: unexpected answer: {line[:200]!r}")
-    if not answer["ok"]:
-        raise ControlError(str(answer.get("error", "request refused")))
-    return answer.get("result")
+    """RFC 5798 §6.1 Skew_Time in seconds, for an interval given in seconds."""
+    return float(timing.skew_time(priority, round(interval * 100), 3))
 
 
 def _proc_start_time(pid: int) -> int | None:

@@ -226,7 +226,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
                     f"must be an IPv4 or IPv6 address with optional /prefix, got {_show(text)}",
                 )
                 continue
-            if vip in vips:
+            if any(v.ip == vip.ip for v in vips):
                 problems.add(f"{where}virtual_ips[{i}]", f"duplicate address {_show(text)}")
             vips.append(vip)
         families = {v.version for v in vips}

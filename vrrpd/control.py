@@ -9,13 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import stat
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 MAX_REQUEST = 64 * 1024
+
+log = logging.getLogger("vrrpd")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
@@ -25,14 +29,22 @@ class ControlError(Exception):
 
 
 def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
-    """Send one request to the daemon at `path`, return its `result` (blocking client)."""
+    """Send one request to the daemon at `path`, return its `result` (blocking client).
+
+    `timeout` bounds the whole exchange, not each read.
+    """
+    deadline = time.monotonic() + timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(path)
             s.sendall(json.dumps(req).encode() + b"\n")
             buf = b""
-            while not buf.endswith(b"\n"):
+            while b"\n" not in buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ControlError(f"{path}: no answer within {timeout:g}s")
+                s.settimeout(remaining)
                 chunk = s.recv(65536)
                 if not chunk:
                     break
@@ -43,14 +55,17 @@ def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
         raise ControlError(f"{path}: connection refused (is vrrpd running?)") from None
     except PermissionError:
         raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
+    except TimeoutError:
+        raise ControlError(f"{path}: no answer within {timeout:g}s") from None
     except OSError as e:
         raise ControlError(f"{path}: {e.strerror or e}") from None
+    line = buf.split(b"\n", 1)[0]
     try:
-        answer = json.loads(buf)
+        answer = json.loads(line)
     except ValueError:
-        raise ControlError(f"{path}: the daemon sent no valid answer") from None
+        raise ControlError(f"{path}: not a JSON answer: {line[:200]!r}") from None
     if not isinstance(answer, dict) or "ok" not in answer:
-        raise ControlError(f"{path}: the daemon sent no valid answer")
+        raise ControlError(f"{path}: unexpected answer: {line[:200]!r}")
     if not answer["ok"]:
         raise ControlError(str(answer.get("error", "request refused")))
     return answer.get("result")
@@ -129,6 +144,9 @@ class ControlServer:
             return {"ok": True, "result": await self.handler(req)}
         except ControlError as e:
             return {"ok": False, "error": str(e)}
+        except Exception as e:  # a bug in a handler: answer, log, keep serving
+            log.exception("control request %r failed", req.get("cmd"))
+            return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"}
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, answer: dict[str, Any]) -> None:

@@ -136,6 +136,7 @@ class VirtualRouter:
     adver_deadline: float | None = None  # Adver_Timer (Master)
     master_down_deadline: float | None = None  # Master_Down_Timer (Backup)
     preempt_deadline: float | None = None  # end of preempt_delay (Backup, lower master seen)
+    preempt_delay_over: bool = False  # preempt_delay ran out while a lower master was followed
     _down_reason: Reason = field(default=Reason.MASTER_DOWN, repr=False)
 
     def __post_init__(self) -> None:
@@ -219,15 +220,19 @@ class VirtualRouter:
             # §6.4.2: accept: learn the master's interval, recompute, restart the timer.
             self._follow(adv, src, now)
             self.preempt_deadline = None
+            self.preempt_delay_over = False
             return []
         # A lower-priority master and preemption on.
-        if self.params.preempt_delay > 0:
+        if self.params.preempt_delay > 0 and not self.preempt_delay_over:
+            # Not in the RFC: preempt_delay lets a returning router settle before it takes
+            # over; until it runs out the lower master is followed like any other.
             if self.preempt_deadline is None:
                 self.preempt_deadline = now + float(self.params.preempt_delay)
             if now < self.preempt_deadline:
-                # Still within preempt_delay: treat it as our master for now.
                 self._follow(adv, src, now)
                 return []
+            self.preempt_deadline = None
+            self.preempt_delay_over = True
         # §6.4.2: discard; the Master_Down_Timer will fire and we preempt.
         self.master_address = src
         self._down_reason = Reason.PREEMPTED
@@ -268,6 +273,7 @@ class VirtualRouter:
                 # preempt_delay is over: stop following the lower-priority master; its next
                 # advert is discarded and Master_Down_Timer takes over from here.
                 self.preempt_deadline = None
+                self.preempt_delay_over = True
             if self.master_down_deadline is not None and now >= self.master_down_deadline:
                 # §6.4.2 Master_Down_Timer fires.
                 actions += self._become_master(now, self._down_reason)
@@ -284,6 +290,7 @@ class VirtualRouter:
         # §6.4.1/§6.4.2: send an advertisement, announce the addresses, set Adver_Timer.
         self.master_down_deadline = None
         self.preempt_deadline = None
+        self.preempt_delay_over = False
         self.master_address = self.primary
         self.master_adver_interval_cs = self.params.interval_cs
         # The advertisement goes first: it is what tells the other routers, and adding the
@@ -305,6 +312,7 @@ class VirtualRouter:
         if self.state is not State.INITIALIZE:
             actions.append(self._transition(State.INITIALIZE, Reason.SHUTDOWN))
         self.adver_deadline = self.master_down_deadline = self.preempt_deadline = None
+        self.preempt_delay_over = False
         return actions
 
     def _transition(self, new: State, reason: Reason) -> StateChanged:

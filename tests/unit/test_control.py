@@ -230,7 +230,7 @@ def test_request_on_a_server_that_says_nothing(tmp_path: Path) -> None:
             server.close()
             await server.wait_closed()
 
-    assert run(main()) == f"{path}: the daemon sent no valid answer"
+    assert run(main()) == f"{path}: not a JSON answer: b'hello'"
 
 
 def test_stale_socket_is_replaced(tmp_path: Path) -> None:
