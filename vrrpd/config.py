@@ -13,17 +13,28 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from ipaddress import IPv4Interface, IPv6Interface, ip_interface
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv6Address,
+    IPv6Interface,
+    IPv6Network,
+    ip_address,
+    ip_interface,
+)
 from pathlib import Path
 from typing import Any
 
 from .packet import ChecksumForm
 
 IPInterface = IPv4Interface | IPv6Interface
+IPAddress = IPv4Address | IPv6Address
 
 DEFAULT_CONTROL_SOCKET = "/run/vrrpd/vrrpd.sock"
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
+AUTH_PASS_MAX = 8  # RFC 2338 §5.3.6.1: simple text password, up to 8 octets
+LINK_LOCAL = IPv6Network("fe80::/10")
 
 
 class ConfigError(Exception):
@@ -52,10 +63,24 @@ class VirtualRouterConfig:
     virtual_ips: tuple[IPInterface, ...]
     checksum: ChecksumForm
     garp_repeat: int
+    auth_pass: bytes = b""  # VRRPv2 simple text password (not padded); b"" = none
+    use_vmac: bool = False
+    unicast_peers: tuple[IPAddress, ...] = ()  # () = multicast
+    unicast_source: IPAddress | None = None
+    unicast_ttl_check: bool = True
+    accept_mode: bool = True
+    garp_interval: Fraction = Fraction(0)  # seconds between repeats of the GARP / NA burst
+    garp_refresh: Fraction = Fraction(0)  # seconds between re-announcements as Master; 0 = off
+    link_local_derived: bool = False  # IPv6: virtual_ips[0] was derived from the virtual MAC
 
     @property
     def family(self) -> int:
         return self.virtual_ips[0].version
+
+    @property
+    def advert_addresses(self) -> tuple[IPAddress, ...]:
+        """The addresses an advertisement carries, in order (IPv6: the link-local first)."""
+        return tuple(v.ip for v in self.virtual_ips)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -172,6 +197,91 @@ def _centiseconds(seconds: float) -> int | None:
     return cs if abs(cs - seconds * 100) < 1e-6 else None
 
 
+def _milliseconds(seconds: float) -> int | None:
+    """Seconds -> whole milliseconds, or None when not a multiple of 0.001 s."""
+    ms = round(seconds * 1000)
+    return ms if abs(ms - seconds * 1000) < 1e-6 else None
+
+
+def _garp_refresh_range(v: Any) -> str | None:
+    ok = (
+        isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isfinite(v)
+        and (v == 0 or 1 <= v <= 86400)
+    )
+    return None if ok else "must be 0 (off) or a number of seconds 1..86400"
+
+
+def _toml_type(v: object) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a float"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "a table"
+    return "a date/time"
+
+
+def _auth_pass_problem(v: Any) -> str | None:
+    """Like a `check`, but the message never shows the value: it may be the real password."""
+    allowed = f"1..{AUTH_PASS_MAX} printable ASCII characters"
+    if not isinstance(v, str):
+        return f"must be a string of {allowed}, got {_toml_type(v)}"
+    if not 1 <= len(v) <= AUTH_PASS_MAX:
+        return f"must be {allowed}, got {len(v)} characters (value not shown)"
+    for pos, char in enumerate(v, 1):
+        if not " " <= char <= "~":
+            return (
+                f"must be {allowed}, got a character that is not printable ASCII at "
+                f"position {pos} (value not shown)"
+            )
+    return None
+
+
+def _address(text: str, family: int | None, where: str, problems: _Problems) -> IPAddress | None:
+    """A unicast peer or source address, or None after recording why it cannot be one."""
+    try:
+        addr = ip_address(text)
+    except ValueError:
+        problems.add(where, f"must be an IPv4 or IPv6 address, got {_show(text)}")
+        return None
+    if isinstance(addr, IPv6Address) and addr.scope_id is not None:
+        problems.add(
+            where, f"must be an address without %scope (the router's interface), got {_show(text)}"
+        )
+    elif family is not None and addr.version != family:
+        problems.add(where, f"must be IPv{family} like virtual_ips, got {_show(text)}")
+    elif addr.is_multicast:
+        problems.add(where, f"must not be a multicast address, got {_show(text)}")
+    elif addr.is_unspecified:
+        problems.add(where, f"must not be the unspecified address, got {_show(text)}")
+    else:
+        return addr
+    return None
+
+
+def _peer_list_shape(v: Any) -> str | None:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        return "must be a list of address strings"
+    if not v:
+        return "must list at least one peer; leave the key out for multicast"
+    return None
+
+
+def _is_string(v: Any) -> str | None:
+    return None if isinstance(v, str) else "must be an address string"
+
+
+def _derived_link_local(vrid: int) -> IPv6Interface:
+    """fe80::/64 + modified EUI-64 of the IPv6 virtual MAC 00:00:5e:00:02:{vrid}."""
+    return IPv6Interface(f"fe80::200:5eff:fe00:2{vrid:02x}/64")
+
+
 # --- parsing ------------------------------------------------------------------------------
 
 
@@ -192,6 +302,14 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     preempt_delay = t.get("preempt_delay", 0.0, _number_range(0, 3600))
     checksum = t.get("checksum", "rfc5798", _choice("rfc5798", "rfc9568"))
     garp_repeat = t.get("garp_repeat", 5, _int_range(0, 100))
+    garp_interval = t.get("garp_interval", 0, _number_range(0, 10))
+    garp_refresh = t.get("garp_refresh", 0, _garp_refresh_range)
+    accept_mode = t.get("accept_mode", True, _is_bool)
+    use_vmac = t.get("use_vmac", False, _is_bool)
+    auth_raw = t.get("auth_pass", None, lambda v: None)  # checked below, never shown
+    peers_raw = t.get("unicast_peers", None, _peer_list_shape)
+    source_raw = t.get("unicast_source", None, _is_string)
+    ttl_check = t.get("unicast_ttl_check", True, _is_bool)
     vips_raw = t.get("virtual_ips", _REQUIRED, _vip_list_shape)
     t.finish()
 
@@ -215,8 +333,39 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
             else:
                 interval_cs = int(interval) * 100
 
+    garp_interval_ms: int | None = None
+    if garp_interval is not None:
+        garp_interval_ms = _milliseconds(garp_interval)
+        if garp_interval_ms is None:
+            problems.add(
+                f"{where}garp_interval",
+                f"must be 0..10 seconds in steps of 0.001, got {_show(garp_interval)}",
+            )
+    garp_refresh_ms: int | None = None
+    if garp_refresh is not None:
+        garp_refresh_ms = _milliseconds(garp_refresh)
+        if garp_refresh_ms is None:
+            problems.add(
+                f"{where}garp_refresh",
+                f"must be 0 (off) or 1..86400 seconds in steps of 0.001, got {_show(garp_refresh)}",
+            )
+
+    auth_pass = b""
+    if auth_raw is not None:
+        message = _auth_pass_problem(auth_raw)
+        if message is not None:
+            problems.add(f"{where}auth_pass", message)
+        elif version == 3:
+            problems.add(f"{where}auth_pass", "only applies to version 2, got version 3")
+        else:
+            auth_pass = auth_raw.encode("ascii")
+
     vips: list[IPInterface] = []
+    vip_texts: list[str] = []
+    family: int | None = None
+    link_local_derived = False
     if vips_raw is not None:
+        vips_before = len(problems.lines)
         for i, text in enumerate(vips_raw):
             try:
                 vip = ip_interface(text)
@@ -229,14 +378,50 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
             if any(v.ip == vip.ip for v in vips):
                 problems.add(f"{where}virtual_ips[{i}]", f"duplicate address {_show(text)}")
             vips.append(vip)
+            vip_texts.append(text)
         families = {v.version for v in vips}
         if len(families) > 1:
             problems.add(
                 f"{where}virtual_ips",
                 "must be all IPv4 or all IPv6 (use two virtual routers with the same vrid)",
             )
+        elif families:
+            (family,) = families
         if version == 2 and 6 in families:
             problems.add(f"{where}virtual_ips", "must be IPv4 for version 2")
+        if len(problems.lines) == vips_before and family == 6 and version == 3:
+            vips, link_local_derived = _link_local_first(vips, vip_texts, vrid, where, problems)
+
+    # Unicast: a peer list replaces the multicast group; the other unicast keys need it.
+    peers: list[IPAddress] = []
+    if peers_raw is not None:
+        for i, text in enumerate(peers_raw):
+            peer = _address(text, family, f"{where}unicast_peers[{i}]", problems)
+            if peer is None:
+                continue
+            if peer in peers:
+                problems.add(f"{where}unicast_peers[{i}]", f"duplicate address {_show(text)}")
+            peers.append(peer)
+    source: IPAddress | None = None
+    if "unicast_peers" not in raw:
+        if source_raw is not None:
+            problems.add(
+                f"{where}unicast_source",
+                f"only applies with unicast_peers, got {_show(source_raw)}",
+            )
+        if "unicast_ttl_check" in raw and ttl_check is not None:
+            problems.add(
+                f"{where}unicast_ttl_check",
+                "only applies with unicast_peers (multicast advertisements are always "
+                f"checked for TTL 255), got {_show(ttl_check)}",
+            )
+    elif source_raw is not None:
+        source = _address(source_raw, family, f"{where}unicast_source", problems)
+        if source is not None and source in peers:
+            problems.add(
+                f"{where}unicast_source",
+                f"must not be one of unicast_peers, got {_show(source_raw)}",
+            )
 
     if len(problems.lines) > before:
         return None
@@ -252,7 +437,53 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         virtual_ips=tuple(vips),
         checksum=ChecksumForm(checksum),
         garp_repeat=garp_repeat,
+        auth_pass=auth_pass,
+        use_vmac=use_vmac,
+        unicast_peers=tuple(peers),
+        unicast_source=source,
+        unicast_ttl_check=ttl_check,
+        accept_mode=accept_mode,
+        garp_interval=Fraction(garp_interval_ms or 0, 1000),
+        garp_refresh=Fraction(garp_refresh_ms or 0, 1000),
+        link_local_derived=link_local_derived,
     )
+
+
+def _link_local_first(
+    vips: list[IPInterface],
+    texts: list[str],
+    vrid: int | None,
+    where: str,
+    problems: _Problems,
+) -> tuple[list[IPInterface], bool]:
+    """IPv6 (RFC 5798 §5.2.9): the first address advertised is the virtual router's link-local.
+
+    One fe80::/10 address given: it moves to the front (/64 unless a prefix was written).
+    None given: the modified EUI-64 address of the virtual MAC is put first. Returns the new
+    list and whether the link-local address was derived.
+    """
+    local = [i for i, v in enumerate(vips) if v.ip in LINK_LOCAL]
+    if len(local) > 1:
+        shown = ", ".join(_show(texts[i]) for i in local)
+        problems.add(
+            f"{where}virtual_ips",
+            f"at most one link-local address (the virtual router's own), got {shown}",
+        )
+        return vips, False
+    if local:
+        (i,) = local
+        vip = vips[i] if "/" in texts[i] else IPv6Interface(f"{vips[i].ip}/64")
+        return [vip, *vips[:i], *vips[i + 1 :]], False
+    if vrid is None:
+        return vips, False  # the vrid problem is already reported
+    if len(vips) >= 255:
+        problems.add(
+            f"{where}virtual_ips",
+            "must list at most 254 IPv6 addresses when the link-local address is derived "
+            f"(an advertisement carries at most 255), got {len(vips)}",
+        )
+        return vips, False
+    return [_derived_link_local(vrid), *vips], True
 
 
 def _vip_list_shape(v: Any) -> str | None:

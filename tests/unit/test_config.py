@@ -176,9 +176,10 @@ class TestProblems:
     def test_unknown_key(self, tmp_path: Path) -> None:
         path = write(tmp_path, one_router(prio="100"))
         assert problems(path) == [
-            f"{path}: virtual_router[0].prio: unknown key (allowed: advert_interval, checksum, "
-            "garp_repeat, interface, name, preempt, preempt_delay, priority, version, "
-            "virtual_ips, vrid)"
+            f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
+            "advert_interval, auth_pass, checksum, garp_interval, garp_refresh, garp_repeat, "
+            "interface, name, preempt, preempt_delay, priority, unicast_peers, unicast_source, "
+            "unicast_ttl_check, use_vmac, version, virtual_ips, vrid)"
         ]
 
     def test_unknown_top_level_and_daemon_keys(self, tmp_path: Path) -> None:
