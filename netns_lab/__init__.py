@@ -16,6 +16,7 @@ Everything the lab creates carries a per-run name prefix, is recorded in
 from __future__ import annotations
 
 from .lab import (
+    Capture,
     ControlError,
     Lab,
     LabError,
@@ -24,6 +25,7 @@ from .lab import (
     ProbeRun,
     Vrrpd,
     VrrpdError,
+    check_config,
     cleanup,
     master_down_interval,
     skew_time,
@@ -31,6 +33,7 @@ from .lab import (
 )
 
 __all__ = [
+    "Capture",
     "ControlError",
     "Lab",
     "LabError",
@@ -39,6 +42,7 @@ __all__ = [
     "ProbeRun",
     "Vrrpd",
     "VrrpdError",
+    "check_config",
     "cleanup",
     "master_down_interval",
     "skew_time",

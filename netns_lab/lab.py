@@ -7,6 +7,13 @@ Topology (every name carries the lab's per-run prefix, e.g. ``vl3f2a``)::
                    ├── {prefix}r2  ─veth─  eth0 in namespace {prefix}r2
                    └── {prefix}c1  ─veth─  eth0 in namespace {prefix}c1
 
+More segments (`Lab.add_segment`) are more bridges in the switch namespace, ``{prefix}-{seg}``
+(the default segment ``a`` is ``{prefix}br``); a gateway (`Lab.add_gateway`) is a namespace
+with one interface per segment (``eth0``, ``eth1``, ...) and forwarding on, and the routers and
+clients of those segments get default routes through it::
+
+    r1 (192.0.2.1) ── a ── gw (192.0.2.250 | 198.51.100.250) ── b ── r2 (198.51.100.2)
+
 Multicast snooping must be off: with it on, the bridge may stop forwarding 224.0.0.18 to
 ports that never sent an IGMP report, and VRRP routers would not hear each other.
 
@@ -54,6 +61,8 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 IFNAMSIZ = 15
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 NODE_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,8}$")
+SEGMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,3}$")
+DEFAULT_SEGMENT = "a"
 RESERVED_NODE_NAMES = {"sw", "br"}
 # The only addresses a lab may use (RFC 5737, RFC 3849) plus IPv6 link-local.
 DOCUMENTATION_NETS = tuple(
@@ -136,6 +145,23 @@ def master_down_interval(interval: float, priority: int) -> float:
 def skew_time(interval: float, priority: int) -> float:
     """RFC 5798 §6.1 Skew_Time in seconds, for an interval given in seconds."""
     return float(timing.skew_time(priority, round(interval * 100), 3))
+
+
+def check_config(
+    path: str | os.PathLike[str], timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m vrrpd --check-config PATH`` (this checkout's vrrpd); never raises on
+    a non-zero exit: the caller asserts on ``returncode``, ``stdout`` and ``stderr``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (PACKAGE_ROOT, env.get("PYTHONPATH", "")) if x)
+    return subprocess.run(
+        [sys.executable, "-m", "vrrpd", "--check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 def _proc_start_time(pid: int) -> int | None:
@@ -320,6 +346,10 @@ class Lab:
         self.state_path = STATE_DIR / f"{self.prefix}.json"
         self.keep_workdir = keep_workdir
         self.nodes: dict[str, Node] = {}
+        # segment name -> its bridge (in the switch namespace)
+        self.segments: dict[str, str] = {DEFAULT_SEGMENT: self.bridge}
+        # segment name -> the gateway's addresses on it (default routes point there)
+        self._gateways: dict[str, list[IPv4Interface | IPv6Interface]] = {}
         self._namespaces: list[str] = []
         self._procs: list[subprocess.Popen[Any]] = []
         self._closed = False
@@ -342,22 +372,8 @@ class Lab:
         atexit.register(self.close)
         try:
             self._add_netns(self.switch_ns)
-            _ip(
-                "link",
-                "add",
-                self.bridge,
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-                "stp_state",
-                "0",
-                "forward_delay",
-                "0",
-                netns=self.switch_ns,
-            )
             _ip("link", "set", "lo", "up", netns=self.switch_ns)
-            _ip("link", "set", self.bridge, "up", netns=self.switch_ns)
+            self._add_bridge(self.bridge)
         except BaseException:
             self.close()
             raise
@@ -415,7 +431,53 @@ class Lab:
                 self._save_state()
 
     # nodes
-    def _add_node(self, name: str, ipv4: str | None, ipv6: str | None, role: str) -> Node:
+    def _add_bridge(self, bridge: str) -> None:
+        _ip(
+            "link",
+            "add",
+            bridge,
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            netns=self.switch_ns,
+        )
+        _ip("link", "set", bridge, "up", netns=self.switch_ns)
+
+    def add_segment(self, name: str) -> str:
+        """Another L2 segment: a bridge ``{prefix}-{name}`` in the switch namespace.
+
+        `name` is 1..4 characters ``[a-z0-9]``, a letter first; segment ``a`` (the bridge
+        ``{prefix}br``) always exists. Returns the bridge's name. Nodes join a segment with
+        ``add_router(..., segment=name)``; segments are joined only through a gateway.
+        """
+        if self._closed:
+            raise LabError("the lab is closed")
+        if not SEGMENT_RE.match(name):
+            raise LabError(
+                f"segment name {name!r}: must be 1..4 characters a-z 0-9, a letter first"
+            )
+        if name in self.segments:
+            raise LabError(f"segment {name!r} already exists")
+        bridge = f"{self.prefix}-{name}"  # '-' never occurs in node names: no clash with ports
+        self._add_bridge(bridge)
+        self.segments[name] = bridge
+        return bridge
+
+    def _segment_bridge(self, segment: str) -> str:
+        try:
+            return self.segments[segment]
+        except KeyError:
+            raise LabError(
+                f"no segment {segment!r} (have {', '.join(sorted(self.segments))}; "
+                "add it with add_segment)"
+            ) from None
+
+    def _check_node_name(self, name: str) -> None:
         if self._closed:
             raise LabError("the lab is closed")
         if not NODE_NAME_RE.match(name) or name in RESERVED_NODE_NAMES:
@@ -427,6 +489,52 @@ class Lab:
             raise LabError(f"node name {name!r} too long for prefix {self.prefix!r}")
         if name in self.nodes:
             raise LabError(f"node {name!r} already exists")
+
+    def _plug(self, ns: str, port: str, ifname: str, segment: str) -> None:
+        """A veth pair: `port` on the segment's bridge, `ifname` in namespace `ns` (DAD off)."""
+        bridge = self._segment_bridge(segment)
+        if len(port) > IFNAMSIZ:
+            raise LabError(f"interface name {port!r} longer than {IFNAMSIZ} characters")
+        _ip(
+            "link",
+            "add",
+            port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            ifname,
+            "netns",
+            ns,
+            netns=self.switch_ns,
+        )
+        _ip("link", "set", port, "master", bridge, netns=self.switch_ns)
+        _ip("link", "set", port, "up", netns=self.switch_ns)
+        # DAD off before the link comes up: the link-local and the node's own IPv6 address are
+        # usable at once (a test waiting for DAD would wait a second for nothing).
+        _run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-q",
+                "-w",
+                f"net.ipv6.conf.{ifname}.accept_dad=0",
+            ]
+        )
+
+    def _add_node(
+        self,
+        name: str,
+        ipv4: str | None,
+        ipv6: str | None,
+        role: str,
+        segment: str = DEFAULT_SEGMENT,
+    ) -> Node:
+        self._check_node_name(name)
+        self._segment_bridge(segment)
         for addr in (ipv4, ipv6):
             if addr:
                 check_documentation_address(addr, f"node {name}")
@@ -436,42 +544,108 @@ class Lab:
         port = f"{self.prefix}{name}"  # the bridge-side veth end, in the switch namespace
         self._add_netns(ns)
         _ip("link", "set", "lo", "up", netns=ns)
-        _ip(
-            "link",
-            "add",
-            port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns,
-            netns=self.switch_ns,
-        )
-        _ip("link", "set", port, "master", self.bridge, netns=self.switch_ns)
-        _ip("link", "set", port, "up", netns=self.switch_ns)
-        _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=0"])
+        self._plug(ns, port, "eth0", segment)
         if v4 is not None:
             _ip("addr", "add", str(v4), "dev", "eth0", netns=ns)
         if v6 is not None:
             _ip("addr", "add", str(v6), "dev", "eth0", "nodad", netns=ns)
         _ip("link", "set", "eth0", "up", netns=ns)
-        node = Node(self, name, ns, role, v4, v6)
+        node = Node(self, name, ns, role, v4, v6, segment=segment)
         self.nodes[name] = node
+        for gw in self._gateways.get(segment, []):
+            node._route_via(gw)
         return node
 
     def add_router(
-        self, name: str = "r1", ipv4: str | None = "192.0.2.1/24", ipv6: str | None = None
+        self,
+        name: str = "r1",
+        ipv4: str | None = "192.0.2.1/24",
+        ipv6: str | None = None,
+        *,
+        segment: str = DEFAULT_SEGMENT,
     ) -> Node:
-        """A namespace ``{prefix}{name}`` with ``eth0`` on the bridge, for running vrrpd."""
-        return self._add_node(name, ipv4, ipv6, "router")
+        """A namespace ``{prefix}{name}`` with ``eth0`` on the bridge, for running vrrpd.
+
+        `ipv6` (e.g. ``"2001:db8::1/64"``) is added with ``nodad``; DAD is off on ``eth0``, so
+        the kernel's link-local address (``node.link_local()``) is usable at once too.
+        If the segment has a gateway, the node gets a default route through it.
+        """
+        return self._add_node(name, ipv4, ipv6, "router", segment)
 
     def add_client(
-        self, name: str = "c1", ipv4: str | None = "192.0.2.100/24", ipv6: str | None = None
+        self,
+        name: str = "c1",
+        ipv4: str | None = "192.0.2.100/24",
+        ipv6: str | None = None,
+        *,
+        segment: str = DEFAULT_SEGMENT,
     ) -> Node:
         """A namespace ``{prefix}{name}`` with ``eth0`` on the bridge, for probes."""
-        return self._add_node(name, ipv4, ipv6, "client")
+        return self._add_node(name, ipv4, ipv6, "client", segment)
+
+    def add_gateway(
+        self,
+        name: str,
+        ipv4: Mapping[str, str],
+        ipv6: Mapping[str, str] | None = None,
+        *,
+        default_routes: bool = True,
+    ) -> Node:
+        """A routing namespace joining segments: one interface per segment, forwarding on.
+
+            lab.add_segment("b")
+            gw = lab.add_gateway("gw", {"a": "192.0.2.250/24", "b": "198.51.100.250/24"})
+
+        Its interfaces are ``eth0``, ``eth1``, ... in the order of the segments in `ipv4` (then
+        any segment only in `ipv6`); ``gw.interfaces`` maps segment -> interface. The
+        bridge-side ports are ``{prefix}{name}-{index}``. With `default_routes`, every router
+        and client of those segments (now and later) whose address is in the gateway's subnet
+        gets a default route through it (IPv4 and IPv6 separately). Don't use the tests'
+        default VIP 192.0.2.254 as a gateway address.
+        """
+        self._check_node_name(name)
+        v6map = dict(ipv6 or {})
+        order = list(dict.fromkeys([*ipv4, *v6map]))
+        if not order:
+            raise LabError(f"gateway {name}: give at least one segment address")
+        for seg in order:
+            self._segment_bridge(seg)
+        for seg, addr in [*ipv4.items(), *v6map.items()]:
+            check_documentation_address(addr, f"gateway {name} on segment {seg}")
+        v4s = {seg: IPv4Interface(a) for seg, a in ipv4.items()}
+        v6s = {seg: IPv6Interface(a) for seg, a in v6map.items()}
+        ns = f"{self.prefix}{name}"
+        if len(f"{self.prefix}{name}-{len(order) - 1}") > IFNAMSIZ:
+            raise LabError(f"gateway name {name!r} too long for prefix {self.prefix!r}")
+        self._add_netns(ns)
+        _ip("link", "set", "lo", "up", netns=ns)
+        interfaces: dict[str, str] = {}
+        for i, seg in enumerate(order):
+            ifname = f"eth{i}"
+            self._plug(ns, f"{self.prefix}{name}-{i}", ifname, seg)
+            if seg in v4s:
+                _ip("addr", "add", str(v4s[seg]), "dev", ifname, netns=ns)
+            if seg in v6s:
+                _ip("addr", "add", str(v6s[seg]), "dev", ifname, "nodad", netns=ns)
+            _ip("link", "set", ifname, "up", netns=ns)
+            interfaces[seg] = ifname
+        for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
+            _run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", key])
+        first = order[0]
+        node = Node(self, name, ns, "gateway", v4s.get(first), v6s.get(first), segment=first)
+        node.interfaces = interfaces
+        node.segment_addresses = {
+            seg: [a for a in (v4s.get(seg), v6s.get(seg)) if a is not None] for seg in order
+        }
+        self.nodes[name] = node
+        if default_routes:
+            for seg, addrs in node.segment_addresses.items():
+                self._gateways.setdefault(seg, []).extend(addrs)
+                for other in self.nodes.values():
+                    if other.role != "gateway" and other.segment == seg:
+                        for gw_addr in addrs:
+                            other._route_via(gw_addr)
+        return node
 
     # teardown
     def close(self) -> None:
@@ -518,7 +692,7 @@ def _argv_text(p: subprocess.Popen[Any]) -> str:
 
 
 class Node:
-    """A namespace with one interface ``eth0`` on the lab bridge."""
+    """A namespace with one interface ``eth0`` on a lab segment (a gateway: one per segment)."""
 
     def __init__(
         self,
@@ -528,6 +702,8 @@ class Node:
         role: str,
         ipv4: IPv4Interface | None,
         ipv6: IPv6Interface | None,
+        *,
+        segment: str = DEFAULT_SEGMENT,
     ) -> None:
         self.lab = lab
         self.name = name
@@ -535,9 +711,17 @@ class Node:
         self.role = role
         self.ipv4 = ipv4
         self.ipv6 = ipv6
+        self.segment = segment
+        # segment -> interface name; a gateway has one per segment
+        self.interfaces: dict[str, str] = {segment: "eth0"}
+        # segment -> this node's addresses there (a gateway's; for others, eth0's own)
+        self.segment_addresses: dict[str, list[IPv4Interface | IPv6Interface]] = {
+            segment: [a for a in (ipv4, ipv6) if a is not None]
+        }
         self.mac: str = self._read_mac()
         self.vrrpd: Vrrpd | None = None
         self._probes = 0
+        self._captures = 0
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, ns={self.ns!r}, ipv4={self.ipv4}, mac={self.mac})"
@@ -609,15 +793,225 @@ class Node:
                 return True
         return False
 
+    # links, addresses, neighbours, routes, sysctls
+    def links(self) -> list[dict[str, Any]]:
+        """Every interface (``ip -j -d link``) as a dict with the keys that tests use.
+
+        ``ifname``, ``mac``, ``kind`` (``veth``, ``macvlan``, ... or None for ``lo``),
+        ``parent`` (a macvlan's lower interface, else None), ``mode`` (macvlan mode or None),
+        ``up`` (admin up), ``addrgenmode`` (``eui64``, ``none``, ``random``, ...) and ``raw``
+        (the whole JSON object).
+        """
+        out = []
+        for info in json.loads(_ip("-j", "-d", "link", "show", netns=self.ns).stdout or "[]"):
+            linkinfo = info.get("linkinfo") or {}
+            data = linkinfo.get("info_data") or {}
+            parent = info.get("link")
+            out.append(
+                {
+                    "ifname": info["ifname"],
+                    "mac": info.get("address"),
+                    "kind": linkinfo.get("info_kind"),
+                    "parent": parent
+                    if linkinfo.get("info_kind") in ("macvlan", "macvtap")
+                    else None,
+                    "mode": data.get("mode"),
+                    "up": "UP" in info.get("flags", []),
+                    "addrgenmode": info.get("inet6_addr_gen_mode"),
+                    "raw": info,
+                }
+            )
+        return out
+
+    def link(self, ifname: str) -> dict[str, Any] | None:
+        """The `links()` entry of `ifname`, or None if there is no such interface."""
+        for entry in self.links():
+            if entry["ifname"] == ifname:
+                return entry
+        return None
+
+    def address_info(self, ifname: str = "eth0") -> list[dict[str, Any]]:
+        """The interface's ``addr_info`` entries (``ip -j addr``), flags included.
+
+        Each has ``family`` (``inet``/``inet6``), ``local``, ``prefixlen``, ``scope`` and flag
+        keys set to true when present: ``tentative``, ``nodad``, ``dadfailed``, ``deprecated``.
+        An absent interface has none.
+        """
+        cp = _ip("-j", "addr", "show", "dev", ifname, netns=self.ns, check=False)
+        if cp.returncode != 0:
+            return []
+        return [a for i in json.loads(cp.stdout or "[]") for a in i.get("addr_info", [])]
+
+    def all_addresses(self) -> dict[str, list[str]]:
+        """Every interface's addresses (``addr/prefixlen``), by interface name."""
+        out: dict[str, list[str]] = {}
+        for info in json.loads(_ip("-j", "addr", "show", netns=self.ns).stdout or "[]"):
+            out[info["ifname"]] = [
+                f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", [])
+            ]
+        return out
+
+    def holders_of(self, address: str) -> list[str]:
+        """The interfaces that hold `address` (with or without /len)."""
+        want = ip_interface(address).ip
+        return [
+            ifname
+            for ifname, addrs in self.all_addresses().items()
+            if any(ip_interface(a).ip == want for a in addrs)
+        ]
+
+    def link_local(self, ifname: str = "eth0") -> str | None:
+        """The interface's IPv6 link-local address (without /64), or None."""
+        for a in self.address_info(ifname):
+            if a.get("family") == "inet6" and a.get("scope") == "link":
+                return str(a["local"])
+        return None
+
+    def neigh_entry(self, ip: str, ifname: str = "eth0") -> dict[str, Any] | None:
+        """The raw ``ip -j neigh`` entry for `ip` (IPv4 or IPv6), or None."""
+        out = _ip("-j", "neigh", "show", "to", str(ip), "dev", ifname, netns=self.ns).stdout
+        for entry in json.loads(out or "[]"):
+            return dict(entry)
+        return None
+
+    def neigh_flush(self, ifname: str = "eth0") -> None:
+        """Forget every neighbour (ARP and ND) on `ifname`."""
+        _ip("neigh", "flush", "dev", ifname, netns=self.ns, check=False)
+
+    def add_route(self, destination: str, via: str, ifname: str | None = None) -> None:
+        """``ip route replace DESTINATION via VIA`` (``-6`` when VIA is IPv6)."""
+        family = "-6" if ip_address(via).version == 6 else "-4"
+        argv = ["route", "replace", destination, "via", via]
+        if ifname:
+            argv += ["dev", ifname]
+        _ip(family, *argv, netns=self.ns)
+
+    def _route_via(self, gateway: IPv4Interface | IPv6Interface) -> None:
+        """A default route via `gateway` if one of our addresses is in its subnet."""
+        mine = [
+            a for a in self.segment_addresses.get(self.segment, []) if a.version == gateway.version
+        ]
+        if any(a.ip in gateway.network for a in mine):
+            self.add_route("default", str(gateway.ip), "eth0")
+
+    def routes(self, family: int = 4) -> list[dict[str, Any]]:
+        """``ip -j -4|-6 route`` as parsed JSON."""
+        out = _ip(f"-{family}", "-j", "route", "show", netns=self.ns).stdout
+        return list(json.loads(out or "[]"))
+
+    def sysctl(self, key: str) -> str:
+        """Read a sysctl in this namespace (``net.ipv4.conf.eth0.arp_ignore``)."""
+        path = "/proc/sys/" + key.replace(".", "/")
+        return self.run(["cat", path]).stdout.strip()
+
+    def set_sysctl(self, key: str, value: str | int) -> None:
+        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
+
+    def ping(self, target: str, count: int = 1, timeout: float = 2.0) -> bool:
+        """One (or `count`) echo request(s) to `target`; True if any reply came."""
+        family = "-6" if ip_address(target).version == 6 else "-4"
+        cp = self.run(
+            ["ping", family, "-n", "-q", "-c", str(count), "-W", repr(timeout), target],
+            check=False,
+            timeout=count * timeout + 10,
+        )
+        return cp.returncode == 0
+
+    # nftables
+    def nft(self, ruleset: str) -> None:
+        """Load `ruleset` (nft syntax) with ``nft -f -`` in this namespace."""
+        self.run(["nft", "-f", "-"], input=ruleset)
+
+    def nft_list(self) -> list[dict[str, Any]]:
+        """``nft -j list ruleset``: the ``nftables`` array (metainfo, tables, chains, rules)."""
+        data = json.loads(self.run(["nft", "-j", "list", "ruleset"]).stdout or "{}")
+        return list(data.get("nftables", []))
+
+    def nft_tables(self) -> list[tuple[str, str]]:
+        """The nftables tables as (family, name), e.g. ``("inet", "vrrpd")``."""
+        return [
+            (str(o["table"]["family"]), str(o["table"]["name"]))
+            for o in self.nft_list()
+            if "table" in o
+        ]
+
+    def nft_ruleset(self) -> str:
+        """``nft list ruleset`` as text (for messages)."""
+        return self.run(["nft", "list", "ruleset"]).stdout
+
+    def block_vrrp(self, percent: int = 100, direction: str = "input") -> None:
+        """Drop incoming (or outgoing: `direction` ``"output"``) VRRP, IPv4 and IPv6.
+
+        `percent` < 100 drops that share at random (``numgen random mod 100 < percent``), for
+        packet loss; 100 is a partition. Lives in table ``inet netnslab``; `unblock_vrrp`
+        removes it. Nothing else in the namespace is touched (vrrpd's own table included).
+        """
+        if not 0 < percent <= 100:
+            raise LabError(f"block_vrrp: percent must be 1..100, got {percent}")
+        if direction not in ("input", "output"):
+            raise LabError(f"block_vrrp: direction must be input or output, got {direction!r}")
+        match = "meta l4proto 112" + (
+            "" if percent == 100 else f" numgen random mod 100 < {percent}"
+        )
+        self.nft(
+            f"""
+            table inet netnslab {{
+                chain {direction} {{
+                    type filter hook {direction} priority -10; policy accept;
+                    {match} drop
+                }}
+            }}
+            """
+        )
+
+    def unblock_vrrp(self) -> None:
+        """Remove what `block_vrrp` installed (every direction)."""
+        if ("inet", "netnslab") in self.nft_tables():
+            self.run(["nft", "delete", "table", "inet", "netnslab"])
+
+    # packets
+    def capture(self, bpf: str = "", ifname: str = "eth0", name: str | None = None) -> Capture:
+        """Start tcpdump on `ifname` with filter `bpf`; returns once it is capturing."""
+        self._captures += 1
+        base = self.lab.workdir / (name or f"{self.name}-{ifname}-cap{self._captures}")
+        pcap, err = base.with_suffix(".pcap"), base.with_suffix(".tcpdump.log")
+        argv = ["tcpdump", "-i", ifname, "-U", "-n", "-s", "512", "-w", str(pcap)]
+        if bpf:
+            argv += bpf.split()
+        with open(err, "wb") as e:
+            proc = self.popen(argv, stdout=subprocess.DEVNULL, stderr=e)
+        cap = Capture(self, proc, pcap, err)
+        cap.wait_started()
+        return cap
+
+    def inject(self, *args: str, ifname: str = "eth0") -> None:
+        """Send hand-made VRRP adverts from here: ``python -m netns_lab.inject`` (see there).
+
+        ``node.inject("--family", "6", "--src", ll, "--vip", "2001:db8::254", "--hlim", "64")``
+        """
+        self.run(
+            [
+                *("env", f"PYTHONPATH={PACKAGE_ROOT}", sys.executable, "-m", "netns_lab.inject"),
+                *("--iface", ifname, *args),
+            ],
+            timeout=60,
+        )
+
     # vrrpd
     def start_vrrpd(
-        self, routers: Sequence[Mapping[str, Any]], *, extra_args: Sequence[str] = ()
+        self,
+        routers: Sequence[Mapping[str, Any]],
+        *,
+        extra_args: Sequence[str] = (),
+        daemon: Mapping[str, Any] | None = None,
     ) -> Vrrpd:
         """Write ``{workdir}/{node}.toml`` from `routers` and start vrrpd on it.
 
-        Each mapping becomes one ``[[virtual_router]]`` table as given (``interface``
-        defaults to ``eth0``); ``[daemon] control_socket`` is ``{workdir}/{node}.sock``.
-        The log (stdout and stderr) is appended to ``{workdir}/{node}.log``.
+        Each mapping becomes one ``[[virtual_router]]`` table as given, every key passed
+        through (lists of strings, floats, bools: ``unicast_peers = ["198.51.100.2"]``);
+        ``interface`` defaults to ``eth0``. ``[daemon]`` holds `daemon`'s keys and
+        ``control_socket = "{workdir}/{node}.sock"``. The log (stdout and stderr) is appended
+        to ``{workdir}/{node}.log``.
         """
         if self.vrrpd is not None and self.vrrpd.alive:
             raise LabError(f"{self.name}: vrrpd already running (pid {self.vrrpd.pid})")
@@ -635,7 +1029,8 @@ class Node:
                 if isinstance(vip, str):  # a non-string is vrrpd's to reject
                     check_documentation_address(vip, f"{self.name}: virtual_ips")
             tables.append(t)
-        conf.write_text(dumps({"daemon": {"control_socket": str(sock)}, "virtual_router": tables}))
+        daemon_table = {**(daemon or {}), "control_socket": str(sock)}
+        conf.write_text(dumps({"daemon": daemon_table, "virtual_router": tables}))
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()  # a stale socket from a killed daemon; no live daemon uses it
         with open(log, "ab") as logf:
@@ -759,6 +1154,64 @@ class Vrrpd:
                 return row
         raise KeyError(f"{self.node.name}: no virtual router {name!r} in status")
 
+    def counters(self, name: str) -> dict[str, int]:
+        """The ``counters`` of virtual router `name` (absent counters read as missing keys)."""
+        return dict(self.router(name).get("counters") or {})
+
+    def wait_counter(self, name: str, counter: str, at_least: int, timeout: float) -> int:
+        """Poll until counter `counter` of `name` is >= `at_least`; return its value."""
+
+        def reached() -> int | None:
+            if not self.alive:
+                raise self._exited_error(f"waiting for {name} counter {counter}")
+            value = int(self.counters(name).get(counter, 0))
+            return value if value >= at_least else None
+
+        try:
+            return wait_for(
+                reached,
+                timeout,
+                what=f"{self.node.name}/{name} counter {counter} >= {at_least}",
+                ignore=(ControlError, KeyError),
+            )
+        except TimeoutError as e:
+            try:
+                have: object = self.counters(name)
+            except (ControlError, KeyError) as e2:
+                have = e2
+            raise TimeoutError(f"{e}; counters now: {have}") from None
+
+    def wait_states(self, want: Mapping[str, str], timeout: float) -> list[dict[str, Any]]:
+        """Poll until every virtual router named in `want` is in its state (one status call
+        per poll: cheap with hundreds of routers); returns the status rows."""
+
+        def reached() -> list[dict[str, Any]] | None:
+            if not self.alive:
+                raise self._exited_error("waiting for states")
+            rows = self.status()
+            have = {r.get("name"): r.get("state") for r in rows}
+            return rows if all(have.get(n) == s for n, s in want.items()) else None
+
+        try:
+            return wait_for(
+                reached,
+                timeout,
+                interval=0.1,
+                what=f"{self.node.name}: states",
+                ignore=(ControlError,),
+            )
+        except TimeoutError:
+            try:
+                rows = self.status()
+            except ControlError as e:
+                raise TimeoutError(f"{self.node.name}: states not reached; status: {e}") from None
+            have = {r.get("name"): r.get("state") for r in rows}
+            wrong = {n: have.get(n) for n, s in want.items() if have.get(n) != s}
+            raise TimeoutError(
+                f"timed out after {timeout}s: {self.node.name}: {len(wrong)} of {len(want)} "
+                f"virtual routers not in the wanted state, e.g. {dict(list(wrong.items())[:5])}"
+            ) from None
+
     def wait_ready(self, timeout: float = 10.0) -> list[dict[str, Any]]:
         """Poll until the control socket answers `status`; raise with the log if vrrpd exits."""
 
@@ -815,6 +1268,101 @@ class Vrrpd:
             self.proc.wait()
         self.node.lab._untrack(self.proc)
         return self.proc.returncode
+
+
+# --- packet captures ------------------------------------------------------------------------
+
+
+class Capture:
+    """A tcpdump writing a pcap in a node (`Node.capture`); `packets()` reads it with scapy.
+
+    tcpdump runs with ``-U`` (each packet written at once), so `packets()` sees what was
+    captured so far while it still runs; `stop()` ends it (SIGTERM to its PID) and returns
+    every packet. Times are the capture's (``pkt.time``, wall clock), good for spacing.
+    """
+
+    def __init__(
+        self, node: Node, proc: subprocess.Popen[Any], pcap_path: Path, err_path: Path
+    ) -> None:
+        self.node = node
+        self.proc = proc
+        self.pcap_path = pcap_path
+        self.err_path = err_path
+        self._final: list[Any] | None = None
+
+    def __enter__(self) -> Capture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stderr_text(self) -> str:
+        try:
+            return self.err_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_started(self, timeout: float = 10.0) -> None:
+        def started() -> bool:
+            if self.proc.poll() is not None:
+                raise LabError(
+                    f"tcpdump in {self.node.name} exited with code {self.proc.returncode}: "
+                    f"{self.stderr_text().strip()}"
+                )
+            return "listening on" in self.stderr_text()
+
+        wait_for(started, timeout, what=f"tcpdump in {self.node.name} to start")
+
+    def packets(self) -> list[Any]:
+        """The scapy packets captured so far (a half-written last record is left out)."""
+        if self._final is not None:
+            return list(self._final)
+        # The layers a lab capture holds; importing them registers them with the reader.
+        import scapy.layers.inet
+        import scapy.layers.inet6
+        import scapy.layers.l2
+        import scapy.layers.vrrp  # noqa: F401
+        from scapy.utils import PcapReader
+
+        out: list[Any] = []
+        try:
+            with PcapReader(str(self.pcap_path)) as reader:
+                for pkt in reader:
+                    out.append(pkt)
+        except Exception:  # nothing written yet, or a record cut short: return what we have
+            pass
+        return out
+
+    def wait_packets(
+        self, match: Callable[[Any], bool], count: int, timeout: float, what: str
+    ) -> list[Any]:
+        """Poll until at least `count` captured packets satisfy `match`; return them all."""
+
+        def enough() -> list[Any] | None:
+            found = [p for p in self.packets() if match(p)]
+            return found if len(found) >= count else None
+
+        try:
+            return wait_for(enough, timeout, interval=0.05, what=what)
+        except TimeoutError as e:
+            n = len([p for p in self.packets() if match(p)])
+            raise TimeoutError(f"{e}; {n} matching of {len(self.packets())} captured") from None
+
+    def stop(self, timeout: float = 10.0) -> list[Any]:
+        """Stop tcpdump (SIGTERM, then SIGKILL after `timeout`) and return every packet."""
+        if self._final is not None:
+            return list(self._final)
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.node.lab._untrack(self.proc)
+        self._final = self.packets()
+        return list(self._final)
 
 
 # --- the probe, seen from the controller ----------------------------------------------------
