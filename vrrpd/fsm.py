@@ -257,8 +257,10 @@ class VirtualRouter:
             self._follow(adv, src, now)
             return [DelVips(), self._transition(State.BACKUP, Reason.HIGHER_PRIORITY)]
         # §6.4.3 discards the advertisement; RFC 9568 has the Master advertise at once so a
-        # lower-priority router that believes it is Master steps down without waiting.
-        return self._advertise(now)
+        # lower-priority router that believes it is Master steps down without waiting. Two
+        # masters means a split brain just healed: hosts may have followed the other one's
+        # gratuitous ARP, so announce again too (keepalived #893, #2459).
+        return [*self._advertise(now), Announce()]
 
     def _advertise(self, now: float) -> list[Action]:
         self.adver_deadline = now + float(self.advertisement_interval)

@@ -317,3 +317,17 @@ def ipv4_header(
         dst.packed,
     )
     return head[:10] + struct.pack("!H", internet_checksum(head)) + head[12:]
+
+
+def ipv6_header(
+    src: IPv6Address,
+    dst: IPv6Address,
+    payload_len: int,
+    hop_limit: int = VRRP_TTL,
+    tclass: int = DSCP_CS6_TOS,
+) -> bytes:
+    """A 40-byte IPv6 header for protocol 112 (no extension headers, flow label 0)."""
+    first = (6 << 28) | (tclass << 20)
+    return (
+        struct.pack("!IHBB", first, payload_len, IPPROTO_VRRP, hop_limit) + src.packed + dst.packed
+    )

@@ -7,7 +7,9 @@ with a stable reason word. It keeps no counters and does no I/O: the adapter cou
 
 Reasons (`DISCARD_REASONS`): the codec's own (`ip_header`, `length`, `version`, `type`,
 `count_zero`, `interval_zero`, `checksum`), `ttl` (§7.1: TTL/hop limit must be 255), `vrid`
-(§7.1: VRID not configured on this interface) and `own` (our own packet looped back).
+(§7.1: VRID not configured on this interface), `own` (our own packet looped back), `peer`
+(unicast: a source that is not a configured peer), `interval` (VRRPv2: an interval that is
+not ours, RFC 3768 §7.1) and `auth` (VRRPv2: authentication that does not match).
 
 An address list that differs from the configured one is *not* a reason to drop (§7.1 says
 MAY drop; dropping makes two routers master when VIPs are added on one before the other):
@@ -31,6 +33,9 @@ DISCARD_REASONS: tuple[str, ...] = (
     *packet.DECODE_REASONS,
     "vrid",
     "own",
+    "peer",
+    "interval",
+    "auth",
 )
 
 
@@ -40,6 +45,10 @@ class RouterView:
 
     version: int
     addresses: frozenset[IPAddress]
+    interval_cs: int = 100
+    auth_pass: bytes = b""  # VRRPv2 simple text password; b"" = auth type 0
+    peers: frozenset[IPAddress] = frozenset()  # unicast: accept only these sources
+    ttl_check: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,7 @@ class Accepted:
     src: IPAddress
     checksum_form: ChecksumForm
     address_mismatch: bool
+    interval_mismatch: bool = False  # VRRPv3: logged, not discarded
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +94,13 @@ class Receiver:
             # §7.1: MUST discard if the VRID is not configured on the receiving interface.
             reason = "length" if vrid is None else "vrid"
             return Discarded(reason, None, f"VRID {vrid} not configured")
+        view = self.routers[vrid]
         if src in self.local:
             return Discarded("own", vrid, f"own packet from {src}")
-        if ttl != VRRP_TTL:
+        if view.peers and src not in view.peers:
+            # Unicast: only the configured peers may speak for this virtual router.
+            return Discarded("peer", vrid, f"{src} is not a configured unicast peer")
+        if ttl != VRRP_TTL and view.ttl_check:
             # §7.1: MUST verify that the IP TTL / hop limit is 255.
             return Discarded("ttl", vrid, f"TTL {ttl} from {src}")
         try:
@@ -94,9 +108,33 @@ class Receiver:
         except DecodeError as e:
             return Discarded(e.reason, vrid, f"{e} from {src}")
         adv = decoded.advert
-        view = self.routers[vrid]
         if adv.version != view.version:
             # §7.1: MUST verify the version field; a v2 and a v3 router do not mix.
             return Discarded("version", vrid, f"version {adv.version} from {src}")
+        if adv.version == 2:
+            if adv.interval_cs != view.interval_cs:
+                # RFC 3768 §7.1: MUST discard an advert whose interval differs from ours.
+                return Discarded(
+                    "interval", vrid, f"interval {adv.interval_cs // 100} s from {src}"
+                )
+            if not _auth_ok(adv, view.auth_pass):
+                # RFC 3768 §5.3.6 / RFC 2338 §5.3.6.1: the authentication must match.
+                return Discarded("auth", vrid, f"authentication type {adv.auth_type} from {src}")
         mismatch = frozenset(adv.addresses) != view.addresses
-        return Accepted(vrid, adv, src, decoded.checksum_form, mismatch)
+        interval_mismatch = adv.version == 3 and adv.interval_cs != view.interval_cs
+        return Accepted(vrid, adv, src, decoded.checksum_form, mismatch, interval_mismatch)
+
+
+AUTH_NONE = 0
+AUTH_SIMPLE_TEXT = 1
+
+
+def auth_data(auth_pass: bytes) -> bytes:
+    """The 8 authentication bytes of a VRRPv2 advert (the password, zero padded)."""
+    return auth_pass.ljust(8, b"\x00")
+
+
+def _auth_ok(adv: Advertisement, auth_pass: bytes) -> bool:
+    if not auth_pass:
+        return adv.auth_type == AUTH_NONE
+    return adv.auth_type == AUTH_SIMPLE_TEXT and adv.auth_data == auth_data(auth_pass)

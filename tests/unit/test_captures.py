@@ -15,7 +15,7 @@ from scapy.utils import rdpcap
 
 from vrrpd import packet
 from vrrpd.packet import ChecksumForm, decode, encode
-from vrrpd.receive import Accepted, Receiver, RouterView
+from vrrpd.receive import Accepted, Discarded, Receiver, RouterView
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 
@@ -91,7 +91,15 @@ def test_every_vrrp_packet_decodes_and_reencodes(name: str) -> None:
 def test_receiver_accepts_every_captured_advert(name: str) -> None:
     frames = vrrp_frames(name)
     adverts = [decode(f.message, f.src, f.dst).advert for f in frames]
-    views = {a.vrid: RouterView(a.version, frozenset(a.addresses)) for a in adverts}
+    views = {
+        a.vrid: RouterView(
+            a.version,
+            frozenset(a.addresses),
+            interval_cs=a.interval_cs,
+            auth_pass=a.auth_data.rstrip(b"\x00") if a.auth_type == 1 else b"",
+        )
+        for a in adverts
+    }
     receiver = Receiver(views, local={ip_address("192.0.2.100"), ip_address("2001:db8::100")})
     for f, adv in zip(frames, adverts, strict=True):
         if isinstance(f.src, IPv4Address):
@@ -182,3 +190,15 @@ def test_keepalived_multi_vrids() -> None:
 def _first(name: str) -> tuple[bytes, IPAddress, IPAddress]:
     f = vrrp_frames(name)[0]
     return f.message, f.src, f.dst
+
+
+def test_keepalived_auth_pass_must_match() -> None:
+    frames = vrrp_frames("keepalived-v2-authpass.pcap")
+    adv = decode(frames[0].message, frames[0].src, frames[0].dst).advert
+    assert adv.auth_type == 1
+    for password, ok in ((adv.auth_data.rstrip(b"\x00"), True), (b"wrong", False), (b"", False)):
+        view = RouterView(2, frozenset(adv.addresses), adv.interval_cs, auth_pass=password)
+        verdict = Receiver({adv.vrid: view}, local=set()).receive_ipv4(frames[0].ip)
+        assert isinstance(verdict, Accepted) is ok, (password, verdict)
+        if not ok:
+            assert isinstance(verdict, Discarded) and verdict.reason == "auth"

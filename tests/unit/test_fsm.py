@@ -395,7 +395,7 @@ class TestMaster:
     def test_equal_priority_lower_address_stays_and_advertises(self) -> None:
         vr, t0 = master()
         now = t0 + 0.5
-        assert rx(vr, 100, LOWER_ADDR, now) == [SendAdvert(100)]
+        assert rx(vr, 100, LOWER_ADDR, now) == [SendAdvert(100), Announce()]
         assert vr.state is M
         assert vr.adver_deadline == now + 1.0
 
@@ -406,11 +406,11 @@ class TestMaster:
             M, B, Reason.HIGHER_PRIORITY
         )
         vr, t0 = master(primary=IPv4Address("192.0.2.10"))
-        assert rx(vr, 100, IPv4Address("192.0.2.9"), t0 + 0.1) == [SendAdvert(100)]
+        assert rx(vr, 100, IPv4Address("192.0.2.9"), t0 + 0.1) == [SendAdvert(100), Announce()]
 
     def test_ipv6_tie_break(self) -> None:
         vr, t0 = master(primary=IPv6Address("fe80::2"))
-        assert rx(vr, 100, IPv6Address("fe80::1"), t0 + 0.1) == [SendAdvert(100)]
+        assert rx(vr, 100, IPv6Address("fe80::1"), t0 + 0.1) == [SendAdvert(100), Announce()]
         assert rx(vr, 100, IPv6Address("fe80::10"), t0 + 0.2) == [
             DelVips(),
             StateChanged(M, B, Reason.HIGHER_PRIORITY),
@@ -420,13 +420,13 @@ class TestMaster:
         vr, t0 = master(primary=IPv4Address("192.0.2.2"))
         vr.set_primary(IPv4Address("192.0.2.200"))
         assert vr.primary == IPv4Address("192.0.2.200")
-        assert rx(vr, 100, HIGHER_ADDR, t0 + 0.1) == [SendAdvert(100)]
+        assert rx(vr, 100, HIGHER_ADDR, t0 + 0.1) == [SendAdvert(100), Announce()]
 
     def test_lower_priority_sends_advert_at_once_and_resets_timer(self) -> None:
         vr, t0 = master()
         assert vr.adver_deadline == t0 + 1.0
         now = t0 + 0.25
-        assert rx(vr, 99, HIGHER_ADDR, now) == [SendAdvert(100)]
+        assert rx(vr, 99, HIGHER_ADDR, now) == [SendAdvert(100), Announce()]
         assert vr.state is M
         assert vr.adver_deadline == now + 1.0
         assert vr.handle(Timeout(), t0 + 1.0) == []
@@ -442,7 +442,7 @@ class TestMaster:
     def test_owner_stays_master_against_lower(self) -> None:
         vr = make(priority=255)
         vr.handle(Startup(), 0.0)
-        assert rx(vr, 254, HIGHER_ADDR, 0.5) == [SendAdvert(255)]
+        assert rx(vr, 254, HIGHER_ADDR, 0.5) == [SendAdvert(255), Announce()]
         assert vr.state is M
 
     def test_two_owners_resolve_by_address(self) -> None:
@@ -450,7 +450,7 @@ class TestMaster:
         # misconfiguration), so two owners end with one Active Router.
         vr = make(priority=255)
         vr.handle(Startup(), 0.0)
-        assert rx(vr, 255, LOWER_ADDR, 0.5) == [SendAdvert(255)]
+        assert rx(vr, 255, LOWER_ADDR, 0.5) == [SendAdvert(255), Announce()]
         assert rx(vr, 255, HIGHER_ADDR, 0.7) == [
             DelVips(),
             StateChanged(M, B, Reason.HIGHER_PRIORITY),

@@ -18,6 +18,9 @@ PEER = IPv4Address("192.0.2.1")
 GROUP = packet.VRRP_GROUP_V4
 VIP = IPv4Address("192.0.2.254")
 VIP2 = IPv4Address("192.0.2.253")
+VIP3 = IPv4Address("192.0.2.252")
+VIP4 = IPv4Address("192.0.2.251")
+UNICAST_PEER = IPv4Address("192.0.2.3")
 
 ME6 = IPv6Address("fe80::2")
 PEER6 = IPv6Address("fe80::1")
@@ -29,6 +32,8 @@ def receiver() -> Receiver:
         {
             51: RouterView(3, frozenset({VIP})),
             52: RouterView(2, frozenset({VIP2})),
+            53: RouterView(3, frozenset({VIP3}), peers=frozenset({UNICAST_PEER})),
+            54: RouterView(2, frozenset({VIP4}), auth_pass=b"secret"),
         },
         local={ME},
     )
@@ -45,8 +50,16 @@ def v3(
     return encode(Advertisement(3, vrid, priority, 100, addresses), src, dst, form)
 
 
-def v2(vrid: int = 52, addresses: tuple[IPv4Address, ...] = (VIP2,)) -> bytes:
-    return encode(Advertisement(2, vrid, 150, 100, addresses), PEER, GROUP)
+def v2(
+    vrid: int = 52,
+    addresses: tuple[IPv4Address, ...] = (VIP2,),
+    interval_cs: int = 100,
+    auth: bytes = b"",
+) -> bytes:
+    adv = Advertisement(
+        2, vrid, 150, interval_cs, addresses, auth_type=1 if auth else 0, auth_data=auth
+    )
+    return encode(adv, PEER, GROUP)
 
 
 def datagram(message: bytes, src: IPv4Address = PEER, ttl: int = 255) -> bytes:
@@ -87,6 +100,10 @@ REASON_CASES: list[tuple[str, bytes, int | None]] = [
     ("interval_zero", datagram(fix(v3()[:4] + b"\x00\x00" + v3()[6:])), 51),
     ("checksum", datagram(v3()[:6] + b"\x00\x00" + v3()[8:]), 51),
     ("checksum", datagram(v3(src=IPv4Address("192.0.2.9"))), 51),  # checksummed for another src
+    ("peer", datagram(v3(vrid=53, addresses=(VIP3,))), 53),  # unicast: PEER is not listed
+    ("interval", datagram(v2(interval_cs=200)), 52),  # RFC 3768 §7.1
+    ("auth", datagram(v2(vrid=54, addresses=(VIP4,))), 54),  # auth type 0, router wants 1
+    ("auth", datagram(v2(vrid=54, addresses=(VIP4,), auth=b"guess")), 54),
 ]
 
 
@@ -205,3 +222,30 @@ class TestIPv6:
         message = encode(Advertisement(2, 51, 100, 100, (VIP,)), PEER, GROUP)
         verdict = self.receiver6().receive(message, PEER6, packet.VRRP_GROUP_V6, 255)
         assert discarded(verdict).reason == "version"
+
+
+def test_v2_matching_password_is_accepted() -> None:
+    verdict = receiver().receive_ipv4(datagram(v2(vrid=54, addresses=(VIP4,), auth=b"secret")))
+    assert isinstance(verdict, Accepted)
+    assert verdict.advert.auth_data == b"secret\x00\x00"
+
+
+def test_unicast_peer_accepted_and_ttl_check_can_be_off() -> None:
+    def view(ttl_check: bool) -> Receiver:
+        return Receiver(
+            {53: RouterView(3, frozenset({VIP3}), peers=frozenset({PEER}), ttl_check=ttl_check)},
+            local={ME},
+        )
+
+    routed = datagram(v3(vrid=53, addresses=(VIP3,)), ttl=63)
+    assert discarded(view(True).receive_ipv4(routed)).reason == "ttl"
+    assert isinstance(view(False).receive_ipv4(routed), Accepted)
+
+
+def test_v3_interval_mismatch_is_accepted_and_flagged() -> None:
+    message = encode(Advertisement(3, 51, 150, 50, (VIP,)), PEER, GROUP)
+    verdict = receiver().receive_ipv4(datagram(message))
+    assert isinstance(verdict, Accepted)
+    assert verdict.interval_mismatch
+    same = receiver().receive_ipv4(datagram(v3()))
+    assert isinstance(same, Accepted) and not same.interval_mismatch

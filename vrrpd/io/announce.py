@@ -1,30 +1,46 @@
-"""Gratuitous ARP for virtual IPv4 addresses (RFC 5798 §6.4.1/§6.4.2, RFC 5227 §3).
+"""Frames put on the wire as they are: gratuitous ARP (RFC 5798 §6.4.1/§6.4.2, RFC 5227 §3),
+unsolicited Neighbor Advertisements (RFC 5798 §6.4.1, RFC 4861 §7.2.6), and multicast
+advertisements, all sent on one AF_PACKET socket per interface.
 
-Frames are built once with scapy (only the layers used are imported) when a virtual router is
-set up, and sent as bytes on one AF_PACKET socket per interface: no scapy on the hot path.
-The frame is an ARP request from the VIP to the VIP, broadcast: Linux hosts update an existing
-neighbour entry from it (and, with arp_accept, create one), as do switches' MAC tables.
+ARP and NA frames are built once with scapy (only the layers used are imported) when a virtual
+router is set up; at run time only bytes are sent: no scapy on the hot path.
 """
 
 from __future__ import annotations
 
 import socket
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+ALL_NODES = "ff02::1"
 
 
 def garp_frame(mac: str, vip: IPv4Address) -> bytes:
+    """An ARP request from the VIP to the VIP, broadcast: Linux hosts update an existing
+    neighbour entry from it (and, with arp_accept, create one), as do switches' MAC tables."""
     frame = Ether(src=mac, dst=BROADCAST) / ARP(
         op=1, hwsrc=mac, psrc=str(vip), hwdst="00:00:00:00:00:00", pdst=str(vip)
     )
     return bytes(frame)
 
 
+def na_frame(mac: str, source: IPv6Address, vip: IPv6Address) -> bytes:
+    """An unsolicited NA for `vip` to all nodes: Router and Override set, Solicited clear,
+    with our link-layer address, so neighbours replace their entry at once."""
+    frame = (
+        Ether(src=mac, dst="33:33:00:00:00:01")
+        / IPv6(src=str(source), dst=ALL_NODES, hlim=255)
+        / ICMPv6ND_NA(R=1, S=0, O=1, tgt=str(vip))
+        / ICMPv6NDOptDstLLAddr(lladdr=mac)
+    )
+    return bytes(frame)
+
+
 class Announcer:
-    """One L2 socket on one interface; `send(frames, repeat)` puts each frame out `repeat` times."""
+    """One packet socket on one interface; sends frames as given."""
 
     def __init__(self, ifname: str) -> None:
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -35,15 +51,14 @@ class Announcer:
             self.sock.close()
             raise
 
-    def send(self, frames: list[bytes], repeat: int) -> int:
-        """Send; return how many frames could not be queued (the link may be down)."""
+    def send(self, frames: list[bytes]) -> int:
+        """Send each frame once; return how many could not be queued (link down, ...)."""
         failed = 0
-        for _ in range(repeat):
-            for frame in frames:
-                try:
-                    self.sock.send(frame)
-                except OSError:
-                    failed += 1
+        for frame in frames:
+            try:
+                self.sock.send(frame)
+            except OSError:
+                failed += 1
         return failed
 
     def close(self) -> None:

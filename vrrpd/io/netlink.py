@@ -19,6 +19,7 @@ IPInterface = IPv4Interface | IPv6Interface
 IPAddress = IPv4Address | IPv6Address
 
 IFA_F_SECONDARY = 0x01
+IFA_F_NODAD = 0x02
 IFF_UP = 0x1
 IFF_RUNNING = 0x40
 
@@ -98,15 +99,60 @@ class Netlink:
         return out
 
     async def add_address(self, index: int, iface: IPInterface) -> bool:
-        """Add; True if it was added, False if it was already there."""
+        """Add; True if it was added, False if it was already there.
+
+        IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a virtual address
+        must be usable the moment it is added, not a second later.
+        """
+        extra: dict[str, Any] = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
         try:
             await self.ipr.addr(
-                "add", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                "add",
+                index=index,
+                address=str(iface.ip),
+                prefixlen=iface.network.prefixlen,
+                **extra,
             )
         except NetlinkError as e:
             if e.code == errno.EEXIST:
                 return False
             raise NetlinkFailure(f"adding {iface} to interface {index}: {e}") from e
+        return True
+
+    async def find_link(self, name: str) -> Link | None:
+        try:
+            return await self.link(name)
+        except NetlinkFailure:
+            return None
+
+    async def add_macvlan(self, parent: int, name: str, mac: str) -> Link:
+        """A macvlan in bridge mode on `parent` with address `mac`, not yet up."""
+        try:
+            await self.ipr.link(
+                "add",
+                ifname=name,
+                kind="macvlan",
+                link=parent,
+                macvlan_mode="bridge",
+                address=mac,
+            )
+        except NetlinkError as e:
+            raise NetlinkFailure(f"creating macvlan {name} ({mac}): {e}") from e
+        return await self.link(name)
+
+    async def set_up(self, index: int) -> None:
+        try:
+            await self.ipr.link("set", index=index, state="up")
+        except NetlinkError as e:
+            raise NetlinkFailure(f"setting interface {index} up: {e}") from e
+
+    async def del_link(self, index: int) -> bool:
+        try:
+            await self.ipr.link("del", index=index)
+        except NetlinkError as e:
+            if e.code == errno.ENODEV:
+                return False
+            raise NetlinkFailure(f"removing interface {index}: {e}") from e
         return True
 
     async def del_address(self, index: int, iface: IPInterface) -> bool:

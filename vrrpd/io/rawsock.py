@@ -1,9 +1,14 @@
-"""Protocol-112 sockets for IPv4 (RFC 5798 §5.1.1, §8.1): one per interface.
+"""Protocol-112 sockets (RFC 5798 §5.1, §8): one per (interface, address family).
 
-The socket is bound to its interface, joins 224.0.0.18 there, does not loop its own
-multicast back, and does not receive groups joined by other sockets (IP_MULTICAST_ALL off).
-We send with IP_HDRINCL so the header is exactly ours: TTL 255, DSCP CS6, source = the
-interface's primary address (the checksum pseudo-header depends on it).
+Receiving: the socket is bound to its interface, joins 224.0.0.18 / ff02::12 there, does not
+receive groups joined by other sockets, and reports per packet the arrival time (kernel
+timestamp), the TTL or hop limit, and for IPv6 the destination (the checksum needs it).
+
+Sending: multicast advertisements go out as whole Ethernet frames on the interface's packet
+socket (built once per priority, see `ethernet_frame`), which also lets a virtual router send
+from its virtual MAC; unicast advertisements go through this socket: IPv4 with our own header
+(IP_HDRINCL: TTL 255, DSCP CS6, our source), IPv6 with hop limit 255 and the source given
+per packet.
 """
 
 from __future__ import annotations
@@ -11,36 +16,64 @@ from __future__ import annotations
 import socket
 import struct
 import time
-from ipaddress import IPv4Address
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 
-from ..packet import IPPROTO_VRRP, ipv4_header
+from ..packet import DSCP_CS6_TOS, IPPROTO_VRRP, VRRP_TTL, ipv4_header, ipv6_header
+
+IPAddress = IPv4Address | IPv6Address
 
 VRRP_GROUP_V4 = IPv4Address("224.0.0.18")
+VRRP_GROUP_V6 = IPv6Address("ff02::12")
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
+IPV6_MULTICAST_ALL = 29  # linux/in6.h
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h; SCM_TIMESTAMPNS has the same value
 RECV_BUFFER = 1 << 20
-_CMSG_SPACE = socket.CMSG_SPACE(16)  # struct timespec
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+_ANC_SPACE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 _TIMESPEC = struct.Struct("@qq")
 
 
-def _mreqn(group: IPv4Address, ifindex: int) -> bytes:
+def group(family: int) -> IPAddress:
+    return VRRP_GROUP_V4 if family == 4 else VRRP_GROUP_V6
+
+
+def _mreqn(grp: IPv4Address, ifindex: int) -> bytes:
     # struct ip_mreqn { in_addr imr_multiaddr; in_addr imr_address; int imr_ifindex; }
-    return group.packed + bytes(4) + struct.pack("@i", ifindex)
+    return grp.packed + bytes(4) + struct.pack("@i", ifindex)
 
 
-def open_ipv4(ifname: str, ifindex: int) -> socket.socket:
-    """A non-blocking raw socket for VRRP over IPv4 on one interface."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+def open_socket(family: int, ifname: str, ifindex: int) -> socket.socket:
+    """A non-blocking raw socket for VRRP of one family on one interface."""
+    if family == 4:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
+    else:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _mreqn(IPv4Address(0), ifindex))
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-        sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _mreqn(VRRP_GROUP_V4, ifindex))
+        if family == 4:
+            ip = socket.IPPROTO_IP
+            sock.setsockopt(ip, socket.IP_HDRINCL, 1)
+            sock.setsockopt(ip, socket.IP_MULTICAST_IF, _mreqn(IPv4Address(0), ifindex))
+            sock.setsockopt(ip, socket.IP_MULTICAST_LOOP, 0)
+            sock.setsockopt(ip, socket.IP_MULTICAST_TTL, VRRP_TTL)
+            sock.setsockopt(ip, IP_MULTICAST_ALL, 0)
+            sock.setsockopt(ip, socket.IP_ADD_MEMBERSHIP, _mreqn(VRRP_GROUP_V4, ifindex))
+        else:
+            ip6 = socket.IPPROTO_IPV6
+            sock.setsockopt(ip6, socket.IPV6_MULTICAST_IF, ifindex)
+            sock.setsockopt(ip6, socket.IPV6_MULTICAST_LOOP, 0)
+            sock.setsockopt(ip6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+            sock.setsockopt(ip6, socket.IPV6_UNICAST_HOPS, VRRP_TTL)
+            sock.setsockopt(ip6, socket.IPV6_TCLASS, DSCP_CS6_TOS)
+            sock.setsockopt(ip6, IPV6_MULTICAST_ALL, 0)
+            sock.setsockopt(ip6, socket.IPV6_RECVHOPLIMIT, 1)
+            sock.setsockopt(ip6, socket.IPV6_RECVPKTINFO, 1)
+            mreq = VRRP_GROUP_V6.packed + struct.pack("@I", ifindex)
+            sock.setsockopt(ip6, socket.IPV6_JOIN_GROUP, mreq)
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -48,30 +81,88 @@ def open_ipv4(ifname: str, ifindex: int) -> socket.socket:
     return sock
 
 
-def ipv4_datagram(message: bytes, src: IPv4Address, dst: IPv4Address = VRRP_GROUP_V4) -> bytes:
-    """A whole IPv4 packet carrying `message` (what `send_ipv4` sends)."""
-    return ipv4_header(src, dst, len(message)) + message
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One datagram: for IPv4 the whole packet (header included), for IPv6 the payload."""
+
+    data: bytes
+    arrived: float  # on the time.monotonic() scale
+    src: IPAddress | None = None  # IPv6 only (IPv4 has it in the header)
+    dst: IPAddress | None = None
+    hop_limit: int | None = None
 
 
-def send_ipv4(sock: socket.socket, datagram: bytes, dst: IPv4Address = VRRP_GROUP_V4) -> None:
-    sock.sendto(datagram, (str(dst), 0))
-
-
-def recv_timestamped(sock: socket.socket) -> tuple[bytes, float]:
-    """One datagram and when it arrived, on the `time.monotonic()` scale.
+def receive(sock: socket.socket) -> Received:
+    """Read one datagram; raises BlockingIOError when nothing is queued.
 
     The kernel stamps each packet on arrival (CLOCK_REALTIME); timers restarted by an
     advertisement then run from its arrival, not from when a busy loop got round to it.
-    Raises BlockingIOError when nothing is queued.
     """
-    data, ancdata, _flags, _addr = sock.recvmsg(65535, _CMSG_SPACE)
+    data, ancdata, _flags, addr = sock.recvmsg(65535, _ANC_SPACE)
     now = time.monotonic()
+    arrived = now
+    dst: IPAddress | None = None
+    hop_limit: int | None = None
     for level, kind, cdata in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
             sec, nsec = _TIMESPEC.unpack_from(cdata)
-            arrived = now - (time.time() - (sec + nsec * 1e-9))
+            stamp = now - (time.time() - (sec + nsec * 1e-9))
             # A wall-clock step between arrival and now must not move timers: trust the
             # stamp only within a plausible window.
-            if now - 1.0 <= arrived <= now:
-                return data, arrived
-    return data, now
+            if now - 1.0 <= stamp <= now:
+                arrived = stamp
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+            hop_limit = struct.unpack("@i", cdata[:4])[0]
+        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(cdata) >= 16:
+            dst = IPv6Address(cdata[:16])
+    if sock.family == socket.AF_INET6:
+        src = IPv6Address(addr[0].split("%", 1)[0])
+        return Received(data, arrived, src, dst, hop_limit)
+    return Received(data, arrived)
+
+
+def ip_packet(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
+    """The whole IP packet carrying `message`: our header, TTL/hop limit 255, DSCP CS6."""
+    if isinstance(src, IPv4Address) and isinstance(dst, IPv4Address):
+        return ipv4_header(src, dst, len(message)) + message
+    if isinstance(src, IPv6Address) and isinstance(dst, IPv6Address):
+        return ipv6_header(src, dst, len(message)) + message
+    raise ValueError("source and destination must be of one family")
+
+
+def _mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def multicast_mac(addr: IPAddress) -> bytes:
+    """The Ethernet destination of an IP multicast address (RFC 1112 §6.4, RFC 2464 §7)."""
+    if isinstance(addr, IPv4Address):
+        return bytes((0x01, 0x00, 0x5E)) + bytes((addr.packed[1] & 0x7F,)) + addr.packed[2:]
+    return b"\x33\x33" + addr.packed[12:]
+
+
+def ethernet_frame(src_mac: str, dst: IPAddress, packet: bytes) -> bytes:
+    """An Ethernet frame carrying an IP packet to a multicast destination."""
+    ethertype = ETH_P_IP if isinstance(dst, IPv4Address) else ETH_P_IPV6
+    return multicast_mac(dst) + _mac_bytes(src_mac) + struct.pack("!H", ethertype) + packet
+
+
+def unicast_payload(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
+    """What `send_unicast` hands the socket: IPv4 with our own header, IPv6 the message."""
+    return ip_packet(message, src, dst) if isinstance(dst, IPv4Address) else message
+
+
+def send_unicast(
+    sock: socket.socket, payload: bytes, src: IPAddress, dst: IPAddress, ifindex: int
+) -> None:
+    """Send one advertisement by unicast (`payload` from `unicast_payload`)."""
+    if isinstance(dst, IPv4Address):
+        sock.sendto(payload, (str(dst), 0))
+        return
+    pktinfo = src.packed + struct.pack("@I", ifindex)
+    sock.sendmsg(
+        [payload],
+        [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, pktinfo)],
+        0,
+        (str(dst), 0, 0, ifindex if dst.is_link_local else 0),
+    )

@@ -1,0 +1,66 @@
+"""Accept_Mode false (RFC 5798 §6.1, §6.4.3): nftables rules that drop packets addressed to a
+virtual address, except the ARP/ND a master must answer (ARP is not IP, so it never meets
+these rules; for IPv6 Neighbor Solicitations/Advertisements are let through).
+
+The rules live in our own table, `inet vrrpd`, replaced as a whole in one transaction and
+deleted on exit, so a crashed predecessor's table is simply replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv6Address
+
+TABLE = "vrrpd"
+
+
+def ruleset(addresses: Iterable[IPv4Address | IPv6Address]) -> str:
+    v4 = sorted({a for a in addresses if isinstance(a, IPv4Address)})
+    v6 = sorted({a for a in addresses if isinstance(a, IPv6Address)})
+    rules = []
+    if v6:
+        six = ", ".join(str(a) for a in v6)
+        rules.append(
+            f"ip6 daddr {{ {six} }} icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }}"
+            " accept"
+        )
+        rules.append(f"ip6 daddr {{ {six} }} counter drop")
+    if v4:
+        rules.append(f"ip daddr {{ {', '.join(str(a) for a in v4)} }} counter drop")
+    body = "\n".join(f"    {r}" for r in rules)
+    return (
+        f"table inet {TABLE} {{}}\n"
+        f"delete table inet {TABLE}\n"
+        f"table inet {TABLE} {{\n"
+        "  chain input {\n"
+        "    type filter hook input priority filter; policy accept;\n"
+        f"{body}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+async def _nft(script: str) -> None:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "nft",
+            "-f",
+            "-",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise OSError("nft not found: accept_mode = false needs nftables") from None
+    _out, err = await proc.communicate(script.encode())
+    if proc.returncode != 0:
+        raise OSError(f"nft failed: {err.decode(errors='replace').strip()}")
+
+
+async def install(addresses: Iterable[IPv4Address | IPv6Address]) -> None:
+    await _nft(ruleset(addresses))
+
+
+async def remove() -> None:
+    await _nft(f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n")
