@@ -904,6 +904,10 @@ class Node:
         path = "/proc/sys/" + key.replace(".", "/")
         return self.run(["cat", path]).stdout.strip()
 
+    def conf_sysctl(self, ifname: str, key: str, family: int = 4) -> str:
+        """``/proc/sys/net/ipv4|ipv6/conf/IFNAME/KEY`` (safe for interface names with dots)."""
+        return self.run(["cat", f"/proc/sys/net/ipv{family}/conf/{ifname}/{key}"]).stdout.strip()
+
     def set_sysctl(self, key: str, value: str | int) -> None:
         self.run(["sysctl", "-q", "-w", f"{key}={value}"])
 
