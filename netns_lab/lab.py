@@ -55,6 +55,7 @@ from vrrpd.control import ControlError as ControlError
 from vrrpd.control import request as control_request
 
 from .toml_out import dumps
+from .wire import eui64_link_local
 
 STATE_DIR = Path("/run/netns_lab")
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -861,11 +862,22 @@ class Node:
         ]
 
     def link_local(self, ifname: str = "eth0") -> str | None:
-        """The interface's IPv6 link-local address (without /64), or None."""
-        for a in self.address_info(ifname):
-            if a.get("family") == "inet6" and a.get("scope") == "link":
-                return str(a["local"])
-        return None
+        """The interface's own IPv6 link-local address (without /64), or None.
+
+        The one the kernel formed from the interface's MAC (EUI-64) when present, not a
+        virtual router's link-local that vrrpd may have added next to it; else the first.
+        """
+        lls = [
+            str(a["local"])
+            for a in self.address_info(ifname)
+            if a.get("family") == "inet6" and a.get("scope") == "link"
+        ]
+        entry = self.link(ifname)
+        if entry is not None and entry.get("mac"):
+            own = eui64_link_local(str(entry["mac"]))
+            if any(ip_address(x) == ip_address(own) for x in lls):
+                return own
+        return lls[0] if lls else None
 
     def neigh_entry(self, ip: str, ifname: str = "eth0") -> dict[str, Any] | None:
         """The raw ``ip -j neigh`` entry for `ip` (IPv4 or IPv6), or None."""
