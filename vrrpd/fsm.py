@@ -27,6 +27,7 @@ class State(enum.Enum):
     INITIALIZE = "INITIALIZE"
     BACKUP = "BACKUP"
     MASTER = "MASTER"
+    FAULT = "FAULT"  # not in the RFC: a tracked object that must hold is failing
 
 
 class Reason(enum.Enum):
@@ -39,6 +40,11 @@ class Reason(enum.Enum):
     PREEMPTED = "preempted"  # we preempted a lower-priority master
     HIGHER_PRIORITY = "higher-priority-seen"
     SHUTDOWN = "shutdown"
+    FAULT = "fault"  # a tracked object without weight (or the interface) failed
+    FAULT_CLEARED = "fault-cleared"  # ... and recovered: back to Backup (owner: Master)
+    STEP_DOWN = "step-down"  # released on request (maintenance, a sync group member left)
+    TAKEOVER = "takeover"  # became Master on request (vrrpctl takeover)
+    RELOAD = "reload"  # the configuration changed in a way that needs a restart
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -72,7 +78,45 @@ class VipsLost:
     """The adapter saw a virtual address disappear from the interface."""
 
 
-Event = Startup | AdvertReceived | Timeout | Shutdown | VipsLost
+@dataclass(frozen=True, slots=True)
+class FaultOn:
+    """A tracked object that must hold failed (FAULT: no adverts, no addresses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultOff:
+    """Every such object holds again."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    """The effective priority changed (tracking weights, maintenance, takeover)."""
+
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class StepDown:
+    """Leave Master now: priority 0 advert so a backup takes over in Skew_Time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """Become Master now (the adapter raised the priority above the current master's)."""
+
+
+Event = (
+    Startup
+    | AdvertReceived
+    | Timeout
+    | Shutdown
+    | VipsLost
+    | FaultOn
+    | FaultOff
+    | SetPriority
+    | StepDown
+    | Takeover
+)
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -133,6 +177,8 @@ class VirtualRouter:
     state: State = State.INITIALIZE
     master_adver_interval_cs: int = 0  # learned from the master (§6.1); own interval until then
     master_address: IPAddress | None = None  # the current master as last seen (None: unknown)
+    master_priority: int | None = None  # its priority as last seen
+    priority: int = 0  # effective priority; the configured one until tracking changes it
     adver_deadline: float | None = None  # Adver_Timer (Master)
     master_down_deadline: float | None = None  # Master_Down_Timer (Backup)
     preempt_deadline: float | None = None  # end of preempt_delay (Backup, lower master seen)
@@ -142,17 +188,19 @@ class VirtualRouter:
     def __post_init__(self) -> None:
         if not self.master_adver_interval_cs:
             self.master_adver_interval_cs = self.params.interval_cs
+        if not self.priority:
+            self.priority = self.params.priority
 
     # -- derived timers (§6.1) -------------------------------------------------------------
 
     @property
     def skew_time(self) -> Fraction:
-        return skew_time(self.params.priority, self.master_adver_interval_cs, self.params.version)
+        return skew_time(self.priority, self.master_adver_interval_cs, self.params.version)
 
     @property
     def master_down_interval(self) -> Fraction:
         return master_down_interval(
-            self.params.priority, self.master_adver_interval_cs, self.params.version
+            self.priority, self.master_adver_interval_cs, self.params.version
         )
 
     @property
@@ -187,6 +235,16 @@ class VirtualRouter:
             case VipsLost():
                 # Not in the RFC: an address removed by hand while Master is put back.
                 return [AddVips(), Announce()] if self.state is State.MASTER else []
+            case FaultOn():
+                return self._fault_on()
+            case FaultOff():
+                return self._fault_off(now)
+            case SetPriority(priority):
+                return self._set_priority(priority, now)
+            case StepDown():
+                return self._step_down(now)
+            case Takeover():
+                return self._takeover(now)
         raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
 
     def set_primary(self, primary: IPAddress) -> None:
@@ -215,8 +273,9 @@ class VirtualRouter:
             self.master_down_deadline = now + float(self.skew_time)
             self._down_reason = Reason.PRIORITY_0
             self.master_address = src
+            self.master_priority = 0
             return []
-        if not self.params.preempt or adv.priority >= self.params.priority:
+        if not self.params.preempt or adv.priority >= self.priority:
             # §6.4.2: accept: learn the master's interval, recompute, restart the timer.
             self._follow(adv, src, now)
             self.preempt_deadline = None
@@ -235,6 +294,7 @@ class VirtualRouter:
             self.preempt_delay_over = True
         # §6.4.2: discard; the Master_Down_Timer will fire and we preempt.
         self.master_address = src
+        self.master_priority = adv.priority
         self._down_reason = Reason.PREEMPTED
         return []
 
@@ -242,6 +302,7 @@ class VirtualRouter:
         self.master_adver_interval_cs = adv.interval_cs
         self.master_down_deadline = now + float(self.master_down_interval)
         self.master_address = src
+        self.master_priority = adv.priority
         self._down_reason = Reason.MASTER_DOWN
 
     # -- §6.4.3 Master ---------------------------------------------------------------------
@@ -250,7 +311,7 @@ class VirtualRouter:
         if adv.priority == 0:
             # §6.4.3: another router is leaving: advertise at once, restart Adver_Timer.
             return self._advertise(now)
-        local = self.params.priority
+        local = self.priority
         if adv.priority > local or (adv.priority == local and _addr_gt(src, self.primary)):
             # §6.4.3: a better master exists: learn its interval and go Backup.
             self.adver_deadline = None
@@ -264,7 +325,7 @@ class VirtualRouter:
 
     def _advertise(self, now: float) -> list[Action]:
         self.adver_deadline = now + float(self.advertisement_interval)
-        return [SendAdvert(self.params.priority)]
+        return [SendAdvert(self.priority)]
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -294,6 +355,7 @@ class VirtualRouter:
         self.preempt_deadline = None
         self.preempt_delay_over = False
         self.master_address = self.primary
+        self.master_priority = self.priority
         self.master_adver_interval_cs = self.params.interval_cs
         # The advertisement goes first: it is what tells the other routers, and adding the
         # addresses (netlink) must not delay it. Announce after the addresses are in place.
@@ -316,6 +378,78 @@ class VirtualRouter:
         self.adver_deadline = self.master_down_deadline = self.preempt_deadline = None
         self.preempt_delay_over = False
         return actions
+
+    # -- not in the RFC: FAULT, priority changes, step-down, takeover ------------------------
+
+    def _release(self) -> list[Action]:
+        """Leave Master the graceful way (§6.4.3 Shutdown): priority 0, then drop the VIPs."""
+        self.adver_deadline = None
+        return [SendAdvert(0), DelVips()]
+
+    def _fault_on(self) -> list[Action]:
+        if self.state is State.FAULT:
+            return []
+        actions = self._release() if self.state is State.MASTER else []
+        self.adver_deadline = self.master_down_deadline = self.preempt_deadline = None
+        self.master_address = self.master_priority = None
+        actions.append(self._transition(State.FAULT, Reason.FAULT))
+        return actions
+
+    def _fault_off(self, now: float) -> list[Action]:
+        if self.state is not State.FAULT:
+            return []
+        if self.params.owner:
+            return self._become_master(now, Reason.FAULT_CLEARED)
+        # As at start-up (§6.4.1): wait a whole Master_Down_Interval for a master.
+        self.master_adver_interval_cs = self.params.interval_cs
+        self.master_down_deadline = now + float(self.master_down_interval)
+        self._down_reason = Reason.MASTER_DOWN
+        return [self._transition(State.BACKUP, Reason.FAULT_CLEARED)]
+
+    def _set_priority(self, priority: int, now: float) -> list[Action]:
+        if not 1 <= priority <= OWNER_PRIORITY:
+            raise ValueError(f"priority must be 1..255, got {priority}")
+        if priority == self.priority:
+            return []
+        self.priority = priority
+        if self.state is State.MASTER:
+            # Tell the backups now: a higher one may preempt without waiting an interval.
+            self.master_priority = priority
+            return self._advertise(now)
+        return []
+
+    def _step_down(self, now: float) -> list[Action]:
+        if self.state is not State.MASTER:
+            return []
+        actions = self._release()
+        self.master_adver_interval_cs = self.params.interval_cs
+        self.master_down_deadline = now + float(self.master_down_interval)
+        self._down_reason = Reason.MASTER_DOWN
+        self.master_address = self.master_priority = None
+        actions.append(self._transition(State.BACKUP, Reason.STEP_DOWN))
+        return actions
+
+    def _takeover(self, now: float) -> list[Action]:
+        if self.state is not State.BACKUP:
+            raise ValueError(f"takeover needs state BACKUP, not {self.state.value}")
+        if self.master_priority is not None and self.master_priority >= self.priority:
+            raise ValueError(
+                f"the master advertises priority {self.master_priority}, not below ours "
+                f"({self.priority}): raise ours first"
+            )
+        # Addresses and announcements first, so hosts move to us while the old master still
+        # answers; then the advertisement that makes it step down (§6.4.3: higher priority).
+        self.master_down_deadline = self.preempt_deadline = None
+        self.preempt_delay_over = False
+        self.master_address = self.primary
+        self.master_priority = self.priority
+        self.master_adver_interval_cs = self.params.interval_cs
+        return [
+            AddVips(),
+            Announce(),
+            *self._advertise(now),
+            self._transition(State.MASTER, Reason.TAKEOVER),
+        ]
 
     def _transition(self, new: State, reason: Reason) -> StateChanged:
         old, self.state = self.state, new
