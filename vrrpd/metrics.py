@@ -1,0 +1,493 @@
+"""Prometheus metrics: a custom collector over the daemon's status rows and a tiny asyncio
+HTTP server for `GET /metrics`.
+
+The collector reads the same rows as `vrrpctl status` (one dict per virtual router, see
+`StatusCollector`) at scrape time, so there is no second copy of any counter to keep in step.
+It is registered on its own `CollectorRegistry`, never prometheus_client's global one: the
+process/platform collectors of the global registry would add noise, and tests can run several
+servers in one process.
+
+The server is not prometheus_client's `start_http_server` because that one runs a thread and
+the daemon is a single asyncio loop whose state must not be read from another thread. It is a
+deliberately small HTTP/1.1 subset: one request per connection (`Connection: close`), the
+request head read under a byte limit and one overall deadline (so a client that trickles bytes
+is dropped as surely as one that sends nothing), `GET`/`HEAD` only, a bounded number of
+simultaneous connections.
+
+Exposed metrics, labelled by `name`, `interface`, `vrid`, `family` ("4" or "6"):
+
+    vrrp_state{state="INITIALIZE"|"BACKUP"|"MASTER"|"FAULT"}  1 for the current state, else 0
+    vrrp_priority, vrrp_effective_priority                    gauges
+    vrrp_transitions_total                                    counter
+    vrrp_<key>_total                                          one counter per `counters` key
+
+and, without labels, `vrrp_up` (1; 0 when reading the status failed) and
+`vrrp_virtual_routers` (the number of rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+log = logging.getLogger("vrrpd")
+
+CONTENT_TYPE: str = CONTENT_TYPE_LATEST
+
+Row = Mapping[str, Any]
+RowsSource = Callable[[], Iterable[Row]]
+
+STATES: tuple[str, ...] = ("INITIALIZE", "BACKUP", "MASTER", "FAULT")
+LABELS: tuple[str, ...] = ("name", "interface", "vrid", "family")
+
+# Help for the counters daemon.py keeps today; any other key still gets a counter.
+COUNTER_HELP: dict[str, str] = {
+    "adverts_sent": "Advertisements sent.",
+    "adverts_received": "Advertisements received and accepted for this virtual router.",
+    "became_master": "Transitions to MASTER.",
+    "priority0_sent": "Priority 0 advertisements sent (mastership released, RFC 5798 6.4.3).",
+    "priority0_received": "Priority 0 advertisements received (the master is leaving).",
+    "checksum_rfc5798": "Advertisements received whose checksum covers the pseudo-header "
+    "(RFC 5798 as implemented; always for IPv6).",
+    "checksum_rfc9568": "VRRPv3 IPv4 advertisements received whose checksum covers the "
+    "message only (RFC 9568), and VRRPv2 advertisements.",
+    "address_list_mismatch": "Advertisements accepted whose address list differs from ours "
+    "(RFC 5798 7.1 MAY drop; vrrpd accepts).",
+    "interval_mismatch": "Advertisements accepted whose interval differs from ours.",
+    "send_errors": "Advertisements the kernel refused to send.",
+}
+
+# Counter keys whose family name would clash with a fixed metric (vrrp_up_total and vrrp_up
+# are the same family to an OpenMetrics parser): such keys are not exported.
+_RESERVED_KEYS = frozenset(
+    {"state", "priority", "effective_priority", "transitions", "up", "virtual_routers"}
+)
+_NOT_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_]")
+
+_HELP_UP = "1 if vrrpd answered this scrape with its status, 0 if reading the status failed."
+
+
+def _number(value: Any) -> float | None:
+    """`value` as a sample value, or None for anything that is not an int or float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _counter_name(key: str) -> str | None:
+    """`vrrp_<key>_total` for a counters key, or None when the key cannot be exported."""
+    key = _NOT_NAME_CHAR.sub("_", key).removesuffix("_total")
+    if not key or key in _RESERVED_KEYS:
+        return None
+    return f"vrrp_{key}_total"
+
+
+def _counter_help(key: str) -> str:
+    if key in COUNTER_HELP:
+        return COUNTER_HELP[key]
+    if key.startswith("discard_"):
+        return f"Received packets discarded, reason {key.removeprefix('discard_')}."
+    return f"vrrpd counter {key}."
+
+
+class StatusCollector:
+    """A prometheus_client custom collector over `rows()`, the daemon's status rows.
+
+    Each row is a mapping like `{"name": "gw", "interface": "eth0", "vrid": 51, "family": 4,
+    "state": "MASTER", "priority": 150, "effective_priority": 130, "transitions": 3,
+    "counters": {"adverts_sent": 10, ...}}`. Tolerant by design, a scrape must not fail over
+    one odd row: a missing `effective_priority` is `priority`, a missing `transitions` is 0,
+    `counters` holds whatever keys are present, non-numeric values are left out, and a row
+    that is not a mapping is skipped. A state outside the four gets its own sample at 1 so
+    it is visible rather than lost. If `rows()` raises, the scrape still answers, with
+    `vrrp_up 0` only (the exporter convention: the target is up, the thing it watches is not
+    readable), and the exception is logged.
+    """
+
+    def __init__(self, rows: RowsSource) -> None:
+        self._rows = rows
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            rows = [row for row in self._rows() if isinstance(row, Mapping)]
+        except Exception:
+            log.exception("metrics: reading the status rows failed")
+            yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=0)
+            return
+        yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=1)
+        yield GaugeMetricFamily(
+            "vrrp_virtual_routers", "Virtual routers configured.", value=len(rows)
+        )
+        yield from self._per_router(rows)
+
+    @staticmethod
+    def _per_router(rows: list[Row]) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "vrrp_state",
+            "Current state of the virtual router: 1 for the current state, 0 for the others.",
+            labels=[*LABELS, "state"],
+        )
+        priority = GaugeMetricFamily(
+            "vrrp_priority", "Configured priority (RFC 5798 5.2.4).", labels=LABELS
+        )
+        effective = GaugeMetricFamily(
+            "vrrp_effective_priority",
+            "Priority advertised now: configured priority adjusted by tracked objects.",
+            labels=LABELS,
+        )
+        transitions = CounterMetricFamily(
+            "vrrp_transitions", "State transitions of the virtual router.", labels=LABELS
+        )
+        counters: dict[str, CounterMetricFamily] = {}
+        seen: set[tuple[str, tuple[str, ...]]] = set()  # (metric, labels): first one wins
+
+        for row in rows:
+            labels = [str(row.get(k, "")) for k in LABELS]
+            key = tuple(labels)
+            if ("row", key) in seen:
+                continue  # two rows for one (name, interface, vrid, family): keep the first
+            seen.add(("row", key))
+
+            current = str(row.get("state", ""))
+            for s in STATES:
+                state.add_metric([*labels, s], 1.0 if s == current else 0.0)
+            if current and current not in STATES:
+                state.add_metric([*labels, current], 1.0)
+
+            prio = _number(row.get("priority"))
+            if prio is not None:
+                priority.add_metric(labels, prio)
+            eff = _number(row.get("effective_priority", row.get("priority")))
+            if eff is not None:
+                effective.add_metric(labels, eff)
+            trans = _number(row.get("transitions", 0))
+            if trans is not None:
+                transitions.add_metric(labels, trans)
+
+            raw = row.get("counters")
+            if not isinstance(raw, Mapping):
+                continue
+            for ckey in sorted(raw, key=str):
+                value = _number(raw[ckey])
+                name = _counter_name(str(ckey))
+                if value is None or name is None or (name, key) in seen:
+                    continue
+                seen.add((name, key))
+                if name not in counters:
+                    counters[name] = CounterMetricFamily(
+                        name, _counter_help(str(ckey)), labels=LABELS
+                    )
+                counters[name].add_metric(labels, value)
+
+        yield state
+        yield priority
+        yield effective
+        yield transitions
+        for name in sorted(counters):
+            yield counters[name]
+
+
+def make_registry(rows: RowsSource) -> CollectorRegistry:
+    """A fresh registry holding only a `StatusCollector` over `rows`."""
+    registry = CollectorRegistry()
+    registry.register(StatusCollector(rows))
+    return registry
+
+
+def render(rows: Iterable[Row] | RowsSource) -> bytes:
+    """The exposition text (`CONTENT_TYPE`) for `rows`: a list of rows or a callable."""
+    if callable(rows):
+        return generate_latest(make_registry(rows))
+    fixed = list(rows)
+
+    def source() -> list[Row]:
+        return fixed
+
+    return generate_latest(make_registry(source))
+
+
+# --- listen address -----------------------------------------------------------------------
+
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]:
+    """`"HOST:PORT"` or `"[IPv6]:PORT"` -> (host, port); ValueError with a one-line message.
+
+    HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address, a zone allowed
+    (`[fe80::1%eth0]:9650`). PORT is 1-65535; 0 (a free port, for tests) only with
+    `allow_port_zero`. The message names the value, not the key: the caller prefixes it
+    (`config.toml: metrics_listen: ...`).
+    """
+    example = "e.g. 127.0.0.1:9650 or [::1]:9650"
+    if not isinstance(text, str):
+        raise ValueError(f"expected a string HOST:PORT, {example}; got {type(text).__name__}")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT, {example}")
+        port_text = rest[1:]
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+        if addr.version != 6:
+            raise ValueError(f"{text!r}: brackets are for IPv6 addresses only, {example}")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"{text!r}: expected HOST:PORT, {example}")
+        if ":" in host:
+            raise ValueError(f"{text!r}: an IPv6 address needs brackets, e.g. [::1]:9650")
+        if not host:
+            raise ValueError(
+                f"{text!r}: the host is missing; use 0.0.0.0 or [::] for all addresses"
+            )
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            if host.replace(".", "").isdigit() or not _HOSTNAME.fullmatch(host):
+                raise ValueError(
+                    f"{text!r}: {host!r} is not an IPv4 address or host name"
+                ) from None
+    if not port_text.isascii() or not port_text.isdigit():
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number 1-65535")
+    port = int(port_text)
+    lowest = 0 if allow_port_zero else 1
+    if not lowest <= port <= 65535:
+        raise ValueError(f"{text!r}: port {port} is out of range {lowest}-65535")
+    return host, port
+
+
+def _format_listen(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+MAX_HEAD = 8 * 1024  # request line + headers, bytes
+MAX_HEADERS = 64
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP/(\d)\.(\d)")
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    505: "HTTP Version Not Supported",
+}
+
+_INDEX = (
+    b"<html><head><title>vrrpd</title></head><body>"
+    b'<h1>vrrpd</h1><p><a href="/metrics">/metrics</a></p></body></html>\n'
+)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+class MetricsServer:
+    """Serves `GET /metrics` (and `HEAD`) from `rows()` on `listen` ("HOST:PORT").
+
+    `timeout` bounds reading the request head and, separately, writing the answer;
+    `max_connections` bounds simultaneous clients (more are closed at once), so a handful
+    of stuck clients cannot take the daemon's memory or file descriptors.
+    """
+
+    def __init__(
+        self,
+        listen: str,
+        rows: RowsSource,
+        *,
+        timeout: float = 5.0,
+        max_connections: int = 16,
+    ) -> None:
+        self.listen = listen
+        self.host, self._port = parse_listen(listen, allow_port_zero=True)
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.registry = make_registry(rows)
+        self.server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[Any]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port once started (useful with port 0), the configured one before."""
+        return self._port
+
+    async def start(self) -> None:
+        """Bind and listen; OSError with a one-line message naming `metrics_listen`."""
+        where = f"metrics_listen {self.listen}"
+        try:
+            self.server = await asyncio.start_server(
+                self._client, self.host, self._port, limit=MAX_HEAD, reuse_address=True
+            )
+        except socket.gaierror as e:
+            raise _oserror(e, f"{where}: cannot resolve {self.host!r} ({e.strerror})") from None
+        except OSError as e:
+            why = {
+                errno.EADDRINUSE: "address in use",
+                errno.EADDRNOTAVAIL: "address not available on this host",
+                errno.EACCES: "permission denied",
+            }.get(e.errno or 0, e.strerror or str(e))
+            raise _oserror(e, f"{where}: {why}") from None
+        sockets = self.server.sockets
+        if sockets:
+            self._port = int(sockets[0].getsockname()[1])
+        log.info("metrics on http://%s/metrics", _format_listen(self.host, self._port))
+
+    async def close(self) -> None:
+        """Stop listening and drop the connections in progress."""
+        if self.server is None:
+            return
+        self.server.close()
+        for task in list(self._clients):
+            task.cancel()
+        for task in list(self._clients):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.server.wait_closed()
+        self.server = None
+
+    # -- one connection --------------------------------------------------------------------
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is None or len(self._clients) >= self.max_connections:
+            writer.close()
+            return
+        self._clients.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+            pass
+        except Exception:  # a bug here must not take the daemon's loop down
+            log.exception("metrics: request failed")
+        finally:
+            self._clients.discard(task)
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        headers: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(self.timeout):
+                method, target = await self._read_head(reader)
+        except TimeoutError:
+            status, body, method = 408, b"request timeout\n", "GET"
+        except _BadRequest as e:
+            status, body, method = e.status, f"{e}\n".encode(), "GET"
+        else:
+            status, headers, body = self._answer(method, target)
+        async with asyncio.timeout(self.timeout):
+            await self._send(writer, status, headers, b"" if method == "HEAD" else body, len(body))
+            # Lingering close: half-close, then read what the client still sends until it
+            # closes, so unread request bytes do not turn our close into a reset that may
+            # destroy the answer before the client has read it.
+            if writer.can_write_eof():
+                writer.write_eof()
+            received = 0
+            while received < 64 * 1024:
+                chunk = await reader.read(4096)
+                if not chunk:
+                    break
+                received += len(chunk)
+
+    @staticmethod
+    async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str]:
+        """Read the request line and headers; (method, target) or _BadRequest."""
+        total = 0
+        lines: list[bytes] = []
+        while True:
+            try:
+                line = await reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError as e:
+                if not e.partial and not lines:
+                    raise ConnectionResetError("closed before a request") from None
+                raise _BadRequest(400, "incomplete request") from None
+            except asyncio.LimitOverrunError:
+                raise _BadRequest(431, "request head too large") from None
+            total += len(line)
+            if total > MAX_HEAD:
+                raise _BadRequest(431, "request head too large")
+            line = line.rstrip(b"\n").removesuffix(b"\r")
+            if not line:
+                if not lines:
+                    continue  # RFC 9112 2.2: ignore empty lines before the request line
+                break
+            lines.append(line)
+            if len(lines) > MAX_HEADERS + 1:
+                raise _BadRequest(431, "too many header fields")
+        m = _REQUEST_LINE.fullmatch(lines[0])
+        if m is None:
+            raise _BadRequest(400, "malformed request line")
+        if m.group(3) != b"1":
+            raise _BadRequest(505, "only HTTP/1.x is supported")
+        for field in lines[1:]:
+            name, colon, _value = field.partition(b":")
+            if not colon or not _TOKEN.fullmatch(name):  # also rejects obs-fold (RFC 9112 5.2)
+                raise _BadRequest(400, "malformed header field")
+        return m.group(1).decode("ascii"), m.group(2).decode("ascii", "replace")
+
+    def _answer(self, method: str, target: str) -> tuple[int, dict[str, str], bytes]:
+        if target.startswith("/"):
+            path = target.partition("?")[0]
+        elif target.startswith(("http://", "https://")):  # absolute-form, RFC 9112 3.2.2
+            path = urlsplit(target).path or "/"
+        else:
+            return 400, {}, b"malformed request target\n"
+        if path not in ("/metrics", "/"):
+            return 404, {}, b"not found; metrics are at /metrics\n"
+        if method not in ("GET", "HEAD"):
+            return 405, {"Allow": "GET, HEAD"}, b"method not allowed\n"
+        if path == "/":
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, _INDEX
+        try:
+            body = generate_latest(self.registry)
+        except Exception:
+            log.exception("metrics: rendering failed")
+            return 500, {}, b"internal error, see the vrrpd log\n"
+        return 200, {"Content-Type": CONTENT_TYPE}, body
+
+    @staticmethod
+    async def _send(
+        writer: asyncio.StreamWriter,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        length: int,
+    ) -> None:
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}"]
+        headers = {"Content-Type": "text/plain; charset=utf-8", **headers}
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        head += [f"Content-Length: {length}", "Connection: close", "", ""]
+        writer.write("\r\n".join(head).encode("latin-1") + body)
+        await writer.drain()
+
+
+def _oserror(cause: OSError, message: str) -> OSError:
+    """An OSError whose str() is `message`, keeping the errno of `cause`."""
+    err = OSError(message)
+    err.errno = cause.errno
+    return err
