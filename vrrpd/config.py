@@ -31,6 +31,7 @@ IPInterface = IPv4Interface | IPv6Interface
 IPAddress = IPv4Address | IPv6Address
 
 DEFAULT_CONTROL_SOCKET = "/run/vrrpd/vrrpd.sock"
+DEFAULT_JOURNAL_SOCKET = "/run/systemd/journal/socket"
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
 AUTH_PASS_MAX = 8  # RFC 2338 §5.3.6.1: simple text password, up to 8 octets
@@ -48,6 +49,49 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class DaemonConfig:
     control_socket: str = DEFAULT_CONTROL_SOCKET
+    metrics_listen: tuple[str, int] | None = None  # (host, port) of the Prometheus endpoint
+    log_target: str = "auto"  # "auto" (journald if stderr goes there), "journal", "stderr"
+    journal_socket: str = DEFAULT_JOURNAL_SOCKET
+
+
+@dataclass(frozen=True)
+class TrackInterface:
+    """A tracked interface: down = failing."""
+
+    name: str
+    interface: str
+    weight: int | None  # None: FAULT while it fails
+
+
+@dataclass(frozen=True)
+class TrackScript:
+    """A check command (argument list, no shell): exit 0 = success."""
+
+    name: str
+    command: tuple[str, ...]
+    interval: Fraction
+    timeout: Fraction
+    rise: int
+    fall: int
+    weight: int | None
+
+
+@dataclass(frozen=True)
+class TrackFile:
+    """A file holding an integer: value x weight is the priority term (0 = no change)."""
+
+    name: str
+    path: str
+    weight: int | None
+
+
+@dataclass(frozen=True)
+class SyncGroup:
+    """Virtual routers that change state together (all Master, or none)."""
+
+    name: str
+    members: tuple[str, ...]
+    notify: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +116,11 @@ class VirtualRouterConfig:
     garp_interval: Fraction = Fraction(0)  # seconds between repeats of the GARP / NA burst
     garp_refresh: Fraction = Fraction(0)  # seconds between re-announcements as Master; 0 = off
     link_local_derived: bool = False  # IPv6: virtual_ips[0] was derived from the virtual MAC
+    track_interfaces: tuple[TrackInterface, ...] = ()
+    track_scripts: tuple[TrackScript, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
+    notify: tuple[str, ...] = ()  # argv prefix; vrrpd appends INSTANCE name STATE priority
+    notify_timeout: Fraction = Fraction(10)
 
     @property
     def family(self) -> int:
@@ -92,6 +141,7 @@ class VirtualRouterConfig:
 class Config:
     daemon: DaemonConfig
     virtual_routers: tuple[VirtualRouterConfig, ...]
+    sync_groups: tuple[SyncGroup, ...] = ()
 
 
 # --- validation helpers -------------------------------------------------------------------
@@ -155,6 +205,20 @@ def _int_range(lo: int, hi: int) -> Callable[[Any], str | None]:
         return None if ok else f"must be an integer {lo}..{hi}"
 
     return check
+
+
+def _absolute_path(v: Any) -> str | None:
+    return None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
+
+
+def _listen_check(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return 'must be "ADDRESS:PORT"'
+    try:
+        parse_listen(v)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def _is_bool(v: Any) -> str | None:
@@ -311,6 +375,9 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     source_raw = t.get("unicast_source", None, _is_string)
     ttl_check = t.get("unicast_ttl_check", True, _is_bool)
     vips_raw = t.get("virtual_ips", _REQUIRED, _vip_list_shape)
+    tracking = _parse_tracking(t, where, problems)
+    notify = t.get("notify", (), _argv_shape)
+    notify_timeout = t.get("notify_timeout", 10, _number_range(0.1, 3600))
     t.finish()
 
     interval_cs: int | None = None
@@ -446,6 +513,11 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         garp_interval=Fraction(garp_interval_ms or 0, 1000),
         garp_refresh=Fraction(garp_refresh_ms or 0, 1000),
         link_local_derived=link_local_derived,
+        track_interfaces=tracking[0],
+        track_scripts=tracking[1],
+        track_files=tracking[2],
+        notify=tuple(notify or ()),
+        notify_timeout=Fraction(notify_timeout or 10).limit_denominator(1000),
     )
 
 
@@ -486,6 +558,117 @@ def _link_local_first(
     return [_derived_link_local(vrid), *vips], True
 
 
+def _argv_shape(v: Any) -> str | None:
+    ok = isinstance(v, list) and v and all(isinstance(x, str) and x for x in v)
+    if not ok:
+        return "must be a non-empty list of strings (program and arguments; no shell)"
+    return None if v[0].startswith("/") else "must start with an absolute program path"
+
+
+def _weight(v: Any) -> str | None:
+    ok = isinstance(v, int) and not isinstance(v, bool) and -254 <= v <= 254 and v != 0
+    return None if ok else "must be a non-zero integer -254..254 (leave it out for FAULT)"
+
+
+def _list_of_tables(v: Any) -> str | None:
+    return (
+        None
+        if isinstance(v, list) and all(isinstance(x, dict) for x in v)
+        else ("must be a list of tables")
+    )
+
+
+TrackingConfig = tuple[tuple[TrackInterface, ...], tuple[TrackScript, ...], tuple[TrackFile, ...]]
+
+
+def _parse_tracking(t: _Table, where: str, problems: _Problems) -> TrackingConfig:
+    """track_interfaces, track_scripts, track_files; names unique within the router."""
+    ifaces: list[TrackInterface] = []
+    scripts: list[TrackScript] = []
+    files: list[TrackFile] = []
+    names: set[str] = set()
+
+    def unique(name: str | None, at: str) -> None:
+        if name is None:
+            return
+        if name in names:
+            problems.add(f"{at}name", f"duplicate tracked object name {name!r}")
+        names.add(name)
+
+    for k, raw in enumerate(t.get("track_interfaces", [], _list_of_tables) or []):
+        at = f"{where}track_interfaces[{k}]."
+        x = _Table(raw, at, problems)
+        iface = x.get("interface", _REQUIRED, _string(IFNAME_RE, "an interface name"))
+        name = x.get("name", iface, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        weight = x.get("weight", None, _weight)
+        x.finish()
+        unique(name, at)
+        if iface is not None and name is not None:
+            ifaces.append(TrackInterface(name, iface, weight))
+    for k, raw in enumerate(t.get("track_scripts", [], _list_of_tables) or []):
+        at = f"{where}track_scripts[{k}]."
+        x = _Table(raw, at, problems)
+        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        command = x.get("command", _REQUIRED, _argv_shape)
+        interval = x.get("interval", 2, _number_range(0.1, 3600))
+        timeout = x.get("timeout", None, _number_range(0.1, 3600))
+        rise = x.get("rise", 1, _int_range(1, 100))
+        fall = x.get("fall", 1, _int_range(1, 100))
+        weight = x.get("weight", None, _weight)
+        x.finish()
+        unique(name, at)
+        if None not in (name, command, interval, rise, fall):
+            timeout = interval if timeout is None else timeout
+            if timeout > interval:
+                problems.add(
+                    f"{at}timeout",
+                    f"must not exceed interval ({_show(interval)}), got {_show(timeout)}",
+                )
+            scripts.append(
+                TrackScript(
+                    name,
+                    tuple(command),
+                    Fraction(interval).limit_denominator(1000),
+                    Fraction(timeout).limit_denominator(1000),
+                    rise,
+                    fall,
+                    weight,
+                )
+            )
+    for k, raw in enumerate(t.get("track_files", [], _list_of_tables) or []):
+        at = f"{where}track_files[{k}]."
+        x = _Table(raw, at, problems)
+        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        path = x.get(
+            "path",
+            _REQUIRED,
+            lambda v: (
+                None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
+            ),
+        )
+        weight = x.get("weight", None, _weight)
+        x.finish()
+        unique(name, at)
+        if name is not None and path is not None:
+            files.append(TrackFile(name, path, weight))
+    return tuple(ifaces), tuple(scripts), tuple(files)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """ "HOST:PORT" or "[IPv6]:PORT" -> (host, port); ValueError with one line otherwise."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        number = int(port)
+        ip_address(host)
+    except ValueError:
+        raise ValueError('must be "ADDRESS:PORT" (e.g. "127.0.0.1:9650" or "[::1]:9650")') from None
+    if not sep or not 1 <= number <= 65535:
+        raise ValueError("must have a port 1..65535")
+    return host, number
+
+
 def _vip_list_shape(v: Any) -> str | None:
     ok = isinstance(v, list) and 1 <= len(v) <= 255 and all(isinstance(x, str) for x in v)
     return None if ok else "must be a list of 1..255 address strings"
@@ -509,9 +692,24 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
                 else "must be an absolute path shorter than 108 characters"
             ),
         )
+        listen_raw = d.get("metrics_listen", None, _listen_check)
+        log_target = d.get("log_target", "auto", _choice("auto", "journal", "stderr"))
+        journal = d.get(
+            "journal_socket",
+            DEFAULT_JOURNAL_SOCKET,
+            lambda v: (
+                None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
+            ),
+        )
         d.finish()
-        daemon = DaemonConfig(control_socket=sock or DEFAULT_CONTROL_SOCKET)
+        daemon = DaemonConfig(
+            control_socket=sock or DEFAULT_CONTROL_SOCKET,
+            metrics_listen=parse_listen(listen_raw) if listen_raw else None,
+            log_target=log_target or "auto",
+            journal_socket=journal or DEFAULT_JOURNAL_SOCKET,
+        )
 
+    groups_raw = top.get("sync_group", [], _list_of_tables)
     routers_raw = top.get(
         "virtual_router",
         _REQUIRED,
@@ -535,9 +733,44 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
                 )
         routers.append(vr)
 
+    groups = _parse_sync_groups(groups_raw or [], {r.name for r in routers}, problems)
     if problems.lines:
         raise ConfigError(problems.lines)
-    return Config(daemon=daemon, virtual_routers=tuple(routers))
+    return Config(daemon=daemon, virtual_routers=tuple(routers), sync_groups=groups)
+
+
+def _parse_sync_groups(
+    raws: list[Any], routers: set[str], problems: _Problems
+) -> tuple[SyncGroup, ...]:
+    groups: list[SyncGroup] = []
+    member_of: dict[str, str] = {}
+    for k, raw in enumerate(raws):
+        at = f"sync_group[{k}]."
+        x = _Table(raw, at, problems)
+        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        members = x.get(
+            "members",
+            _REQUIRED,
+            lambda v: (
+                None
+                if isinstance(v, list) and len(v) >= 2 and all(isinstance(m, str) for m in v)
+                else "must be a list of at least 2 virtual_router names"
+            ),
+        )
+        notify = x.get("notify", (), _argv_shape)
+        x.finish()
+        if name is not None and any(g.name == name for g in groups):
+            problems.add(f"{at}name", f"duplicate sync_group name {name!r}")
+        for m in members or []:
+            if m not in routers:
+                problems.add(f"{at}members", f"no virtual_router named {m!r}")
+            elif m in member_of:
+                problems.add(f"{at}members", f"{m!r} is already in sync_group {member_of[m]!r}")
+            else:
+                member_of[m] = name or "?"
+        if name is not None and members:
+            groups.append(SyncGroup(name, tuple(members), tuple(notify or ())))
+    return tuple(groups)
 
 
 def load(path: str | Path) -> Config:

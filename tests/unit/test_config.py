@@ -178,14 +178,18 @@ class TestProblems:
         assert problems(path) == [
             f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
             "advert_interval, auth_pass, checksum, garp_interval, garp_refresh, garp_repeat, "
-            "interface, name, preempt, preempt_delay, priority, unicast_peers, unicast_source, "
+            "interface, name, notify, notify_timeout, preempt, preempt_delay, priority, "
+            "track_files, track_interfaces, track_scripts, unicast_peers, unicast_source, "
             "unicast_ttl_check, use_vmac, version, virtual_ips, vrid)"
         ]
 
     def test_unknown_top_level_and_daemon_keys(self, tmp_path: Path) -> None:
         path = write(tmp_path, 'colour = "blue"\n[daemon]\nsocket = "/x"\n' + ROUTER)
         lines = problems(path)
-        assert f"{path}: daemon.socket: unknown key (allowed: control_socket)" in lines
+        assert (
+            f"{path}: daemon.socket: unknown key (allowed: control_socket, journal_socket, "
+            "log_target, metrics_listen)" in lines
+        )
         assert any(line.startswith(f"{path}: colour: unknown key (allowed: ") for line in lines)
         assert len(lines) == 2
 

@@ -1,0 +1,130 @@
+"""Configuration of tracking, notify, sync groups and the daemon's operator settings:
+one exact line per problem."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from vrrpd.config import ConfigError, TrackFile, TrackInterface, TrackScript, load
+
+ROUTER = """
+[[virtual_router]]
+name = "gw"
+interface = "eth0"
+vrid = 51
+virtual_ips = ["192.0.2.254/24"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vrrpd.toml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return info.value.problems
+
+
+def test_tracking_parsed_with_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        ROUTER
+        + """
+track_interfaces = [{ interface = "eth1", weight = -50, name = "uplink" }, { interface = "eth2" }]
+track_scripts = [{ name = "nginx", command = ["/usr/bin/true"], weight = -20, fall = 3 }]
+track_files = [{ name = "load", path = "/run/load", weight = -10 }]
+notify = ["/usr/local/bin/notify", "--verbose"]
+""",
+    )
+    vr = load(path).virtual_routers[0]
+    assert vr.track_interfaces == (
+        TrackInterface("uplink", "eth1", -50),
+        TrackInterface("eth2", "eth2", None),
+    )
+    assert vr.track_scripts == (
+        TrackScript("nginx", ("/usr/bin/true",), Fraction(2), Fraction(2), 1, 3, -20),
+    )
+    assert vr.track_files == (TrackFile("load", "/run/load", -10),)
+    assert vr.notify == ("/usr/local/bin/notify", "--verbose")
+    assert vr.notify_timeout == 10
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            'track_interfaces = [{ interface = "eth1", weight = 0 }]',
+            "virtual_router[0].track_interfaces[0].weight: must be a non-zero integer -254..254 "
+            "(leave it out for FAULT), got 0",
+        ),
+        (
+            'track_scripts = [{ name = "x", command = "true" }]',
+            "virtual_router[0].track_scripts[0].command: must be a non-empty list of strings "
+            "(program and arguments; no shell), got 'true'",
+        ),
+        (
+            'track_scripts = [{ name = "x", command = ["true"] }]',
+            "virtual_router[0].track_scripts[0].command: must start with an absolute program "
+            "path, got ['true']",
+        ),
+        (
+            'track_scripts = [{ name = "x", command = ["/bin/true"], interval = 1, timeout = 5 }]',
+            "virtual_router[0].track_scripts[0].timeout: must not exceed interval (1), got 5",
+        ),
+        (
+            'track_files = [{ name = "f", path = "relative" }]',
+            "virtual_router[0].track_files[0].path: must be an absolute path, got 'relative'",
+        ),
+        (
+            'track_interfaces = [{ interface = "eth1" }, { interface = "eth1" }]',
+            "virtual_router[0].track_interfaces[1].name: duplicate tracked object name 'eth1'",
+        ),
+        (
+            'track_interfaces = [{ interface = "eth1", colour = 1 }]',
+            "virtual_router[0].track_interfaces[0].colour: unknown key (allowed: interface, "
+            "name, weight)",
+        ),
+        (
+            'notify = ["notify.sh"]',
+            "virtual_router[0].notify: must start with an absolute program path, got ['notify.sh']",
+        ),
+    ],
+)
+def test_tracking_problems(tmp_path: Path, extra: str, line: str) -> None:
+    path = write(tmp_path, ROUTER + extra + "\n")
+    assert problems(path) == [f"{path}: {line}"]
+
+
+def test_sync_groups(tmp_path: Path) -> None:
+    two = ROUTER + ROUTER.replace('"gw"', '"gw2"').replace("51", "52")
+    ok = write(tmp_path, two + '[[sync_group]]\nname = "g"\nmembers = ["gw", "gw2"]\n')
+    (group,) = load(ok).sync_groups
+    assert group.members == ("gw", "gw2")
+    bad = write(tmp_path, two + '[[sync_group]]\nname = "g"\nmembers = ["gw", "nope"]\n')
+    assert problems(bad) == [f"{bad}: sync_group[0].members: no virtual_router named 'nope'"]
+
+
+@pytest.mark.parametrize(
+    ("value", "line"),
+    [
+        ('"127.0.0.1"', 'must be "ADDRESS:PORT" (e.g. "127.0.0.1:9650" or "[::1]:9650")'),
+        ('"localhost:9650"', 'must be "ADDRESS:PORT" (e.g. "127.0.0.1:9650" or "[::1]:9650")'),
+        ('"127.0.0.1:0"', "must have a port 1..65535"),
+        ("9650", 'must be "ADDRESS:PORT"'),
+    ],
+)
+def test_metrics_listen(tmp_path: Path, value: str, line: str) -> None:
+    path = write(tmp_path, f"[daemon]\nmetrics_listen = {value}\n" + ROUTER)
+    shown = value.replace('"', "'")  # strings are shown as Python repr
+    assert problems(path) == [f"{path}: daemon.metrics_listen: {line}, got {shown}"]
+
+
+def test_metrics_listen_ok(tmp_path: Path) -> None:
+    path = write(tmp_path, '[daemon]\nmetrics_listen = "[::1]:9650"\n' + ROUTER)
+    assert load(path).daemon.metrics_listen == ("::1", 9650)
