@@ -4,14 +4,12 @@ SIGTERM."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from netns_lab import wire
-from netns_lab.lab import Lab, Node, Vrrpd, check_config, wait_for
+from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
 
-REPO = Path(__file__).resolve().parents[2]
 VMAC4 = wire.vmac(4, 51)  # 00:00:5e:00:01:33
 VMAC6 = wire.vmac(6, 51)  # 00:00:5e:00:02:33
 VIP6 = "2001:db8::254/64"
@@ -110,9 +108,3 @@ def test_ipv6_vmac(lab: Lab) -> None:
     assert c1.neigh(VIP6_ADDR) == VMAC6
     assert d1.stop() == 0
     assert r1.link(link["ifname"]) is None
-
-
-def test_example_vmac_config_is_valid() -> None:
-    cp = check_config(REPO / "examples" / "vmac.toml")
-    assert cp.returncode == 0, cp.stderr
-    assert "OK" in cp.stdout
