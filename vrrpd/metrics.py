@@ -336,6 +336,11 @@ class MetricsServer:
         """The bound port once started (useful with port 0), the configured one before."""
         return self._port
 
+    @property
+    def connections(self) -> int:
+        """Connections being served right now."""
+        return len(self._clients)
+
     async def start(self) -> None:
         """Bind and listen; OSError with a one-line message naming `metrics_listen`."""
         where = f"metrics_listen {self.listen}"
