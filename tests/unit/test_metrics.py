@@ -1,0 +1,569 @@
+"""The Prometheus endpoint: real TCP sockets on 127.0.0.1 (port 0), the asyncio server in the
+test's loop, blocking clients (urllib, plain sockets) in threads via asyncio.to_thread; the
+answers are parsed with prometheus_client's own parser. No mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import select
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from vrrpd.metrics import CONTENT_TYPE, MetricsServer, parse_listen, render
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "name": "gw",
+        "interface": "eth0",
+        "vrid": 51,
+        "family": 4,
+        "state": "MASTER",
+        "priority": 150,
+        "effective_priority": 130,
+        "transitions": 3,
+        "counters": {
+            "adverts_sent": 10,
+            "adverts_received": 2,
+            "became_master": 1,
+            "priority0_sent": 0,
+            "priority0_received": 0,
+            "checksum_rfc5798": 2,
+            "checksum_rfc9568": 0,
+            "address_list_mismatch": 0,
+            "interval_mismatch": 0,
+            "send_errors": 0,
+            "discard_ttl": 4,
+            "discard_vrid": 5,
+        },
+    },
+    {
+        # Tolerance: no effective_priority, no transitions, few counters.
+        "name": "gw6",
+        "interface": "eth1",
+        "vrid": 7,
+        "family": 6,
+        "state": "BACKUP",
+        "priority": 100,
+        "counters": {"adverts_received": 9, "discard_auth": 1},
+    },
+]
+
+GW = {"name": "gw", "interface": "eth0", "vrid": "51", "family": "4"}
+GW6 = {"name": "gw6", "interface": "eth1", "vrid": "7", "family": "6"}
+STATES = ("INITIALIZE", "BACKUP", "MASTER", "FAULT")
+
+
+def run(coro: Awaitable[Any]) -> Any:
+    async def wrapped() -> Any:
+        return await asyncio.wait_for(coro, timeout=20)
+
+    return asyncio.run(wrapped())
+
+
+def families(text: str) -> dict[str, Metric]:
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def value(fams: dict[str, Metric], sample: str, **labels: str) -> float:
+    """The value of the one sample named `sample` with exactly `labels`."""
+    family = sample.removesuffix("_total")
+    found = [s.value for s in fams[family].samples if s.name == sample and s.labels == labels]
+    assert len(found) == 1, (sample, labels, fams[family].samples)
+    return found[0]
+
+
+def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+    """Blocking HTTP request: (status, headers, body), also for 4xx/5xx."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, dict(e.headers), e.read()
+
+
+def raw(port: int, data: bytes, half_close: bool = False) -> bytes:
+    """Send raw bytes (then shut our side down if `half_close`), read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        try:
+            s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            return b""
+        return _read_all(s)
+
+
+async def serving(
+    rows: Callable[[], list[dict[str, Any]]] = lambda: ROWS, **kwargs: Any
+) -> MetricsServer:
+    server = MetricsServer("127.0.0.1:0", rows, **kwargs)
+    await server.start()
+    assert server.port != 0
+    return server
+
+
+def scrape(path: str = "/metrics", method: str = "GET", **kwargs: Any) -> Any:
+    """Start a server, make one request with urllib, close; the fetch() result."""
+
+    async def main() -> Any:
+        server = await serving(**kwargs)
+        try:
+            url = f"http://127.0.0.1:{server.port}{path}"
+            return await asyncio.to_thread(fetch, url, method)
+        finally:
+            await server.close()
+
+    return run(main())
+
+
+async def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+# --- the collector ------------------------------------------------------------------------
+
+
+def test_render_all_metrics_labels_and_values() -> None:
+    fams = families(render(ROWS).decode())
+    assert fams["vrrp_up"].type == "gauge"
+    assert value(fams, "vrrp_up") == 1
+    assert value(fams, "vrrp_virtual_routers") == 2
+    assert value(fams, "vrrp_priority", **GW) == 150
+    assert value(fams, "vrrp_effective_priority", **GW) == 130
+    assert fams["vrrp_transitions"].type == "counter"
+    assert value(fams, "vrrp_transitions_total", **GW) == 3
+    for key, count in ROWS[0]["counters"].items():
+        assert fams[f"vrrp_{key}"].type == "counter"
+        assert value(fams, f"vrrp_{key}_total", **GW) == count
+    for fam in fams.values():
+        assert fam.documentation, fam.name  # every family has HELP
+
+
+def test_render_tolerates_missing_fields() -> None:
+    fams = families(render(ROWS).decode())
+    assert value(fams, "vrrp_effective_priority", **GW6) == 100  # = priority
+    assert value(fams, "vrrp_transitions_total", **GW6) == 0
+    assert value(fams, "vrrp_adverts_received_total", **GW6) == 9
+    assert value(fams, "vrrp_discard_auth_total", **GW6) == 1
+    # A counter only gw has is not invented for gw6.
+    assert not [s for s in fams["vrrp_adverts_sent"].samples if s.labels == GW6]
+
+
+def test_state_enum() -> None:
+    fams = families(render(ROWS).decode())
+    assert fams["vrrp_state"].type == "gauge"
+    for labels, current in ((GW, "MASTER"), (GW6, "BACKUP")):
+        for state in STATES:
+            want = 1 if state == current else 0
+            assert value(fams, "vrrp_state", **labels, state=state) == want
+    assert len(fams["vrrp_state"].samples) == 8
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_state_enum_each_state(state: str) -> None:
+    fams = families(render([{**ROWS[0], "state": state}]).decode())
+    ones = [s.labels["state"] for s in fams["vrrp_state"].samples if s.value == 1]
+    assert ones == [state]
+
+
+def test_render_odd_rows_do_not_break_the_scrape() -> None:
+    rows: list[Any] = [
+        {**ROWS[0], "counters": {"adverts_sent": "ten", "odd-key": 2, "transitions": 5}},
+        "not a row",
+    ]
+    fams = families(render(rows).decode())
+    assert value(fams, "vrrp_virtual_routers") == 1
+    assert "vrrp_adverts_sent" not in fams  # non-numeric: left out
+    assert value(fams, "vrrp_odd_key_total", **GW) == 2  # name sanitised
+    assert value(fams, "vrrp_transitions_total", **GW) == 3  # reserved key not duplicated
+
+
+def test_render_accepts_a_callable_and_no_rows() -> None:
+    fams = families(render(lambda: []).decode())
+    assert value(fams, "vrrp_up") == 1
+    assert value(fams, "vrrp_virtual_routers") == 0
+
+
+def test_rows_failing_gives_up_0() -> None:
+    def broken() -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+    fams = families(render(broken).decode())
+    assert set(fams) == {"vrrp_up"}
+    assert value(fams, "vrrp_up") == 0
+
+
+# --- the HTTP server ----------------------------------------------------------------------
+
+
+def test_scrape_over_http() -> None:
+    status, headers, body = scrape()
+    assert status == 200
+    assert headers["Content-Type"] == CONTENT_TYPE
+    assert headers["Connection"] == "close"
+    assert int(headers["Content-Length"]) == len(body)
+    fams = families(body.decode())
+    assert value(fams, "vrrp_adverts_sent_total", **GW) == 10
+    assert value(fams, "vrrp_discard_ttl_total", **GW) == 4
+    assert value(fams, "vrrp_state", **GW6, state="BACKUP") == 1
+
+
+def test_scrape_reads_rows_each_time() -> None:
+    rows = [dict(ROWS[0])]
+
+    async def main() -> list[float]:
+        server = await serving(lambda: rows)
+        try:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            seen = []
+            for n in (3, 4):
+                rows[0]["transitions"] = n
+                _, _, body = await asyncio.to_thread(fetch, url)
+                seen.append(value(families(body.decode()), "vrrp_transitions_total", **GW))
+            return seen
+        finally:
+            await server.close()
+
+    assert run(main()) == [3, 4]
+
+
+def test_head() -> None:
+    status, headers, body = scrape(method="HEAD")
+    assert status == 200
+    assert body == b""
+    assert int(headers["Content-Length"]) == len(render(ROWS))
+
+
+def test_index_points_to_metrics() -> None:
+    status, headers, body = scrape("/")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b'href="/metrics"' in body
+
+
+def test_query_string_ignored() -> None:
+    assert scrape("/metrics?x=1")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/metric", "/metrics/", "/favicon.ico", "/x/../metrics"])
+def test_other_paths_404(path: str) -> None:
+    status, _, body = scrape(path)
+    assert status == 404
+    assert b"/metrics" in body
+
+
+def test_other_methods_405() -> None:
+    status, headers, _ = scrape(method="POST")
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"garbage\r\n\r\n",
+        b"\x00\xff\xfe binary \r\n\r\n",
+        b"GET /metrics\r\n\r\n",  # HTTP/0.9 style: no version
+        b"GET /metrics HTTP/1.1 extra\r\n\r\n",
+        b"GET metrics HTTP/1.1\r\n\r\n",  # not origin-form
+        b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n folded: value\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nBad Name: x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n",  # closed before the blank line
+        b"GET /metr",  # closed in the request line
+    ],
+)
+def test_malformed_400(request_bytes: bytes) -> None:
+    async def main() -> bytes:
+        server = await serving()
+        try:
+            return await asyncio.to_thread(raw, server.port, request_bytes, True)
+        finally:
+            await server.close()
+
+    answer = run(main())
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), answer
+    assert b"\r\nConnection: close\r\n" in answer
+
+
+def test_oversized_head_431_and_http2_505() -> None:
+    async def main() -> list[bytes]:
+        server = await serving()
+        try:
+            return [
+                await asyncio.to_thread(raw, server.port, req)
+                for req in (
+                    b"GET /metrics HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n",
+                    b"GET /metrics HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n",
+                    b"GET /metrics HTTP/2.0\r\n\r\n",
+                )
+            ]
+        finally:
+            await server.close()
+
+    long_line, many, http2 = run(main())
+    assert long_line.startswith(b"HTTP/1.1 431 "), long_line
+    assert many.startswith(b"HTTP/1.1 431 "), many
+    assert http2.startswith(b"HTTP/1.1 505 "), http2
+
+
+def test_http10_and_leading_blank_line() -> None:
+    async def main() -> bytes:
+        server = await serving()
+        try:
+            return await asyncio.to_thread(raw, server.port, b"\r\nGET /metrics HTTP/1.0\r\n\r\n")
+        finally:
+            await server.close()
+
+    answer = run(main())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert value(families(body.decode()), "vrrp_up") == 1
+
+
+def test_two_concurrent_scrapes() -> None:
+    async def main() -> list[tuple[int, dict[str, str], bytes]]:
+        server = await serving()
+        try:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            return list(
+                await asyncio.gather(asyncio.to_thread(fetch, url), asyncio.to_thread(fetch, url))
+            )
+        finally:
+            await server.close()
+
+    first, second = run(main())
+    assert first[0] == second[0] == 200
+    assert first[2] == second[2]
+    assert value(families(first[2].decode()), "vrrp_up") == 1
+
+
+def test_silent_client_dropped_without_blocking_scrapes() -> None:
+    timeout = 1.5
+
+    async def main() -> tuple[int, bool, bytes, float]:
+        server = await serving(timeout=timeout)
+        try:
+            silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            try:
+                await wait_for(lambda: server.connections == 1)  # being served now
+                started = time.monotonic()
+                status, _, _ = await asyncio.to_thread(
+                    fetch, f"http://127.0.0.1:{server.port}/metrics"
+                )
+                # The scrape was answered while the silent client is still connected.
+                still_open = _is_open(silent)
+                answer = await asyncio.to_thread(_read_all, silent)
+                return status, still_open, answer, time.monotonic() - started
+            finally:
+                silent.close()
+        finally:
+            await server.close()
+
+    status, still_open, answer, waited = run(main())
+    assert status == 200
+    assert still_open
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert waited < timeout + 3
+
+
+def test_trickling_client_dropped_at_one_deadline() -> None:
+    """One deadline for the whole head: a byte every 0.1 s does not keep the client alive."""
+    timeout = 1.0
+
+    def trickle(port: int) -> tuple[bytes, float]:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            started = time.monotonic()
+            s.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+            while time.monotonic() - started < timeout + 5:
+                if select.select([s], [], [], 0.1)[0]:
+                    break  # the server answered (or closed)
+                s.sendall(b"a")
+            return _read_all(s), time.monotonic() - started
+
+    async def main() -> tuple[bytes, float]:
+        server = await serving(timeout=timeout)
+        try:
+            return await asyncio.to_thread(trickle, server.port)
+        finally:
+            await server.close()
+
+    answer, waited = run(main())
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert timeout <= waited < timeout + 2
+
+
+def _is_open(s: socket.socket) -> bool:
+    """True if the peer has neither sent anything nor closed (not readable right now)."""
+    return not select.select([s], [], [], 0)[0]
+
+
+def _read_all(s: socket.socket) -> bytes:
+    buf = b""
+    try:
+        while chunk := s.recv(65536):
+            buf += chunk
+    except ConnectionResetError:
+        pass
+    return buf
+
+
+def test_close_drops_connections_and_stops_listening() -> None:
+    async def main() -> tuple[bytes, int]:
+        server = await serving()
+        port = server.port
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            await wait_for(lambda: server.connections == 1)
+            await server.close()
+            await server.close()  # idempotent
+            return await asyncio.to_thread(_read_all, s), port
+        finally:
+            s.close()
+
+    answer, port = run(main())
+    assert answer == b""
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_too_many_connections_closed_at_once() -> None:
+    async def main() -> tuple[bytes, int]:
+        server = await serving(max_connections=1)
+        try:
+            held = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            try:
+                await wait_for(lambda: server.connections == 1)
+                extra = await asyncio.to_thread(raw, server.port, b"GET /metrics HTTP/1.1\r\n\r\n")
+                held.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+                answer = await asyncio.to_thread(_read_all, held)
+                return extra, answer.count(b"200 OK")
+            finally:
+                held.close()
+        finally:
+            await server.close()
+
+    extra, ok = run(main())
+    assert extra == b""
+    assert ok == 1
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+
+    async def main() -> int:
+        server = MetricsServer("[::1]:0", lambda: ROWS)
+        await server.start()
+        try:
+            status, _, _ = await asyncio.to_thread(fetch, f"http://[::1]:{server.port}/metrics")
+            return status
+        finally:
+            await server.close()
+
+    assert run(main()) == 200
+
+
+def test_port_in_use() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        async def main() -> None:
+            await MetricsServer(f"127.0.0.1:{port}", lambda: ROWS).start()
+
+        with pytest.raises(OSError) as info:
+            run(main())
+    assert str(info.value) == f"metrics_listen 127.0.0.1:{port}: address in use"
+    assert info.value.errno == errno.EADDRINUSE
+
+
+def test_address_not_on_this_host() -> None:
+    async def main() -> None:
+        await MetricsServer("192.0.2.1:9650", lambda: ROWS).start()
+
+    with pytest.raises(OSError) as info:
+        run(main())
+    assert str(info.value) == "metrics_listen 192.0.2.1:9650: address not available on this host"
+
+
+# --- parse_listen -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("127.0.0.1:9650", ("127.0.0.1", 9650)),
+        ("0.0.0.0:1", ("0.0.0.0", 1)),
+        ("[::]:9650", ("::", 9650)),
+        ("[::1]:65535", ("::1", 65535)),
+        ("[2001:db8::1]:9650", ("2001:db8::1", 9650)),
+        ("[fe80::1%eth0]:9650", ("fe80::1%eth0", 9650)),
+        ("localhost:9650", ("localhost", 9650)),
+        ("metrics.example.org:80", ("metrics.example.org", 80)),
+    ],
+)
+def test_parse_listen_good(text: str, want: tuple[str, int]) -> None:
+    assert parse_listen(text) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "expected HOST:PORT"),
+        ("9650", "expected HOST:PORT"),
+        ("127.0.0.1", "expected HOST:PORT"),
+        (":9650", "the host is missing"),
+        ("127.0.0.1:", "is not a number"),
+        ("127.0.0.1:http", "is not a number"),
+        ("127.0.0.1:-1", "is not a number"),
+        ("127.0.0.1:0", "out of range 1-65535"),
+        ("127.0.0.1:65536", "out of range 1-65535"),
+        ("127.0.0.1:٣", "is not a number"),  # a non-ASCII digit
+        ("::1:9650", "needs brackets"),
+        ("[::1]", "expected [IPv6]:PORT"),
+        ("[::1]9650", "expected [IPv6]:PORT"),
+        ("[::1:9650", "expected [IPv6]:PORT"),
+        ("[192.0.2.1]:9650", "brackets are for IPv6"),
+        ("[nope]:9650", "is not an IPv6 address"),
+        ("300.1.2.3:9650", "is not an IPv4 address or host name"),
+        ("bad_host!:9650", "is not an IPv4 address or host name"),
+        ("a b:9650", "is not an IPv4 address or host name"),
+    ],
+)
+def test_parse_listen_bad(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as info:
+        parse_listen(text)
+    assert "\n" not in str(info.value)
+
+
+def test_parse_listen_port_zero_only_when_allowed() -> None:
+    assert parse_listen("127.0.0.1:0", allow_port_zero=True) == ("127.0.0.1", 0)
+    with pytest.raises(ValueError, match="out of range 1-65535"):
+        parse_listen("127.0.0.1:0")
+
+
+def test_bad_listen_rejected_by_the_server_too() -> None:
+    with pytest.raises(ValueError, match="needs brackets"):
+        MetricsServer("::1:9650", lambda: ROWS)
