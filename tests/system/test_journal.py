@@ -25,6 +25,11 @@ from vrrpd.io.journal import JournalHandler, journal_available, stderr_is_journa
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Enough entries to fill a receiver's queue that nobody reads: the kernel queues at most
+# net.unix.max_dgram_qlen datagrams (10 by default, 512 where systemd set it at boot).
+QLEN = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+COUNT = QLEN + 30
+
 
 class Collect(logging.Handler):
     """A real handler that keeps what it is given: the fallback under test."""
@@ -238,22 +243,22 @@ def test_full_queue_waits_in_backlog_in_order(tmp_path: Path) -> None:
         receiver.bind(path)
         handler = JournalHandler(socket_path=path, code_location=False)
         log = make_logger(handler)
-        for i in range(40):
+        for i in range(COUNT):
             log.info("entry %d", i)
         assert handler.pending > 0, "the queue never filled: nothing was tested"
-        assert handler.sent + handler.pending == 40
+        assert handler.sent + handler.pending == COUNT
         assert handler.dropped == 0
         receiver.setblocking(False)
         got: list[bytes] = []
         deadline = time.monotonic() + 10
-        while len(got) < 40 and time.monotonic() < deadline:
+        while len(got) < COUNT and time.monotonic() < deadline:
             try:
                 got.append(receiver.recv(65536))
             except BlockingIOError:
                 handler.flush()  # the queue has room again: the backlog goes out
         messages = [d.split(b"\n", 1)[0] for d in got]
-        assert messages == [f"MESSAGE=entry {i}".encode() for i in range(40)]
-        assert (handler.sent, handler.pending, handler.dropped) == (40, 0, 0)
+        assert messages == [f"MESSAGE=entry {i}".encode() for i in range(COUNT)]
+        assert (handler.sent, handler.pending, handler.dropped) == (COUNT, 0, 0)
         handler.close()
 
 
@@ -264,7 +269,7 @@ def test_backlog_falls_back_when_journald_goes_away(tmp_path: Path) -> None:
     receiver.bind(path)
     handler = JournalHandler(socket_path=path, fallback=fallback)
     log = make_logger(handler)
-    for i in range(30):
+    for i in range(COUNT):
         log.info("entry %d", i)
     queued = handler.pending
     assert queued > 0
@@ -274,7 +279,7 @@ def test_backlog_falls_back_when_journald_goes_away(tmp_path: Path) -> None:
     assert handler.pending == 0
     assert handler.dropped == queued
     assert [r.getMessage() for r in fallback.records] == [
-        f"entry {i}" for i in range(30 - queued, 30)
+        f"entry {i}" for i in range(COUNT - queued, COUNT)
     ]
 
 
