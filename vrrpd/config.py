@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from ipaddress import (
     IPv4Address,
@@ -49,7 +49,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class DaemonConfig:
     control_socket: str = DEFAULT_CONTROL_SOCKET
-    metrics_listen: tuple[str, int] | None = None  # (host, port) of the Prometheus endpoint
+    metrics_listen: str | None = None  # "HOST:PORT" of the Prometheus endpoint
     log_target: str = "auto"  # "auto" (journald if stderr goes there), "journal", "stderr"
     journal_socket: str = DEFAULT_JOURNAL_SOCKET
 
@@ -212,12 +212,12 @@ def _absolute_path(v: Any) -> str | None:
 
 
 def _listen_check(v: Any) -> str | None:
-    if not isinstance(v, str):
-        return 'must be "ADDRESS:PORT"'
+    from .metrics import parse_listen  # the endpoint's own rule; prometheus_client only here
+
     try:
         parse_listen(v)
     except ValueError as e:
-        return str(e)
+        return f"must be HOST:PORT or [IPv6]:PORT ({e})"
     return None
 
 
@@ -654,21 +654,6 @@ def _parse_tracking(t: _Table, where: str, problems: _Problems) -> TrackingConfi
     return tuple(ifaces), tuple(scripts), tuple(files)
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """ "HOST:PORT" or "[IPv6]:PORT" -> (host, port); ValueError with one line otherwise."""
-    host, sep, port = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        number = int(port)
-        ip_address(host)
-    except ValueError:
-        raise ValueError('must be "ADDRESS:PORT" (e.g. "127.0.0.1:9650" or "[::1]:9650")') from None
-    if not sep or not 1 <= number <= 65535:
-        raise ValueError("must have a port 1..65535")
-    return host, number
-
-
 def _vip_list_shape(v: Any) -> str | None:
     ok = isinstance(v, list) and 1 <= len(v) <= 255 and all(isinstance(x, str) for x in v)
     return None if ok else "must be a list of 1..255 address strings"
@@ -704,7 +689,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         d.finish()
         daemon = DaemonConfig(
             control_socket=sock or DEFAULT_CONTROL_SOCKET,
-            metrics_listen=parse_listen(listen_raw) if listen_raw else None,
+            metrics_listen=listen_raw or None,
             log_target=log_target or "auto",
             journal_socket=journal or DEFAULT_JOURNAL_SOCKET,
         )
@@ -787,3 +772,72 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{source}: TOML syntax error: {e}"]) from None
     return parse(data, source)
+
+
+# --- reload -------------------------------------------------------------------------------
+
+# Fields a running virtual router can take over without leaving its state: they change what
+# it advertises or how it judges itself, not what it is on the wire. Any other change
+# (interface, VRID, version, addresses, interval, unicast, virtual MAC, checksum, password)
+# restarts that virtual router: a priority-0 release, then a fresh start.
+IN_PLACE_FIELDS = frozenset(
+    {
+        "priority",
+        "preempt",
+        "preempt_delay",
+        "garp_repeat",
+        "garp_interval",
+        "garp_refresh",
+        "notify",
+        "notify_timeout",
+        "track_interfaces",
+        "track_scripts",
+        "track_files",
+        "accept_mode",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ConfigDiff:
+    """What a reload does to each virtual router, by name."""
+
+    unchanged: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()  # only IN_PLACE_FIELDS differ: kept running, state kept
+    restarted: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    daemon_changed: tuple[str, ...] = ()  # [daemon] keys that differ
+
+
+def changed_fields(old: VirtualRouterConfig, new: VirtualRouterConfig) -> set[str]:
+    return {f.name for f in fields(old) if getattr(old, f.name) != getattr(new, f.name)}
+
+
+def diff(old: Config, new: Config) -> ConfigDiff:
+    before = {r.name: r for r in old.virtual_routers}
+    after = {r.name: r for r in new.virtual_routers}
+    unchanged, updated, restarted = [], [], []
+    for name, cfg in after.items():
+        if name not in before:
+            continue
+        changed = changed_fields(before[name], cfg)
+        if not changed:
+            unchanged.append(name)
+        elif changed <= IN_PLACE_FIELDS:
+            updated.append(name)
+        else:
+            restarted.append(name)
+    daemon_changed = tuple(
+        f.name
+        for f in fields(old.daemon)
+        if getattr(old.daemon, f.name) != getattr(new.daemon, f.name)
+    )
+    return ConfigDiff(
+        unchanged=tuple(unchanged),
+        updated=tuple(updated),
+        restarted=tuple(restarted),
+        added=tuple(n for n in after if n not in before),
+        removed=tuple(n for n in before if n not in after),
+        daemon_changed=daemon_changed,
+    )

@@ -14,7 +14,7 @@ import os
 import socket
 import stat
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 MAX_REQUEST = 64 * 1024
@@ -22,6 +22,13 @@ MAX_REQUEST = 64 * 1024
 log = logging.getLogger("vrrpd")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class Stream:
+    """A handler's answer that is a stream of JSON objects (e.g. `events`), not one result."""
+
+    def __init__(self, items: AsyncIterator[Any]) -> None:
+        self.items = items
 
 
 class ControlError(Exception):
@@ -69,6 +76,31 @@ def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
     if not answer["ok"]:
         raise ControlError(str(answer.get("error", "request refused")))
     return answer.get("result")
+
+
+def follow(path: str, req: dict[str, Any], timeout: float = 5.0) -> Iterator[Any]:
+    """Send a streaming request (e.g. `{"cmd": "events"}`) and yield each object that comes
+    back, until the daemon closes the connection. Errors as ControlError, like `request`."""
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(path)
+    except FileNotFoundError:
+        raise ControlError(f"{path}: no such socket (is vrrpd running?)") from None
+    except ConnectionRefusedError:
+        raise ControlError(f"{path}: connection refused (is vrrpd running?)") from None
+    except PermissionError:
+        raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
+    except OSError as e:
+        raise ControlError(f"{path}: {e.strerror or e}") from None
+    with s, s.makefile("rb") as lines:
+        s.sendall(json.dumps(req).encode() + b"\n")
+        first = json.loads(lines.readline() or b"{}")
+        if not first.get("ok"):
+            raise ControlError(str(first.get("error", "request refused")))
+        s.settimeout(None)
+        for line in lines:
+            yield json.loads(line)
 
 
 def _in_use(path: str) -> bool:
@@ -127,7 +159,16 @@ class ControlServer:
                     return
                 if not line:
                     return
-                await self._send(writer, await self._answer(line))
+                answer = await self._answer(line)
+                stream = answer.pop("stream", None)
+                if isinstance(stream, Stream):
+                    # First the acknowledgement, then one line per item until either side
+                    # stops; the connection then closes.
+                    await self._send(writer, {"ok": True, "stream": True})
+                    async for item in stream.items:
+                        await self._send(writer, item)
+                    return
+                await self._send(writer, answer)
         except (ConnectionError, asyncio.CancelledError):
             return
         finally:
@@ -141,7 +182,10 @@ class ControlServer:
         if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
             return {"ok": False, "error": 'request must be an object with a string "cmd"'}
         try:
-            return {"ok": True, "result": await self.handler(req)}
+            result = await self.handler(req)
+            if isinstance(result, Stream):
+                return {"ok": True, "stream": result}
+            return {"ok": True, "result": result}
         except ControlError as e:
             return {"ok": False, "error": str(e)}
         except Exception as e:  # a bug in a handler: answer, log, keep serving

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
+import shlex
 import signal
 import socket
 import time
@@ -18,14 +21,20 @@ from fractions import Fraction
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
+from . import config as config_mod
 from . import fsm, packet
-from .config import Config, VirtualRouterConfig
-from .control import ControlError, ControlServer
+from .config import Config, ConfigError, SyncGroup, VirtualRouterConfig
+from .control import ControlError, ControlServer, Stream
+from .events import EventBus
 from .io import nft, rawsock, sysctl
 from .io.announce import Announcer, garp_frame, na_frame
 from .io.netlink import AddrEvent, Link, LinkEvent, Netlink, NetlinkFailure, monitor
+from .io.sdnotify import Notifier
 from .io.timer import DeadlineTimer
+from .notify import Job, NotifyRunner
 from .receive import DISCARD_REASONS, Accepted, Receiver, RouterView, auth_data
+from .tracking import Kind, Tracker, TrackSpec
+from .trackio import TrackRunner
 
 log = logging.getLogger("vrrpd")
 
@@ -47,6 +56,9 @@ COUNTERS: tuple[str, ...] = (
 # Discards that cannot be attributed to one virtual router (no configured VRID in the packet)
 # are counted on the channel and shown in the row of every virtual router on it.
 CHANNEL_COUNTERS = ("discard_vrid", "discard_ip_header", "discard_length")
+
+MAINTENANCE_PRIORITY = 1
+TAKEOVER_PRIORITY = 254
 
 # Sysctls a virtual MAC needs on the macvlan and its parent (IPv4), see README "Virtual MAC".
 VMAC_ARP_SYSCTLS = {"arp_ignore": 1, "arp_announce": 2}
@@ -97,6 +109,10 @@ class Channel:
 
     def open(self) -> None:
         self.sock = rawsock.open_socket(self.family, self.port.name, self.port.index)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Validation follows the virtual routers configured on this channel."""
         local: set[IPAddress] = {self.primary}
         local.update(r.src for r in self.routers.values())
         self.receiver = Receiver({vrid: r.view() for vrid, r in self.routers.items()}, local)
@@ -141,6 +157,95 @@ class Router:
         self._announcing: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._warned: set[tuple[str, str]] = set()
+        self.transitions = 0
+        self.maintenance = False
+        self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
+        self.group: SyncGroup | None = None
+        self.tracker = Tracker(cfg.priority, [])
+        self.tracked_links: set[str] = set()
+        self.track_runner: TrackRunner | None = None
+        self.build_tracker()
+
+    # -- tracking -> effective priority, FAULT ---------------------------------------------
+
+    def build_tracker(self) -> None:
+        """The tracked objects: the configured ones, plus the router's own interface, whose
+        link going down is always FAULT."""
+        cfg = self.cfg
+        specs = [
+            TrackSpec(t.name, Kind.INTERFACE, t.weight, target=t.interface)
+            for t in cfg.track_interfaces
+        ]
+        specs += [
+            TrackSpec(t.name, Kind.SCRIPT, t.weight, t.rise, t.fall, shlex.join(t.command))
+            for t in cfg.track_scripts
+        ]
+        specs += [TrackSpec(t.name, Kind.FILE, t.weight, target=t.path) for t in cfg.track_files]
+        names = {spec.name for spec in specs}
+        own = cfg.interface if cfg.interface not in names else f"{cfg.interface}.link"
+        specs.append(TrackSpec(own, Kind.INTERFACE, None, target=cfg.interface))
+        self.tracker = Tracker(cfg.priority, specs)
+        self.tracked_links = {s.target for s in specs if s.kind is Kind.INTERFACE}
+        self.track_runner = TrackRunner(
+            cfg.track_scripts, cfg.track_files, self._script_result, self._file_value
+        )
+
+    def interface_state(self, ifname: str, up: bool) -> None:
+        if ifname in self.tracked_links and self.tracker.interface(ifname, up):
+            self._tracking_changed(f"interface {ifname} {'up' if up else 'down'}")
+
+    def _script_result(self, name: str, ok: bool, detail: str) -> None:
+        if self.tracker.script_result(name, ok):
+            self._tracking_changed(f"script {name} {'ok' if ok else 'failing'} ({detail})")
+
+    def _file_value(self, name: str, value: int | None) -> None:
+        if self.tracker.file_value(name, value):
+            self._tracking_changed(f"file {name} = {value}")
+
+    def _tracking_changed(self, what: str) -> None:
+        self.daemon.bus.publish("track", name=self.cfg.name, change=what, explain=self.explain())
+        log.info("%s: tracking: %s; %s", self.cfg.name, what, self.explain())
+        self.daemon.apply_group(self)
+
+    @property
+    def own_fault(self) -> bool:
+        return self.tracker.fault
+
+    def desired_priority(self) -> int:
+        if self.maintenance:
+            return MAINTENANCE_PRIORITY
+        if self.takeover_held:
+            return TAKEOVER_PRIORITY
+        return self.tracker.effective_priority
+
+    def explain(self) -> str:
+        text = self.tracker.explain()
+        if self.maintenance:
+            text += f"; maintenance: advertising {MAINTENANCE_PRIORITY}"
+        elif self.takeover_held:
+            text += f"; takeover: advertising {TAKEOVER_PRIORITY} (vrrpctl release to end)"
+        group_fault = self.daemon.group_fault(self)
+        if group_fault and self.group is not None:
+            text += f"; FAULT: sync group {self.group.name}: {group_fault}"
+        return text
+
+    def apply(self) -> None:
+        """Bring the state machine in line with tracking, maintenance, takeover, the group."""
+        if self.worker is None:
+            return  # not started yet
+        fault = self.own_fault or bool(self.daemon.group_fault(self))
+        if fault and self.fsm.state is not fsm.State.FAULT:
+            self.dispatch(fsm.FaultOn())
+        wanted = self.desired_priority()
+        if wanted != self.fsm.priority:
+            old = self.fsm.priority
+            self.dispatch(fsm.SetPriority(wanted))
+            self.daemon.bus.publish(
+                "priority", name=self.cfg.name, old=old, new=wanted, explain=self.explain()
+            )
+            log.info("%s: priority %d -> %d (%s)", self.cfg.name, old, wanted, self.explain())
+        if not fault and self.fsm.state is fsm.State.FAULT:
+            self.dispatch(fsm.FaultOff())
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -210,7 +315,14 @@ class Router:
         loop = asyncio.get_running_loop()
         self.timer = DeadlineTimer(loop, self._on_timer)
         self.worker = loop.create_task(self._work(), name=self.cfg.name)
-        self.dispatch(fsm.Startup())
+        if self.track_runner is not None:
+            self.track_runner.read_files_now()
+            self.track_runner.start()
+        if self.own_fault or self.daemon.group_fault(self):
+            self.dispatch(fsm.FaultOn())  # never claim the addresses while a check fails
+        else:
+            self.dispatch(fsm.Startup())
+        self.apply()
 
     def dispatch(self, event: fsm.Event, now: float | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -253,6 +365,8 @@ class Router:
         self.timer_at = None
 
     async def drain(self) -> None:
+        if self.track_runner is not None:
+            await self.track_runner.stop()
         await self.queue.join()
         for task in (self.worker, self._announcing, self._refreshing):
             if task is not None:
@@ -321,22 +435,13 @@ class Router:
                 self.announce()
             case fsm.StateChanged(old, new, reason):
                 self.state_since = time.monotonic()
+                self.transitions += 1
                 if new is fsm.State.MASTER:
                     self.counters["became_master"] += 1
                     self._start_refresh()
                 else:
                     self._stop_announcing()
-                log.info(
-                    "%s: state %s -> %s reason=%s vrid=%d iface=%s family=ipv%d priority=%d",
-                    self.cfg.name,
-                    old.value,
-                    new.value,
-                    reason.value,
-                    self.cfg.vrid,
-                    self.cfg.interface,
-                    self.channel.family,
-                    self.cfg.priority,
-                )
+                self.daemon.transitioned(self, old, new, reason)
 
     def _send(self, priority: int) -> None:
         try:
@@ -417,6 +522,11 @@ class Router:
             "version": self.cfg.version,
             "state": f.state.value,
             "priority": self.cfg.priority,
+            "effective_priority": f.priority,
+            "transitions": self.transitions,
+            "maintenance": self.maintenance,
+            "takeover": self.takeover_held,
+            "fault_reasons": self.tracker.fault_reasons(),
             "advert_interval": self.cfg.advert_interval_cs / 100,
             "master_adver_interval": f.master_adver_interval_cs / 100,
             "master": None if f.master_address is None else str(f.master_address),
@@ -432,17 +542,26 @@ class Router:
 
 
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_path: str | None = None) -> None:
         self.config = config
+        self.config_path = config_path
         self.netlink: Netlink | None = None
         self.ports: dict[str, Port] = {}
         self.channels: dict[tuple[str, int], Channel] = {}
         self.routers: list[Router] = []
         self.control = ControlServer(config.daemon.control_socket, self._control)
         self.stopping = asyncio.Event()
+        self.bus = EventBus()
+        self.notifier = Notifier()
+        for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            os.environ.pop(key, None)  # for us only, not for notify scripts and checks
+        self.notify_runner = NotifyRunner()
+        self.metrics: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._nft_installed = False
         self._sysctl_restore: list[tuple[int, str, str, str]] = []
+        self._group_state: dict[str, str] = {}
+        self._reloading = asyncio.Lock()
 
     # -- start-up --------------------------------------------------------------------------
 
@@ -453,59 +572,108 @@ class Daemon:
             await self.control.start()
         except (ControlError, OSError) as e:
             raise StartupError(str(e)) from None
-        self.netlink = nl = Netlink()
+        self.netlink = Netlink()
         try:
-            await self._setup_channels(nl)
-            for router in self.routers:
-                if router.cfg.use_vmac:
-                    await self._setup_vmac(nl, router)
-                router.build_frames()
-            await self._setup_accept_mode()
-        except NetlinkFailure as e:
+            for cfg in self.config.virtual_routers:
+                await self._add_router(cfg)
+            self._assign_groups()
+            await self._sync_accept_mode()
+        except (NetlinkFailure, OSError) as e:
             raise StartupError(str(e)) from None
+        if self.config.daemon.metrics_listen is not None:
+            await self._start_metrics()
+
+    async def _start_metrics(self) -> None:
+        from .metrics import MetricsServer  # prometheus_client only when asked for
+
+        assert self.config.daemon.metrics_listen is not None
+        self.metrics = MetricsServer(self.config.daemon.metrics_listen, self.status)
+        try:
+            await self.metrics.start()
         except OSError as e:
+            self.metrics = None
             raise StartupError(str(e)) from None
-        loop = asyncio.get_running_loop()
-        for port in self.ports.values():
+
+    async def _port(self, name: str) -> Port:
+        port = self.ports.get(name)
+        if port is None:
+            assert self.netlink is not None
+            port = Port(await self.netlink.link(name))
             try:
                 port.open()
             except OSError as e:
-                raise StartupError(f"interface {port.name}: cannot open sockets: {e}") from None
-        for ch in self.channels.values():
+                raise StartupError(f"interface {name}: cannot open sockets: {e}") from None
+            self.ports[name] = port
+        return port
+
+    async def _channel(self, port: Port, family: int) -> Channel:
+        ch = self.channels.get((port.name, family))
+        if ch is None:
+            assert self.netlink is not None
+            addrs = await self.netlink.addresses(port.index)
+            ours = {v.ip for c in self.config.virtual_routers for v in c.virtual_ips}
+            primary = _primary(family, [(a.ip, p) for a, p in addrs], ours)
+            if primary is None:
+                what = "IPv4 address" if family == 4 else "IPv6 link-local address"
+                raise StartupError(
+                    f"interface {port.name}: no {what} of its own to send advertisements from"
+                )
+            ch = Channel(port, family, primary)
             try:
                 ch.open()
             except OSError as e:
                 raise StartupError(f"{ch.label}: cannot open sockets: {e}") from None
             assert ch.sock is not None
-            loop.add_reader(ch.sock.fileno(), self._readable, ch)
+            asyncio.get_running_loop().add_reader(ch.sock.fileno(), self._readable, ch)
+            self.channels[(port.name, family)] = ch
+        return ch
 
-    async def _setup_channels(self, nl: Netlink) -> None:
-        vips: dict[str, set[IPAddress]] = {}
-        for cfg in self.config.virtual_routers:
-            vips.setdefault(cfg.interface, set()).update(v.ip for v in cfg.virtual_ips)
-        for name, ours in vips.items():
-            link = await nl.link(name)
-            port = self.ports[name] = Port(link)
-            addrs = await nl.addresses(link.index)
-            # A crashed predecessor must not leave a duplicate VIP: remove ours before electing.
-            for a, _ in addrs:
-                if a.ip in ours:
-                    await nl.del_address(link.index, a)
-                    log.info("%s: removed stale virtual address %s found at start-up", name, a)
-            families = {c.family for c in self.config.virtual_routers if c.interface == name}
-            for family in sorted(families):
-                primary = _primary(family, [(a.ip, p) for a, p in addrs], ours)
-                if primary is None:
-                    what = "IPv4 address" if family == 4 else "IPv6 link-local address"
-                    raise StartupError(
-                        f"interface {name}: no {what} of its own to send advertisements from"
-                    )
-                self.channels[(name, family)] = Channel(port, family, primary)
-        for cfg in self.config.virtual_routers:
-            ch = self.channels[(cfg.interface, cfg.family)]
-            router = Router(cfg, ch, self)
-            ch.routers[cfg.vrid] = router
-            self.routers.append(router)
+    async def _add_router(self, cfg: VirtualRouterConfig) -> Router:
+        """Set up one virtual router (not yet started): sockets, stale state, frames."""
+        assert self.netlink is not None
+        nl = self.netlink
+        port = await self._port(cfg.interface)
+        # A crashed predecessor must not leave a duplicate VIP: remove ours before electing.
+        mine = {v.ip for v in cfg.virtual_ips}
+        for a, _ in await nl.addresses(port.index):
+            if a.ip in mine:
+                await nl.del_address(port.index, a)
+                log.info("%s: removed stale virtual address %s found at start-up", port.name, a)
+        ch = await self._channel(port, cfg.family)
+        router = Router(cfg, ch, self)
+        ch.routers[cfg.vrid] = router
+        ch.refresh()
+        self.routers.append(router)
+        if cfg.use_vmac:
+            await self._setup_vmac(nl, router)
+        router.build_frames()
+        for ifname in router.tracked_links:
+            link = await nl.find_link(ifname)
+            router.tracker.interface(ifname, link is not None and link.up)
+        return router
+
+    async def _remove_router(self, router: Router) -> None:
+        """Release (priority 0 if master) and take down one virtual router."""
+        if router.worker is not None:
+            router.stop()
+        await router.drain()
+        if router.vmac is not None and self.netlink is not None:
+            with contextlib.suppress(NetlinkFailure):
+                await self.netlink.del_link(router.vmac.index)
+            router.vmac = None
+        ch = router.channel
+        ch.routers.pop(router.cfg.vrid, None)
+        self.routers.remove(router)
+        if ch.routers:
+            ch.refresh()
+            return
+        if ch.sock is not None:
+            asyncio.get_running_loop().remove_reader(ch.sock.fileno())
+        ch.close()
+        del self.channels[(ch.port.name, ch.family)]
+        if not any(c.port is ch.port for c in self.channels.values()):
+            ch.port.close()
+            del self.ports[ch.port.name]
 
     async def _setup_vmac(self, nl: Netlink, router: Router) -> None:
         family, vrid, port = router.channel.family, router.cfg.vrid, router.port
@@ -523,13 +691,15 @@ class Daemon:
             sysctl.write(6, name, "disable_ipv6", 1)
             for iface in (port.name, name):
                 for key, value in VMAC_ARP_SYSCTLS.items():
-                    if iface == port.name:
+                    if iface == port.name and not any(
+                        r[1] == iface and r[2] == key for r in self._sysctl_restore
+                    ):
                         self._sysctl_restore.append((4, iface, key, sysctl.read(4, iface, key)))
                     sysctl.write(4, iface, key, value)
         await nl.set_up(link.index)
         log.info("%s: virtual MAC %s on macvlan %s", router.cfg.name, mac, name)
 
-    async def _setup_accept_mode(self) -> None:
+    async def _sync_accept_mode(self) -> None:
         dropped = [
             v.ip
             for r in self.routers
@@ -541,50 +711,73 @@ class Daemon:
             await nft.install(dropped)
             self._nft_installed = True
             log.info("accept_mode false: dropping traffic to %d virtual address(es)", len(dropped))
+        elif self._nft_installed:
+            await nft.remove()
+            self._nft_installed = False
+
+    def _assign_groups(self) -> None:
+        by_name = {r.cfg.name: r for r in self.routers}
+        for r in self.routers:
+            r.group = None
+        for group in self.config.sync_groups:
+            for member in group.members:
+                if member in by_name:
+                    by_name[member].group = group
+
+    # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._sighup)
         try:
             await self._setup()
+            self.notify_runner.start()
             self._tasks.append(loop.create_task(self._watch_netlink()))
             for router in self.routers:
                 router.start()
+            interval = self.notifier.watchdog_interval()
+            if interval is not None:
+                self._tasks.append(loop.create_task(self._watchdog(interval)))
             log.info(
                 "vrrpd running: %d virtual router(s), control socket %s",
                 len(self.routers),
                 self.config.daemon.control_socket,
             )
+            self.notifier.ready(self.summary())
             await self.stopping.wait()
             log.info("vrrpd stopping")
+            self.notifier.stopping("stopping: releasing virtual routers")
         finally:
             await self._teardown()
         return 0
 
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS=."""
+        masters = [r.cfg.name for r in self.routers if r.fsm.state is fsm.State.MASTER]
+        faults = [r.cfg.name for r in self.routers if r.fsm.state is fsm.State.FAULT]
+        text = f"{len(self.routers)} virtual routers, {len(masters)} master"
+        if masters:
+            text += f" ({', '.join(masters[:8])}{', ...' if len(masters) > 8 else ''})"
+        if faults:
+            text += f", {len(faults)} in FAULT"
+        return text
+
     async def _teardown(self) -> None:
-        for router in self.routers:
-            if router.worker is not None:
-                router.stop()
-        for router in self.routers:
-            await router.drain()
+        for router in list(self.routers):
+            await self._remove_router(router)
+        await self.notify_runner.drain(timeout=5.0)
+        await self.notify_runner.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        loop = asyncio.get_running_loop()
-        for ch in self.channels.values():
-            if ch.sock is not None:
-                loop.remove_reader(ch.sock.fileno())
-            ch.close()
-        for port in self.ports.values():
-            port.close()
-        if self.netlink is not None:
-            for router in self.routers:
-                if router.vmac is not None:
-                    with contextlib.suppress(NetlinkFailure):
-                        await self.netlink.del_link(router.vmac.index)
-                    router.vmac = None
         for family, iface, key, value in self._sysctl_restore:
             with contextlib.suppress(OSError):
                 sysctl.write(family, iface, key, value)
@@ -593,9 +786,122 @@ class Daemon:
                 await nft.remove()
             except OSError as e:
                 log.error("accept_mode rules not removed: %s", e)
+        if self.metrics is not None:
+            await self.metrics.close()
+        self.bus.close()
         await self.control.close()
         if self.netlink is not None:
             await self.netlink.close()
+        self.notifier.close()
+
+    # -- transitions: logs, events, notify, sync groups --------------------------------------
+
+    def transitioned(
+        self, router: Router, old: fsm.State, new: fsm.State, reason: fsm.Reason
+    ) -> None:
+        cfg = router.cfg
+        log.info(
+            "%s: state %s -> %s reason=%s vrid=%d iface=%s family=ipv%d priority=%d",
+            cfg.name,
+            old.value,
+            new.value,
+            reason.value,
+            cfg.vrid,
+            cfg.interface,
+            router.channel.family,
+            router.fsm.priority,
+            extra={
+                "vrrp": {
+                    "VRRP_NAME": cfg.name,
+                    "VRRP_VRID": cfg.vrid,
+                    "VRRP_IFACE": cfg.interface,
+                    "VRRP_STATE": new.value,
+                    "VRRP_OLD_STATE": old.value,
+                    "VRRP_REASON": reason.value,
+                    "VRRP_PRIORITY": router.fsm.priority,
+                }
+            },
+        )
+        self.bus.publish(
+            "transition",
+            name=cfg.name,
+            vrid=cfg.vrid,
+            interface=cfg.interface,
+            family=router.channel.family,
+            old=old.value,
+            new=new.value,
+            reason=reason.value,
+            priority=router.fsm.priority,
+        )
+        if cfg.notify and new is not fsm.State.INITIALIZE:
+            self.notify_runner.submit(
+                Job(
+                    argv=(*cfg.notify, "INSTANCE", cfg.name, new.value, str(router.fsm.priority)),
+                    env={
+                        "VRRP_KIND": "INSTANCE",
+                        "VRRP_NAME": cfg.name,
+                        "VRRP_STATE": new.value,
+                        "VRRP_OLD_STATE": old.value,
+                        "VRRP_REASON": reason.value,
+                        "VRRP_PRIORITY": str(router.fsm.priority),
+                        "VRRP_VRID": str(cfg.vrid),
+                        "VRRP_IFACE": cfg.interface,
+                        "VRRP_FAMILY": f"ipv{router.channel.family}",
+                    },
+                    timeout=float(cfg.notify_timeout),
+                    what=f"{cfg.name} {new.value}",
+                )
+            )
+        self.notifier.status(self.summary())
+        group = router.group
+        if group is None or self.stopping.is_set():
+            return
+        if old is fsm.State.MASTER and new is fsm.State.BACKUP:
+            # A member left: the others follow, so the group never splits across nodes.
+            for other in self._members(group):
+                if other is not router and other.fsm.state is fsm.State.MASTER:
+                    other.dispatch(fsm.StepDown())
+        self._group_notify(group)
+
+    def _members(self, group: SyncGroup) -> list[Router]:
+        return [r for r in self.routers if r.group is group]
+
+    def group_fault(self, router: Router) -> str:
+        """Why the router's sync group holds it in FAULT ("" when it does not)."""
+        if router.group is None:
+            return ""
+        for other in self._members(router.group):
+            if other is not router and other.own_fault:
+                return f"member {other.cfg.name} in FAULT"
+        return ""
+
+    def apply_group(self, router: Router) -> None:
+        """A router's tracking changed: it and its sync group re-evaluate."""
+        if router.group is None:
+            router.apply()
+            return
+        for member in self._members(router.group):
+            member.apply()
+
+    def _group_notify(self, group: SyncGroup) -> None:
+        states = {r.fsm.state for r in self._members(group)}
+        if len(states) != 1:
+            return
+        (state,) = states
+        if self._group_state.get(group.name) == state.value:
+            return
+        self._group_state[group.name] = state.value
+        self.bus.publish("group", name=group.name, state=state.value)
+        log.info("sync group %s: all members %s", group.name, state.value)
+        if group.notify and state is not fsm.State.INITIALIZE:
+            self.notify_runner.submit(
+                Job(
+                    argv=(*group.notify, "GROUP", group.name, state.value),
+                    env={"VRRP_KIND": "GROUP", "VRRP_NAME": group.name, "VRRP_STATE": state.value},
+                    timeout=10.0,
+                    what=f"group {group.name} {state.value}",
+                )
+            )
 
     # -- inputs ----------------------------------------------------------------------------
 
@@ -643,19 +949,22 @@ class Daemon:
                                 event.address,
                             )
                             router.dispatch(fsm.VipsLost())
-                elif isinstance(event, LinkEvent) and event.up:
-                    # Back from a link flap: Linux flushed IPv6 addresses when the link went
-                    # down, and neighbours may have moved on. Put the VIPs back and announce.
-                    for router in self.routers:
+                elif isinstance(event, LinkEvent):
+                    for router in list(self.routers):
+                        if event.name:
+                            router.interface_state(event.name, event.up)
                         if (
-                            event.index in (router.port.index, router.vip_index)
+                            event.up
+                            and event.index in (router.port.index, router.vip_index)
                             and router.fsm.state is fsm.State.MASTER
                         ):
+                            # Back from a link flap: Linux flushed IPv6 addresses when the
+                            # link went down, and neighbours may have moved on.
                             router.dispatch(fsm.VipsLost())
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("netlink monitor failed; hand-removed addresses are no longer restored")
+            log.exception("netlink monitor failed; link and address changes are no longer seen")
 
     # -- actions needing the daemon ----------------------------------------------------------
 
@@ -670,13 +979,167 @@ class Daemon:
             except NetlinkFailure as e:
                 log.error("%s: %s", router.cfg.name, e)
 
+    # -- reload ------------------------------------------------------------------------------
+
+    def _sighup(self) -> None:
+        asyncio.get_running_loop().create_task(self._reload_logged())
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except ControlError as e:
+            for line in str(e).splitlines():
+                log.error("reload refused: %s", line)
+
+    async def reload(self) -> dict[str, Any]:
+        """Read the configuration file again and apply the differences; on any problem the
+        running configuration stays and ControlError carries one line per problem."""
+        if self.config_path is None:
+            raise ControlError("reload: the daemon was started without a configuration file")
+        async with self._reloading:
+            try:
+                new = config_mod.load(self.config_path)
+            except ConfigError as e:
+                raise ControlError("\n".join(e.problems)) from None
+            if new.daemon.control_socket != self.config.daemon.control_socket:
+                raise ControlError(
+                    f"{self.config_path}: daemon.control_socket: cannot change on reload "
+                    "(restart vrrpd)"
+                )
+            change = config_mod.diff(self.config, new)
+            self.notifier.reloading("reloading")
+            old_by_name = {r.cfg.name: r for r in self.routers}
+            new_by_name = {c.name: c for c in new.virtual_routers}
+            for name in (*change.removed, *change.restarted):
+                await self._remove_router(old_by_name[name])
+            self.config = new
+            for name in change.updated:
+                await self._update_in_place(old_by_name[name], new_by_name[name])
+            started = []
+            for name in (*change.restarted, *change.added):
+                try:
+                    started.append(await self._add_router(new_by_name[name]))
+                except (NetlinkFailure, OSError, StartupError) as e:
+                    log.error("reload: %s: %s", name, e)
+            self._assign_groups()
+            for router in started:
+                router.start()
+            for router in self.routers:
+                router.apply()
+            await self._sync_accept_mode()
+            if "metrics_listen" in change.daemon_changed:
+                if self.metrics is not None:
+                    await self.metrics.close()
+                    self.metrics = None
+                if new.daemon.metrics_listen is not None:
+                    try:
+                        await self._start_metrics()
+                    except StartupError as e:
+                        log.error("reload: %s", e)
+            result = {
+                "unchanged": list(change.unchanged),
+                "updated": list(change.updated),
+                "restarted": list(change.restarted),
+                "added": list(change.added),
+                "removed": list(change.removed),
+            }
+            self.bus.publish("reload", **result)
+            log.info(
+                "reloaded %s: %s",
+                self.config_path,
+                ", ".join(f"{k} {len(v)}" for k, v in result.items()),
+            )
+            self.notifier.ready(self.summary())
+            return result
+
+    async def _update_in_place(self, router: Router, cfg: VirtualRouterConfig) -> None:
+        changed = config_mod.changed_fields(router.cfg, cfg)
+        router.cfg = cfg
+        router.fsm.params = dataclasses.replace(
+            router.fsm.params,
+            priority=cfg.priority,
+            preempt=cfg.preempt,
+            preempt_delay=cfg.preempt_delay,
+        )
+        if changed & {"track_interfaces", "track_scripts", "track_files", "priority"}:
+            if router.track_runner is not None:
+                await router.track_runner.stop()
+            router.build_tracker()
+            assert self.netlink is not None
+            for ifname in router.tracked_links:
+                link = await self.netlink.find_link(ifname)
+                router.tracker.interface(ifname, link is not None and link.up)
+            if router.track_runner is not None:
+                router.track_runner.read_files_now()
+                router.track_runner.start()
+        log.info("%s: updated in place (%s)", cfg.name, ", ".join(sorted(changed)))
+
     # -- control -----------------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        return [r.status() for r in self.routers]
+
+    def _router(self, req: dict[str, Any]) -> Router:
+        name = req.get("name")
+        for r in self.routers:
+            if r.cfg.name == name:
+                return r
+        known = ", ".join(r.cfg.name for r in self.routers)
+        raise ControlError(f"no virtual router named {name!r} (known: {known})")
 
     async def _control(self, req: dict[str, Any]) -> Any:
         cmd = req["cmd"]
         if cmd == "status":
-            return [r.status() for r in self.routers]
-        raise ControlError(f"unknown command {cmd!r}; known: status")
+            return self.status()
+        if cmd == "explain":
+            r = self._router(req)
+            return {"name": r.cfg.name, "explain": r.explain(), "tracking": r.tracker.snapshot()}
+        if cmd == "events":
+            return Stream(self.bus.subscribe())
+        if cmd == "takeover":
+            return self._takeover(self._router(req))
+        if cmd == "release":
+            r = self._router(req)
+            r.takeover_held = False
+            r.apply()
+            return {"name": r.cfg.name, "priority": r.fsm.priority}
+        if cmd == "maintenance":
+            return self._maintenance(self._router(req), req.get("on"))
+        if cmd == "reload":
+            return await self.reload()
+        raise ControlError(
+            f"unknown command {cmd!r}; known: status, explain, events, takeover, release, "
+            "maintenance, reload"
+        )
+
+    def _takeover(self, r: Router) -> dict[str, Any]:
+        if r.fsm.state is not fsm.State.BACKUP:
+            raise ControlError(
+                f"{r.cfg.name}: takeover needs state BACKUP, not {r.fsm.state.value}"
+            )
+        if r.maintenance:
+            raise ControlError(f"{r.cfg.name}: in maintenance; turn it off first")
+        previous = r.takeover_held
+        r.takeover_held = True
+        r.apply()
+        try:
+            r.dispatch(fsm.Takeover())
+        except ValueError as e:
+            r.takeover_held = previous
+            r.apply()
+            raise ControlError(f"{r.cfg.name}: {e}") from None
+        return {"name": r.cfg.name, "state": r.fsm.state.value, "priority": r.fsm.priority}
+
+    def _maintenance(self, r: Router, on: object) -> dict[str, Any]:
+        if not isinstance(on, bool):
+            raise ControlError('maintenance needs "on": true or false')
+        r.maintenance = on
+        if on:
+            r.takeover_held = False
+        r.apply()
+        if on:
+            r.dispatch(fsm.StepDown())
+        return {"name": r.cfg.name, "maintenance": on, "priority": r.fsm.priority}
 
 
 def _primary(
@@ -694,5 +1157,5 @@ def _primary(
     return None
 
 
-async def serve(config: Config) -> int:
-    return await Daemon(config).run()
+async def serve(config: Config, config_path: str | None = None) -> int:
+    return await Daemon(config, config_path).run()

@@ -40,6 +40,7 @@ class AddrEvent:
 class LinkEvent:
     index: int
     up: bool  # administratively up and carrier present
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,8 @@ async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
                         ip_address(addr),
                         int(msg["prefixlen"]),
                     )
-                elif event == "RTM_NEWLINK":
-                    yield LinkEvent(_link(msg).index, _link(msg).up)
+                elif event in ("RTM_NEWLINK", "RTM_DELLINK"):
+                    link = _link(msg)
+                    yield LinkEvent(link.index, link.up and event == "RTM_NEWLINK", link.name)
     finally:
         ipr.close()

@@ -1,0 +1,107 @@
+"""Notify scripts: run in order, one at a time, each with a timeout, never blocking the
+protocol (the state machine goes on while a script runs or hangs).
+
+A script gets keepalived-compatible arguments after its own (`INSTANCE name STATE priority`,
+or `GROUP name STATE` for a sync group) and the same facts as environment variables
+(VRRP_NAME, VRRP_STATE, VRRP_OLD_STATE, VRRP_REASON, VRRP_PRIORITY, VRRP_VRID, VRRP_IFACE,
+VRRP_FAMILY, VRRP_KIND). A script that outlives its timeout is killed with its process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass
+
+log = logging.getLogger("vrrpd")
+
+QUEUE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Job:
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    timeout: float
+    what: str  # for logs: "gw MASTER"
+
+
+class NotifyRunner:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Job] = asyncio.Queue(QUEUE_LIMIT)
+        self.task: asyncio.Task[None] | None = None
+        self.ran = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run(), name="notify")
+
+    def submit(self, job: Job) -> None:
+        try:
+            self.queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self.failed += 1
+            log.error(
+                "notify %s: %d notifications pending; this one is dropped", job.what, QUEUE_LIMIT
+            )
+
+    async def drain(self, timeout: float) -> None:
+        """Let pending notifications run (at shutdown), for at most `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), timeout)
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _run(self) -> None:
+        while True:
+            job = await self.queue.get()
+            try:
+                await self._one(job)
+            except Exception:
+                log.exception("notify %s failed", job.what)
+            finally:
+                self.queue.task_done()
+
+    async def _one(self, job: Job) -> None:
+        env = dict(os.environ)
+        env.update(job.env)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *job.argv,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as e:
+            self.failed += 1
+            log.error("notify %s: cannot run %s: %s", job.what, job.argv[0], e.strerror or e)
+            return
+        try:
+            _out, err = await asyncio.wait_for(proc.communicate(), job.timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            self.failed += 1
+            log.error("notify %s: %s killed after %gs", job.what, job.argv[0], job.timeout)
+            return
+        self.ran += 1
+        if proc.returncode != 0:
+            self.failed += 1
+            detail = err.decode(errors="replace").strip().splitlines()
+            log.warning(
+                "notify %s: %s exited %d%s",
+                job.what,
+                job.argv[0],
+                proc.returncode,
+                f": {detail[-1]}" if detail else "",
+            )
