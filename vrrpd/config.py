@@ -780,6 +780,8 @@ def load(path: str | Path) -> Config:
 # it advertises or how it judges itself, not what it is on the wire. Any other change
 # (interface, VRID, version, addresses, interval, unicast, virtual MAC, checksum, password)
 # restarts that virtual router: a priority-0 release, then a fresh start.
+OWNER = 255
+
 IN_PLACE_FIELDS = frozenset(
     {
         "priority",
@@ -822,9 +824,10 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         if name not in before:
             continue
         changed = changed_fields(before[name], cfg)
+        owner_change = "priority" in changed and OWNER in (before[name].priority, cfg.priority)
         if not changed:
             unchanged.append(name)
-        elif changed <= IN_PLACE_FIELDS:
+        elif changed <= IN_PLACE_FIELDS and not owner_change:  # an owner is what it is
             updated.append(name)
         else:
             restarted.append(name)

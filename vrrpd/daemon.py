@@ -1061,7 +1061,11 @@ class Daemon:
             preempt=cfg.preempt,
             preempt_delay=cfg.preempt_delay,
         )
-        if changed & {"track_interfaces", "track_scripts", "track_files", "priority"}:
+        if "priority" in changed:
+            router.tracker.set_base(cfg.priority)
+        if changed & {"track_interfaces", "track_scripts", "track_files"}:
+            # New tracked objects start without a verdict (an unweighted one holds FAULT
+            # until its first result), so only a change of tracking rebuilds the tracker.
             if router.track_runner is not None:
                 await router.track_runner.stop()
             router.build_tracker()

@@ -129,3 +129,39 @@ def test_metrics_listen(tmp_path: Path, value: str, why: str) -> None:
 def test_metrics_listen_ok(tmp_path: Path) -> None:
     path = write(tmp_path, '[daemon]\nmetrics_listen = "[::1]:9650"\n' + ROUTER)
     assert load(path).daemon.metrics_listen == "[::1]:9650"
+
+
+def test_diff_sorts_routers_by_what_a_reload_must_do(tmp_path: Path) -> None:
+    from vrrpd.config import diff, parse
+
+    def doc(**routers: dict[str, object]) -> dict[str, object]:
+        base = {"interface": "eth0", "virtual_ips": ["192.0.2.254/24"]}
+        return {"virtual_router": [{"name": n, **base, **t} for n, t in routers.items()]}
+
+    old = parse(
+        doc(
+            same={"vrid": 1},
+            prio={"vrid": 2},
+            owner={"vrid": 3},
+            ip={"vrid": 4},
+            gone={"vrid": 5},
+        ),
+        "old",
+    )
+    new = parse(
+        doc(
+            same={"vrid": 1},
+            prio={"vrid": 2, "priority": 120, "preempt": False},
+            owner={"vrid": 3, "priority": 255},
+            ip={"vrid": 4, "virtual_ips": ["192.0.2.253/24"]},
+            fresh={"vrid": 6},
+        ),
+        "new",
+    )
+    d = diff(old, new)
+    assert d.unchanged == ("same",)
+    assert d.updated == ("prio",)
+    assert d.restarted == ("owner", "ip")
+    assert d.added == ("fresh",)
+    assert d.removed == ("gone",)
+    assert d.daemon_changed == ()
