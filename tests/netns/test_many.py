@@ -71,7 +71,13 @@ def test_255_virtual_routers_in_one_process(lab: Lab) -> None:
     d1.kill()
     d2.wait_states(dict.fromkeys(want1, "MASTER"), timeout=60)
     wait_for(lambda: _vips_on(r2) == odd_vrids | even_vrids, 20, what="r2 to hold all VIPs")
-    assert all(r["counters"]["became_master"] >= 1 for r in d2.status())
+
+    # The status row says MASTER as soon as the state machine decides; the counter follows
+    # when the takeover's actions (advert, VIPs, GARP) have run: poll, do not race it.
+    def never_counted() -> list[Any]:
+        return [r["name"] for r in d2.status() if not r["counters"]["became_master"]]
+
+    wait_for(lambda: not never_counted(), 20, what="every r2 row to count its takeover")
 
 
 def _example(name: str, interval: float = 0.1) -> list[dict[str, Any]]:
