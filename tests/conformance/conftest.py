@@ -1,0 +1,285 @@
+"""Conformance tests: one test per requirement of RFC 5798 §5-§8 (with RFC 9568 and its errata
+8298-8301) and RFC 3768 where VRRPv2 differs, against live vrrpd processes in a lab.
+
+Each test's docstring starts with its section and the requirement in one line; `ledger.py`
+lists every requirement (tested, deviation, not-implemented, not-applicable) and
+`tools/conformance_table.py` turns a run into CONFORMANCE.md.
+
+A test file builds one lab for all its tests (module scope): vrrpd is started once, packets
+are injected with tools/vrrp_craft.py from a client namespace, and the tests assert on
+counter deltas (`Vrrpd.status()`), states, logs and captures. Waits poll a positive
+condition with a deadline; a test that must show that nothing happened waits for something
+that does happen (the discard counter reaching N, more adverts received) and then asserts
+that the state did not change. Deadlines are generous: the machine is shared and small.
+
+These tests need root and never skip: without root they fail, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netns_lab import wire
+from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO / "tools") not in sys.path:
+    sys.path.insert(0, str(REPO / "tools"))
+
+import vrrp_craft  # noqa: E402  (tools/ is not a package)
+
+VIP = "192.0.2.254/24"
+VIP_ADDR = "192.0.2.254"
+GROUP4 = "224.0.0.18"
+GROUP6 = "ff02::12"
+WAIT = 10.0  # seconds: the deadline for anything that should take milliseconds
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("conformance tests need root (network namespaces, raw sockets)")
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    """One lab for the whole test file; removed (namespaces, processes) after it."""
+    need_root()
+    with Lab() as the_lab:
+        yield the_lab
+
+
+def vr(**overrides: Any) -> dict[str, Any]:
+    """One [[virtual_router]] table with the defaults of these tests."""
+    table: dict[str, Any] = {
+        "name": "gw",
+        "interface": "eth0",
+        "vrid": 51,
+        "priority": 100,
+        "advert_interval": 0.1,
+        "preempt": True,
+        "virtual_ips": [VIP],
+    }
+    table.update(overrides)
+    return table
+
+
+# --- injection -------------------------------------------------------------------------------
+
+
+class Injector:
+    """Sends crafted packets from a lab node (vrrp_craft.Sender opened in its namespace)."""
+
+    def __init__(self, node: Node, neighbours: dict[str, str] | None = None) -> None:
+        self.node = node
+        self.sender = vrrp_craft.Sender("eth0", netns=node.ns, neighbours=neighbours or {})
+        self.src = str(node.ipv4.ip) if node.ipv4 is not None else str(node.link_local())
+
+    def close(self) -> None:
+        self.sender.close()
+
+    def send(self, packets: bytes | Iterable[bytes], repeat: int = 1) -> int:
+        items = [packets] if isinstance(packets, bytes) else list(packets)
+        n = 0
+        for _ in range(repeat):
+            for p in items:
+                self.sender.send(p)
+                n += 1
+        return n
+
+    def craft(self, **fields: Any) -> bytes:
+        fields.setdefault("src", self.src)
+        return vrrp_craft.craft(**fields)
+
+    def advert(self, repeat: int = 1, **fields: Any) -> int:
+        """Craft one advert (`vrrp_craft.craft` fields; source: this node) and send it."""
+        return self.send(self.craft(**fields), repeat)
+
+
+class Stream:
+    """Sends a packet every `every` seconds on a thread until stopped (a fake master).
+
+    `switch(packet)` changes what is sent from the next tick on; `stop()` returns the time
+    (time.time()) the last packet went out.
+    """
+
+    def __init__(self, injector: Injector, packet: bytes, every: float = 0.05) -> None:
+        self.injector = injector
+        self.packet = packet
+        self.every = every
+        self.sent = 0
+        self.last_sent = 0.0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="advert-stream", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set():
+            with self._lock:
+                self.injector.sender.send(self.packet)
+                self.sent += 1
+                self.last_sent = time.time()
+            self._stop.wait(self.every)
+
+    def switch(self, packet: bytes) -> None:
+        with self._lock:
+            self.packet = packet
+
+    def wait_sent(self, n: int) -> None:
+        start = self.sent
+        wait_for(lambda: self.sent >= start + n, WAIT, what=f"{n} packets streamed")
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(WAIT)
+        return self.last_sent
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- counters and states ---------------------------------------------------------------------
+
+
+def counters(d: Vrrpd, name: str = "gw") -> dict[str, int]:
+    return {k: int(v) for k, v in d.counters(name).items()}
+
+
+def delta(d: Vrrpd, before: dict[str, int], name: str = "gw") -> dict[str, int]:
+    """The counters that changed since `before`, with their increase."""
+    now = counters(d, name)
+    return {k: v - before.get(k, 0) for k, v in now.items() if v != before.get(k, 0)}
+
+
+def discards(changed: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in changed.items() if k.startswith("discard_")}
+
+
+def wait_counter(d: Vrrpd, counter: str, at_least: int, name: str = "gw") -> int:
+    return d.wait_counter(name, counter, at_least, timeout=WAIT)
+
+
+def check_discards(
+    inj: Injector,
+    daemons: Iterable[Vrrpd],
+    packets: list[bytes],
+    want: dict[str, int],
+    *,
+    sentinel: bytes,
+    mark: str,
+    name: str = "gw",
+) -> list[dict[str, int]]:
+    """Send `packets`, then `sentinel`, a packet discarded under `mark` (a reason not in
+    `want`). Once a daemon has counted the sentinel it has processed every packet before it
+    (one socket, read in order): then its discard counters must have grown by exactly `want`
+    (counter -> increase), no more, no less. Returns the counters from before."""
+    daemons = list(daemons)
+    assert mark not in want
+    before = [counters(d, name) for d in daemons]
+    inj.send([*packets, sentinel])
+    for d, b in zip(daemons, before, strict=True):
+        wait_counter(d, mark, b[mark] + 1, name)
+        got = discards(delta(d, b, name))
+        got[mark] -= 1
+        assert {k: v for k, v in got.items() if v} == want, f"{d.node.name}/{name}: {got}"
+    return before
+
+
+def wait_received(d: Vrrpd, more: int, name: str = "gw") -> None:
+    """Wait until `d` has received `more` further valid adverts (a clock made of adverts)."""
+    start = counters(d, name)["adverts_received"]
+    wait_counter(d, "adverts_received", start + more, name)
+
+
+def state(d: Vrrpd, name: str = "gw") -> str:
+    return str(d.router(name)["state"])
+
+
+def holds(node: Node, address: str) -> bool:
+    return node.has_address(address)
+
+
+# --- captures and logs -----------------------------------------------------------------------
+
+_captures = 0
+
+
+def capture(node: Node, bpf: str = "", ifname: str = "eth0") -> Capture:
+    """Like `Node.capture`, with tcpdump in --immediate-mode: each packet reaches the file
+    as it arrives (otherwise libpcap hands them over in blocks, up to a second late), so a
+    test can react to the wire. The lab stops it on close."""
+    import subprocess
+
+    global _captures
+    _captures += 1
+    base = node.lab.workdir / f"{node.name}-{ifname}-imm{_captures}"
+    pcap, err = base.with_suffix(".pcap"), base.with_suffix(".tcpdump.log")
+    argv = ["tcpdump", "-i", ifname, "--immediate-mode", "-U", "-n", "-s", "512"]
+    argv += ["-w", str(pcap), *bpf.split()]
+    with open(err, "wb") as e:
+        proc = node.popen(argv, stdout=subprocess.DEVNULL, stderr=e)
+    cap = Capture(node, proc, pcap, err)
+    cap.wait_started()
+    return cap
+
+
+def adverts(cap: Capture, *, src: str | None = None, vrid: int | None = None) -> list[Any]:
+    return wire.adverts(cap.packets(), src=src, vrid=vrid)
+
+
+def wait_adverts(
+    cap: Capture, n: int, *, src: str | None = None, vrid: int | None = None, after: float = 0.0
+) -> list[Any]:
+    """Poll until `n` adverts (from `src`, for `vrid`, captured after `after`) are there."""
+
+    def enough() -> list[Any] | None:
+        found = [p for p in adverts(cap, src=src, vrid=vrid) if float(p.time) > after]
+        return found if len(found) >= n else None
+
+    return wait_for(enough, WAIT + n * 1.5, interval=0.05, what=f"{n} adverts from {src}")
+
+
+def vrrp_message(p: Any) -> bytes:
+    return wire.vrrp_bytes(p)
+
+
+def checksum_ok(p: Any, form: str) -> bool:
+    """Is the advert's checksum right in `form`, computed here (not by vrrpd's codec)?"""
+    msg = vrrp_message(p)
+    ip = wire.ip_of(p)
+    want = vrrp_craft.checksum_of(msg, str(ip.src), str(ip.dst), form)
+    return int.from_bytes(msg[6:8], "big") == want
+
+
+def log_time(d: Vrrpd, needle: str) -> float:
+    """The wall-clock time (time.time() scale) of the first log line containing `needle`."""
+
+    def find() -> float | None:
+        for line in d.log_text().splitlines():
+            if needle in line:
+                stamp = line.split(" ", 1)[0]
+                return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+        return None
+
+    return wait_for(find, WAIT, what=f"log line with {needle!r} in {d.node.name}")
+
+
+def log_lines(d: Vrrpd, needle: str) -> list[str]:
+    return [line for line in d.log_text().splitlines() if needle in line]
+
+
+def poll(predicate: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    return wait_for(predicate, timeout, what=what)
