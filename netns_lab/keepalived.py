@@ -80,6 +80,10 @@ COMPLAINT_RE = re.compile(
     re.IGNORECASE,
 )
 
+# Protocol as usual, not a rejected packet: a preempting backup ignores a lower-priority master
+# (RFC 5798 §6.4.2), "(VI_1) received lower priority (100) advert from 192.0.2.1 - discarding".
+BENIGN_RE = re.compile(r"received lower priority \(\d+\) advert from \S+ - discarding")
+
 FORBIDDEN_IN_VALUES = re.compile(r"[{}\n\r#!]")
 
 _running: weakref.WeakSet[Keepalived] = weakref.WeakSet()
@@ -273,7 +277,12 @@ class Keepalived:
 
     def complaints(self) -> list[str]:
         """Log lines in which keepalived rejected or complained about a received advert."""
-        return [line for line in self.log_lines() if COMPLAINT_RE.search(line.split(": ", 1)[-1])]
+        out = []
+        for line in self.log_lines():
+            text = line.split(": ", 1)[-1]  # without the time stamp
+            if COMPLAINT_RE.search(text) and not BENIGN_RE.search(text):
+                out.append(line)
+        return out
 
     def _exited_error(self, doing: str) -> KeepalivedError:
         return KeepalivedError(

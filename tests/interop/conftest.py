@@ -271,3 +271,13 @@ def wait_ka_state(
         k.wait_state(KA_NAME, state, timeout)
     except TimeoutError as e:
         raise AssertionError(f"{e}\n{describe(k, *others)}") from None
+
+
+VRRPD_START_MARK = "--- netns_lab: starting vrrpd"
+
+
+def run_log(d: Vrrpd) -> str:
+    """vrrpd's log of this run only (the lab appends every start of a node's vrrpd to one file)."""
+    text = d.log_text()
+    at = text.rfind(VRRPD_START_MARK)
+    return text[at:] if at >= 0 else text
