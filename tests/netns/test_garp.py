@@ -11,7 +11,7 @@ import itertools
 import time
 
 from netns_lab import wire
-from netns_lab.lab import Lab, wait_for
+from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
 
 
@@ -28,8 +28,11 @@ def test_garp_repeat_spaced_by_garp_interval(lab: Lab) -> None:
     gs = wire.garps(cap.stop(), VIP_ADDR, r1.mac)
     ts = wire.times(gs)
     assert len(ts) == 4, f"garp_repeat = 4 but {len(ts)} gratuitous ARPs: {ts}"
+    # A late frame may be followed by an early-looking one if the daemon keeps an absolute
+    # schedule: each gap at least half the interval, the whole burst at least 3 x 0.2 s.
     gaps = [b - a for a, b in itertools.pairwise(ts)]
-    assert all(0.2 <= g <= 2.0 for g in gaps), f"garp_interval = 0.25 s, gaps {gaps}"
+    assert all(0.125 <= g <= 2.0 for g in gaps), f"garp_interval = 0.25 s, gaps {gaps}"
+    assert ts[-1] - ts[0] >= 0.6, f"garp_interval = 0.25 s, gaps {gaps}"
 
 
 def test_garp_refresh_while_master(lab: Lab) -> None:
@@ -42,12 +45,14 @@ def test_garp_refresh_while_master(lab: Lab) -> None:
     cap.wait_packets(lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)), 4, 10, "4 GARPs")
     ts = wire.times(wire.garps(cap.stop(), VIP_ADDR, r1.mac))
     gaps = [b - a for a, b in itertools.pairwise(ts)]
-    assert all(0.8 <= g <= 3.0 for g in gaps), f"garp_refresh = 1 s, gaps {gaps}"
+    assert all(0.5 <= g <= 3.0 for g in gaps), f"garp_refresh = 1 s, gaps {gaps}"
+    assert (ts[-1] - ts[0]) / len(gaps) >= 0.8, f"garp_refresh = 1 s, gaps {gaps}"
     assert d1.router("gw")["state"] == "MASTER"
     assert d1.counters("gw")["became_master"] == 1  # refreshes, not new takeovers
 
 
-def test_master_reannounces_when_split_brain_heals(lab: Lab) -> None:
+def _split_brain(lab: Lab) -> tuple[Node, Node, Node, Vrrpd, Vrrpd]:
+    """r1 (200) and r2 (100) both master behind a partition; the client follows r2."""
     r1 = lab.add_router("r1", "192.0.2.1/24")
     r2 = lab.add_router("r2", "192.0.2.2/24")
     c1 = lab.add_client("c1", "192.0.2.100/24")
@@ -61,17 +66,58 @@ def test_master_reannounces_when_split_brain_heals(lab: Lab) -> None:
     d2.wait_state("gw", "MASTER", timeout=10)  # split brain
     # r2's takeover GARPs move the client to r2: it now follows the wrong master.
     wait_for(lambda: c1.neigh(VIP_ADDR) == r2.mac, 5, what="client to follow r2")
+    return r1, r2, c1, d1, d2
+
+
+def test_master_reannounces_when_it_hears_the_other_master(lab: Lab) -> None:
+    # The heal reaches r1 first: r1 hears r2's lower-priority adverts while r2 hears nothing.
+    r1, r2, c1, d1, d2 = _split_brain(lab)
     cap = c1.capture("arp")
     healed = time.time()
-    for n in (r1, r2):
-        n.unblock_vrrp()
-    d2.wait_state("gw", "BACKUP", timeout=5)
-    assert d1.router("gw")["state"] == "MASTER"
-    # r1 must re-announce at once, or the client would keep sending to r2 (now a backup).
+    r1.unblock_vrrp()
+    d1.wait_counter("gw", "adverts_received", 1, timeout=5)
+    # r1 must re-announce at once, or the client would keep sending to r2.
     gs = cap.wait_packets(
         lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)), 1, 5, "a GARP from r1 after the heal"
     )
     assert float(gs[0].time) - healed < 3.0
     wait_for(lambda: c1.neigh(VIP_ADDR) == r1.mac, 5, what="client back on r1")
+    r2.unblock_vrrp()
+    d2.wait_state("gw", "BACKUP", timeout=5)
+    assert d1.router("gw")["state"] == "MASTER"
     wait_for(lambda: not r2.has_address(VIP_ADDR), 5, what="r2 to release the VIP")
+    assert c1.neigh(VIP_ADDR) == r1.mac
+    assert c1.ping(VIP_ADDR, timeout=2)
+    cap.stop()
+
+
+def test_clients_return_to_the_winner_when_the_loser_hears_first(lab: Lab) -> None:
+    # The heal reaches r2 first: r2 hears r1, steps down and, as a backup, sends nothing more,
+    # so r1 never hears a second master. In a symmetric heal this is the order half the time
+    # (whoever advertises first after the heal is heard first). Clients that followed r2
+    # must still come back to r1 at once: r2 no longer holds the VIP.
+    r1, r2, c1, d1, d2 = _split_brain(lab)
+    cap = c1.capture("arp")
+    r2.unblock_vrrp()
+    d2.wait_state("gw", "BACKUP", timeout=5)
+    wait_for(lambda: not r2.has_address(VIP_ADDR), 5, what="r2 to release the VIP")
+    healed = time.time()
+    r1.unblock_vrrp()
+    assert d1.router("gw")["state"] == "MASTER"
+    try:
+        gs = cap.wait_packets(
+            lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)),
+            1,
+            5,
+            "a GARP from r1 after r2 stepped down",
+        )
+    except TimeoutError as e:
+        raise AssertionError(
+            f"{e}; the client still maps the VIP to {c1.neigh(VIP_ADDR)} (r2 = {r2.mac}, "
+            f"r1 = {r1.mac}), and r2 no longer holds the VIP; r2's log:\n"
+            f"{d2.log_text()[-1500:]}"
+        ) from None
+    assert float(gs[-1].time) - healed < 5.0
+    wait_for(lambda: c1.neigh(VIP_ADDR) == r1.mac, 5, what="client back on r1")
+    assert c1.ping(VIP_ADDR, timeout=2)
     cap.stop()
