@@ -93,8 +93,10 @@ def test_same_vrid_on_ipv4_and_ipv6_are_two_routers(lab: Lab) -> None:
     d1.wait_states({"gw4": "MASTER", "gw6": "BACKUP"}, timeout=10)
     d2.wait_states({"gw4": "BACKUP", "gw6": "MASTER"}, timeout=10)
     assert {r["name"]: r["family"] for r in d1.status()} == {"gw4": 4, "gw6": 6}
-    assert d1.router("gw6")["master"] == r2.link_local()
-    assert d2.router("gw4")["master"] == "192.0.2.1"
+    # BACKUP is reached at start-up, before the first advert: poll for the master's address.
+    ll2 = r2.link_local()
+    wait_for(lambda: d1.router("gw6")["master"] == ll2, 5, what="r1/gw6 to follow r2")
+    wait_for(lambda: d2.router("gw4")["master"] == "192.0.2.1", 5, what="r2/gw4 to follow r1")
     wait_for(
         lambda: [n.name for n in (r1, r2) if n.has_address(VIP_ADDR)] == ["r1"],
         5,

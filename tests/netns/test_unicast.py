@@ -79,9 +79,10 @@ def test_routed_unicast_with_default_ttl_check_is_discarded(lab: Lab) -> None:
     d1.wait_state("gw", "MASTER", timeout=10)
     d2.wait_counter("gw", "discard_ttl", 5, timeout=10)
     d1.wait_counter("gw", "discard_ttl", 1, timeout=10)  # r2 once advertised as master too
-    assert d2.router("gw")["state"] == "MASTER"  # it never hears a valid advert
+    d2.wait_state("gw", "MASTER", timeout=5)  # it never hears a valid advert
+    assert d1.router("gw")["state"] == "MASTER"
     assert d2.counters("gw")["adverts_received"] == 0
-    assert holders(SVC_ADDR, r1, r2) == ["r1", "r2"]
+    wait_for(lambda: holders(SVC_ADDR, r1, r2) == ["r1", "r2"], 5, what="both to hold the VIP")
 
 
 def _inject(node: Node, *args: str) -> None:

@@ -63,7 +63,7 @@ def test_client_keeps_the_virtual_mac_across_failover(lab: Lab) -> None:
     cap.wait_packets(lambda p: bool(wire.garps([p], VIP_ADDR, VMAC4)), 1, 5, "a GARP from vmac")
     link2 = vmac_link(r2, d2)
     assert link2["mac"] == VMAC4
-    assert r2.holders_of(VIP_ADDR) == [link2["ifname"]]
+    wait_for(lambda: r2.holders_of(VIP_ADDR) == [link2["ifname"]], 5, what="the VIP on r2's vmac")
     assert c1.neigh(VIP_ADDR) == VMAC4  # unchanged across the failover
     assert c1.ping(VIP_ADDR, timeout=3)  # ... and it reaches r2 now
     assert c1.neigh(VIP_ADDR) == VMAC4
@@ -77,9 +77,17 @@ def test_vmac_sysctls_no_ipv6_interface_id_and_removed_on_sigterm(lab: Lab) -> N
     d1.wait_state("gw", "MASTER", timeout=10)
     link = vmac_link(r1, d1)
     ifname = link["ifname"]
-    for iface in ("eth0", ifname):
-        assert r1.conf_sysctl(iface, "arp_ignore") == "1", iface
-        assert r1.conf_sysctl(iface, "arp_announce") == "2", iface
+
+    def arp_sysctls() -> dict[str, tuple[str, str]]:
+        return {
+            i: (r1.conf_sysctl(i, "arp_ignore"), r1.conf_sysctl(i, "arp_announce"))
+            for i in ("eth0", ifname)
+        }
+
+    try:
+        wait_for(lambda: set(arp_sysctls().values()) == {("1", "2")}, 5, what="ARP sysctls")
+    except TimeoutError:
+        raise AssertionError(f"(arp_ignore, arp_announce) by interface: {arp_sysctls()}") from None
     # RFC 5798 §7.4: the virtual MAC never forms an IPv6 interface identifier.
     derived = wire.eui64_link_local(VMAC4)
     assert link["addrgenmode"] in ("none", "random", None), link["addrgenmode"]
