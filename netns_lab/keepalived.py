@@ -34,12 +34,13 @@ addresses, like everything in a lab.
 
 Processes: keepalived runs as a parent and a VRRP child (fork without exec: the same command
 line). `stop()` sends SIGTERM to the parent, which stops the child; `crash()` freezes the
-parent (SIGSTOP, so it cannot respawn the child), SIGKILLs the child, then the parent. Every
-signal goes to a PID read from keepalived's own pid files (or the Popen) after checking that
-``/proc/PID/cmdline`` is keepalived running this node's configuration file; nothing is ever
-signalled by name. An ``atexit`` hook (registered after the lab's, so it runs first) stops a
-keepalived left running; the lab's own cleanup (SIGTERM to the tracked parent, then killing
-what is left in its namespaces) covers the rest.
+parent (SIGSTOP, so it cannot respawn the child), SIGKILLs the child, then the parent. The
+parent is signalled through its Popen (our unreaped child: its PID cannot have been reused);
+the VRRP child's PID comes from keepalived's pid file (or the one read at start-up) and is
+signalled only after checking that ``/proc/PID/cmdline`` is keepalived running this node's
+configuration file. Nothing is ever signalled by name. An ``atexit`` hook (registered after
+the lab's, so it runs first) stops a keepalived left running; the lab's own cleanup (SIGTERM
+to the tracked parent, then killing what is left in its namespaces) covers the rest.
 """
 
 from __future__ import annotations

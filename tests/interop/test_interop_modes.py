@@ -133,7 +133,7 @@ def test_vrrpd_master_keepalived_backup(lab: Lab, mode_name: str) -> None:
     # Election by priority: vrrpd (200) wins over keepalived (100).
     wait_vrrpd_state(d, "MASTER", k)
     wait_ka_state(k, "BACKUP", d)
-    wait_single_holder(routers, mode.vip, r1, d, k)
+    single_holder(routers, mode, r1, d, k)
     assert_client_reaches(c1, mode.vip, r1, d, k)
     wait_keepalived_heard_vrrpd(k, d, mode.heard)
     assert_wire(cap, mode, sender=r1, peer=r2, vmac=bool(mode.vrrpd.get("use_vmac")))
@@ -150,7 +150,7 @@ def test_vrrpd_master_keepalived_backup(lab: Lab, mode_name: str) -> None:
     assert any("Backup received priority 0 advertisement" in line for line in k.log_lines()), (
         f"keepalived took over without seeing vrrpd's priority 0\n{describe(d, k)}"
     )
-    wait_single_holder(routers, mode.vip, r2, d, k)
+    single_holder(routers, mode, r2, d, k)
     assert_client_reaches(c1, mode.vip, r2, d, k)
     assert_keepalived_clean(k, d)
 
@@ -166,7 +166,7 @@ def test_keepalived_master_vrrpd_backup(lab: Lab, mode_name: str) -> None:
     # Election by priority: keepalived (200) wins over vrrpd (100).
     wait_ka_state(k, "MASTER", d)
     wait_vrrpd_state(d, "BACKUP", k)
-    wait_single_holder(routers, mode.vip, r2, d, k)
+    single_holder(routers, mode, r2, d, k)
     assert_client_reaches(c1, mode.vip, r2, d, k)
     wait_vrrpd_heard_keepalived(d, k, adverts=mode.heard)
     assert_wire(cap, mode, sender=r2, peer=r1, vmac=bool(mode.keepalived.get("use_vmac")))
@@ -184,9 +184,16 @@ def test_keepalived_master_vrrpd_backup(lab: Lab, mode_name: str) -> None:
     row = wait_vrrpd_state(d, "MASTER", k)
     assert "reason=priority-0" in d.log_text(), describe(d, k)
     assert row["counters"]["priority0_received"] >= 1, row["counters"]
-    wait_single_holder(routers, mode.vip, r1, d, k)
+    single_holder(routers, mode, r1, d, k)
     assert_client_reaches(c1, mode.vip, r1, d, k)
     assert_vrrpd_clean(d, k)
+
+
+def single_holder(routers: list[Node], mode: Mode, holder: Node, d: Vrrpd, k: Keepalived) -> None:
+    """Only `holder` has the VIP (and, for IPv6, the virtual router's link-local too)."""
+    wait_single_holder(routers, mode.vip, holder, d, k)
+    if mode.ipv6:
+        wait_single_holder(routers, VIP6_LL, holder, d, k)
 
 
 def holders_on(node: Node, vip: str) -> list[str]:
