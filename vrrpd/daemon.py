@@ -58,6 +58,7 @@ COUNTERS: tuple[str, ...] = (
 CHANNEL_COUNTERS = ("discard_vrid", "discard_ip_header", "discard_length")
 
 MAINTENANCE_PRIORITY = 1
+HAND_OVER_WAIT = 1.0  # seconds to learn the new master's MAC after stepping down
 TAKEOVER_PRIORITY = 254
 
 # Sysctls a virtual MAC needs on the macvlan and its parent (IPv4), see README "Virtual MAC".
@@ -441,6 +442,16 @@ class Router:
                     self._start_refresh()
                 else:
                     self._stop_announcing()
+                winner = self.fsm.master_address
+                if (
+                    reason is fsm.Reason.HIGHER_PRIORITY
+                    and old is fsm.State.MASTER
+                    and self.vmac is None
+                    and winner is not None
+                ):
+                    self._announcing = asyncio.get_running_loop().create_task(
+                        self._hand_over(winner)
+                    )
                 self.daemon.transitioned(self, old, new, reason)
 
     def _send(self, priority: int) -> None:
@@ -491,6 +502,49 @@ class Router:
         for _ in range(times):
             await asyncio.sleep(float(interval))
             self._announce_round(1)
+
+    async def _hand_over(self, winner: IPAddress) -> None:
+        """We were master and stepped down for a better one: after a split brain, hosts may
+        still map the VIPs to our MAC, and the winner may never hear us to re-announce (we
+        heard it first and went quiet). Announce the VIPs at the winner's MAC, learnt from the
+        neighbour table, from our own port (so switches keep the winner's MAC where it is)."""
+        nl = self.daemon.netlink
+        if nl is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HAND_OVER_WAIT
+        mac = await nl.neighbour(self.port.index, winner)
+        while mac is None and loop.time() < deadline:
+            self._poke(winner)
+            await asyncio.sleep(0.05)
+            mac = await nl.neighbour(self.port.index, winner)
+        if mac is None or self.fsm.state is not fsm.State.BACKUP:
+            return
+        frames = []
+        for vip in self.cfg.virtual_ips:
+            if isinstance(vip.ip, IPv4Address):
+                frames.append(garp_frame(mac, vip.ip, sender=self.port.mac))
+            elif isinstance(self.channel.primary, IPv6Address):
+                frames.append(na_frame(mac, self.channel.primary, vip.ip, sender=self.port.mac))
+        assert self.port.announcer is not None
+        for _ in range(max(1, self.cfg.garp_repeat)):
+            self.port.announcer.send(frames)
+        log.info(
+            "%s: announced the virtual addresses at the new master's MAC %s (%s)",
+            self.cfg.name,
+            mac,
+            winner,
+        )
+
+    def _poke(self, address: IPAddress) -> None:
+        """Make the kernel resolve `address` (one datagram to the discard port)."""
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.port.name.encode())
+            if family == socket.AF_INET:
+                s.sendto(b"", (str(address), 9))
+            else:
+                s.sendto(b"", (str(address), 9, 0, self.port.index))
 
     def _start_refresh(self) -> None:
         if self.cfg.garp_refresh > 0 and self._refreshing is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import time
 
+from scapy.layers.l2 import ARP
+
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
@@ -95,7 +97,9 @@ def test_clients_return_to_the_winner_when_the_loser_hears_first(lab: Lab) -> No
     # The heal reaches r2 first: r2 hears r1, steps down and, as a backup, sends nothing more,
     # so r1 never hears a second master. In a symmetric heal this is the order half the time
     # (whoever advertises first after the heal is heard first). Clients that followed r2
-    # must still come back to r1 at once: r2 no longer holds the VIP.
+    # must still come back to r1 at once: r2 no longer holds the VIP. r2 hands over: it
+    # announces the VIP at r1's MAC (ARP sender r1, Ethernet source r2, so the switch keeps
+    # r1's MAC on r1's port).
     r1, r2, c1, d1, d2 = _split_brain(lab)
     cap = c1.capture("arp")
     r2.unblock_vrrp()
@@ -106,10 +110,10 @@ def test_clients_return_to_the_winner_when_the_loser_hears_first(lab: Lab) -> No
     assert d1.router("gw")["state"] == "MASTER"
     try:
         gs = cap.wait_packets(
-            lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)),
+            lambda p: bool(_announces(p, VIP_ADDR, r1.mac)),
             1,
             5,
-            "a GARP from r1 after r2 stepped down",
+            "a GARP for the VIP at r1's MAC after r2 stepped down",
         )
     except TimeoutError as e:
         raise AssertionError(
@@ -121,3 +125,8 @@ def test_clients_return_to_the_winner_when_the_loser_hears_first(lab: Lab) -> No
     wait_for(lambda: c1.neigh(VIP_ADDR) == r1.mac, 5, what="client back on r1")
     assert c1.ping(VIP_ADDR, timeout=2)
     cap.stop()
+
+
+def _announces(packet: object, vip: str, mac: str) -> bool:
+    """A gratuitous ARP mapping `vip` to `mac`, whoever sends it."""
+    return any(g[ARP].hwsrc == mac for g in wire.garps([packet], vip))

@@ -18,20 +18,24 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 ALL_NODES = "ff02::1"
 
 
-def garp_frame(mac: str, vip: IPv4Address) -> bytes:
+def garp_frame(mac: str, vip: IPv4Address, sender: str | None = None) -> bytes:
     """An ARP request from the VIP to the VIP, broadcast: Linux hosts update an existing
-    neighbour entry from it (and, with arp_accept, create one), as do switches' MAC tables."""
-    frame = Ether(src=mac, dst=BROADCAST) / ARP(
+    neighbour entry from it (and, with arp_accept, create one), as do switches' MAC tables.
+
+    `mac` is the address announced for the VIP; `sender` the frame's Ethernet source when
+    another host's address is announced (default: `mac`)."""
+    frame = Ether(src=sender or mac, dst=BROADCAST) / ARP(
         op=1, hwsrc=mac, psrc=str(vip), hwdst="00:00:00:00:00:00", pdst=str(vip)
     )
     return bytes(frame)
 
 
-def na_frame(mac: str, source: IPv6Address, vip: IPv6Address) -> bytes:
+def na_frame(mac: str, source: IPv6Address, vip: IPv6Address, sender: str | None = None) -> bytes:
     """An unsolicited NA for `vip` to all nodes: Router and Override set, Solicited clear,
-    with our link-layer address, so neighbours replace their entry at once."""
+    with `mac` as the target link-layer address, so neighbours replace their entry at once.
+    `sender` as for `garp_frame`."""
     frame = (
-        Ether(src=mac, dst="33:33:00:00:00:01")
+        Ether(src=sender or mac, dst="33:33:00:00:00:01")
         / IPv6(src=str(source), dst=ALL_NODES, hlim=255)
         / ICMPv6ND_NA(R=1, S=0, O=1, tgt=str(vip))
         / ICMPv6NDOptDstLLAddr(lladdr=mac)

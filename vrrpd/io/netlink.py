@@ -7,6 +7,7 @@ on delete are success, so a restart, a retry or a hand-made change never turns i
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
@@ -21,6 +22,8 @@ IPAddress = IPv4Address | IPv6Address
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
 IFF_UP = 0x1
+# NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP
+NUD_VALID = 0x02 | 0x04 | 0x08 | 0x10 | 0x80 | 0x40
 IFF_RUNNING = 0x40
 
 
@@ -119,6 +122,18 @@ class Netlink:
                 return False
             raise NetlinkFailure(f"adding {iface} to interface {index}: {e}") from e
         return True
+
+    async def neighbour(self, index: int, address: IPAddress) -> str | None:
+        """The link-layer address the kernel knows for `address` on interface `index`."""
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        try:
+            async for msg in await self.ipr.get_neighbours(family=family, ifindex=index):
+                dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
+                if dst and lladdr and ip_address(dst) == address and msg["state"] & NUD_VALID:
+                    return str(lladdr)
+        except NetlinkError:
+            return None
+        return None
 
     async def find_link(self, name: str) -> Link | None:
         try:
