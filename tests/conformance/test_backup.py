@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from netns_lab import wire
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
@@ -61,7 +62,7 @@ class Subject:
 def s(lab: Lab) -> Iterator[Subject]:
     r2 = lab.add_router("r2", f"{R2}/24")
     c1 = lab.add_client("c1", f"{C1}/24")
-    cap = capture(c1, "ip proto 112")
+    cap = capture(c1, "ip proto 112 or arp")
     d2 = r2.start_vrrpd(
         [
             vr(name="gw", priority=100),
@@ -81,8 +82,10 @@ def advert(s: Subject, priority: int, interval: int = 10, vrid: int = 51) -> byt
 
 
 def test_backup_learns_master_adver_interval(s: Subject) -> None:
-    """§6.4.2 MUST: on an accepted advert set Master_Adver_Interval from it, recompute
-    Master_Down_Interval and reset the Master_Down_Timer."""
+    """§6.4.2 MUST learn Master_Adver_Interval from an accepted advert and reset the timer.
+
+    Master_Down_Interval is recomputed from the learned interval: 1.8 s here, not 0.36 s.
+    """
     s.ready()
     with Stream(s.inj, advert(s, 254, interval=50), EVERY) as stream:
         s.d2.wait_state("gw", "BACKUP", timeout=WAIT)
@@ -100,6 +103,22 @@ def test_backup_learns_master_adver_interval(s: Subject) -> None:
     assert mdi - 0.02 <= took <= mdi + 2.0
     assert "gw: state BACKUP -> MASTER reason=master-down" in s.d2.log_text()
     s.ready()
+
+
+def test_master_down_timer_fires(s: Subject) -> None:
+    """§6.4.2 MUST: when Master_Down_Timer fires, advertise, announce and become Master."""
+    s.ready()
+    with Stream(s.inj, advert(s, 254), EVERY):
+        s.d2.wait_state("gw", "BACKUP", timeout=WAIT)
+        wait_for(lambda: not s.r2.has_address(VIP_ADDR), WAIT, what="VIP removed")
+    last = wait_for(lambda: s.sent_by_c1(51)[-1:], WAIT, what="the stream captured")[0]
+    first = s.first_advert_after(51, last)
+    m = [vrrp_message(p) for p in adverts(s.cap, src=R2, vrid=51) if float(p.time) == first]
+    assert m[0][2] == 100  # its own priority
+    s.d2.wait_state("gw", "MASTER", timeout=WAIT)
+    wait_for(lambda: s.r2.has_address(VIP_ADDR), WAIT, what="VIP added")
+    garps = [p for p in wire.garps(s.cap.packets(), VIP_ADDR) if float(p.time) >= first]
+    assert garps, "no gratuitous ARP after becoming Master"
 
 
 def test_backup_priority_0_sets_skew_time(s: Subject) -> None:
@@ -129,8 +148,10 @@ def test_backup_priority_0_sets_skew_time(s: Subject) -> None:
 
 
 def test_backup_follows_equal_priority(s: Subject) -> None:
-    """§6.4.2 MUST accept an advert whose priority is >= the local one and reset the timer:
-    an equal-priority Backup does not preempt."""
+    """§6.4.2 MUST accept an advert of priority >= local and reset Master_Down_Timer.
+
+    So an equal-priority Backup does not preempt.
+    """
     s.ready()
     with Stream(s.inj, advert(s, 100), EVERY):
         # As Master, r2 yields to the same priority from a greater address (§6.4.3) ...
@@ -146,8 +167,10 @@ def test_backup_follows_equal_priority(s: Subject) -> None:
 
 
 def test_backup_preempts_lower_priority(s: Subject) -> None:
-    """§6.4.2 MUST discard a lower-priority advert when Preempt_Mode is True: the Backup
-    then becomes Master when its Master_Down_Timer fires."""
+    """§6.4.2 Preempt_Mode True: MUST discard a lower priority, then preempt.
+
+    The discarded adverts do not restart Master_Down_Timer: the Backup becomes Master.
+    """
     s.ready()
     with Stream(s.inj, advert(s, 254), EVERY) as stream:
         s.d2.wait_state("gw", "BACKUP", timeout=WAIT)
@@ -168,8 +191,7 @@ def test_backup_preempts_lower_priority(s: Subject) -> None:
 
 
 def test_no_preempt_follows_lower_priority(s: Subject) -> None:
-    """§6.4.2 MUST accept a lower-priority advert when Preempt_Mode is False (reset the
-    timer): the Backup stays Backup."""
+    """§6.4.2 Preempt_Mode False: MUST accept a lower priority and reset the timer."""
     s.ready()
     with Stream(s.inj, advert(s, 254, vrid=52), EVERY) as stream:
         s.d2.wait_state("np", "BACKUP", timeout=WAIT)

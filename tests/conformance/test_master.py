@@ -172,8 +172,7 @@ def test_equal_priority_higher_address_makes_master_backup(s: Subject) -> None:
 
 
 def test_owner_processes_adverts(s: Subject) -> None:
-    """§7.1 (erratum 8298) An address owner does not drop adverts: two owners resolve by
-    primary address."""
+    """§7.1 (erratum 8298) An address owner processes adverts: two owners resolve by address."""
     s.ready()
     before = counters(s.d1, "owner")
     lower = s.inj.craft(src=LOWER, vrid=52, priority=255, interval=10, addresses=[OWNER_VIP])

@@ -116,7 +116,7 @@ def test_advert_source_is_primary_address(w: Wire) -> None:
 
 
 def test_advert_dscp_cs6(w: Wire) -> None:
-    """§5.1.1 SHOULD mark adverts as network control (DSCP CS6, RFC 4594)."""
+    """RFC 4594 Network control traffic SHOULD be marked DSCP CS6."""
     assert {int(wire.ip_of(p).tos) for p in gw_adverts(w)} == {0xC0}
 
 
@@ -223,21 +223,49 @@ def test_gratuitous_arp_on_becoming_master(w: Wire) -> None:
         found = wait_for(
             lambda a=addr: wire.garps(w.cap.packets(), a) or None, WAIT, what=f"GARP {addr}"
         )
-        # vrrpd's default (use_vmac = false) sends its interface MAC: see the l2 tests.
-        assert {p[0].src for p in found} == {w.r1.mac}
+        assert all(p.dst == "ff:ff:ff:ff:ff:ff" for p in found)
+
+
+def test_gratuitous_arp_physical_mac_by_default(w: Wire) -> None:
+    """§6.4.1 The gratuitous ARP carries the virtual MAC: not by default (use_vmac = false)."""
+    found = wait_for(lambda: wire.garps(w.cap.packets(), VIPS[0].split("/")[0]), WAIT, what="GARP")
+    assert {(p.src, p.hwsrc) for p in found} == {(w.r1.mac, w.r1.mac)}
+
+
+def arp_replies(w: Wire, vip: str) -> list[Any]:
+    from scapy.layers.l2 import ARP
+
+    return [p for p in w.cap.packets() if ARP in p and p[ARP].op == 2 and p[ARP].psrc == vip]
+
+
+def test_master_answers_arp_for_vips(w: Wire) -> None:
+    """§6.4.3 MUST respond to ARP requests for the IPv4 VIPs."""
+    w.c1.neigh_flush()
+    for vip in VIPS:
+        addr = vip.split("/")[0]
+        assert w.c1.ping(addr, count=1, timeout=2.0)
+        assert w.c1.neigh(addr) is not None
 
 
 def test_backup_does_not_answer_arp_for_vips(w: Wire) -> None:
     """§6.4.2 MUST NOT respond to ARP requests for the VIPs while Backup."""
-    from scapy.layers.l2 import ARP
-
     vip = VIPS[0].split("/")[0]
-    w.c1.run(["ip", "neigh", "flush", "dev", "eth0"])
+    w.c1.neigh_flush()
     assert w.c1.ping(vip, count=1, timeout=2.0)
     w.marker()  # any reply to the ARP request behind the ping is captured by now
-    replies = [p for p in w.cap.packets() if ARP in p and p[ARP].op == 2 and p[ARP].psrc == vip]
+    replies = arp_replies(w, vip)
     assert replies
-    assert {p[ARP].hwsrc for p in replies} == {w.r1.mac}
+    assert w.r2.mac not in {p.hwsrc for p in replies}
+    assert w.r2.mac not in {p.src for p in replies}
+
+
+def test_arp_reply_physical_mac_by_default(w: Wire) -> None:
+    """§8.1.2 MUST answer ARP with the virtual MAC: not by default (use_vmac = false)."""
+    vip = VIPS[1].split("/")[0]
+    w.c1.neigh_flush()
+    assert w.c1.ping(vip, count=1, timeout=2.0)
+    w.marker()
+    assert {p.hwsrc for p in arp_replies(w, vip)} == {w.r1.mac}
     assert w.c1.neigh(vip) == w.r1.mac
 
 

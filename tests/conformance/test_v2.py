@@ -71,8 +71,8 @@ class V2:
             (self.d1, self.d2),
             packets,
             want,
-            sentinel=self.craft(vrid=77),
-            mark="discard_vrid",
+            base={"version": 2, "priority": 254, "interval": 1, "addresses": [VIP_ADDR]},
+            noise=frozenset({"discard_vrid"}),  # r2 hears r1's other VRIDs
             name="v2",
         )
         assert self.d1.router("v2")["state"] == "MASTER"
@@ -85,8 +85,16 @@ class V2:
             (self.d1,),
             packets,
             want,
-            sentinel=self.craft(vrid=52, dst=R1, ttl=1, addresses=[AUTH_VIP]),
-            mark="discard_ttl",
+            base={
+                "version": 2,
+                "vrid": 52,
+                "dst": R1,
+                "priority": 254,
+                "interval": 1,
+                "addresses": [AUTH_VIP],
+                "auth_type": 1,
+                "auth_data": b"secret",
+            },
             name="auth",
         )
         assert self.d1.router("auth")["state"] == "MASTER"
