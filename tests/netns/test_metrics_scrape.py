@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
+from tests.netns.test_operations import put
 from vrrpd.receive import DISCARD_REASONS
 
 pytestmark = pytest.mark.netns
@@ -77,7 +78,7 @@ def test_metrics_scraped_from_a_client(lab: Lab) -> None:
     r2 = lab.add_router("r2", "192.0.2.2/24")
     c1 = lab.add_client("c1", "192.0.2.100/24")
     load = lab.workdir / "load"
-    load.write_text("2\n")  # 2 x -10: effective 130 of 150
+    put(load, "2\n")  # 2 x -10: effective 130 of 150
     d1 = start(r1, 150, track_files=[{"name": "load", "path": str(load), "weight": -10}])
     d1.wait_state("gw", "MASTER", timeout=15)
     d2 = start(r2, 120)
@@ -118,7 +119,7 @@ def test_metrics_scraped_from_a_client(lab: Lab) -> None:
     assert value(m2, "vrrp_adverts_received_total") > 0
     assert value(m2, "vrrp_discard_ttl_total") == 3
     # And it follows a failover: r1's load goes up, r2 preempts, the gauges say so.
-    load.write_text("4\n")  # 110 < 120
+    put(load, "4\n")  # 110 < 120
     d2.wait_state("gw", "MASTER", timeout=10)
     wait_for(
         lambda: value(scrape(c1, "192.0.2.1")[1], "vrrp_state", state="BACKUP") == 1,

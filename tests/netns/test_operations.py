@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,13 @@ def ctl_ok(d: Vrrpd, *args: str) -> str:
     cp = ctl(d, *args)
     assert cp.returncode == 0, f"vrrpctl {' '.join(args)}: exit {cp.returncode}: {cp.stderr}"
     return cp.stdout
+
+
+def put(path: Path, text: str) -> None:
+    """Replace a file's contents atomically: a reader never sees it empty or half written."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def explain(d: Vrrpd, name: str = "gw") -> str:
@@ -391,7 +399,7 @@ def _streak_before(runs: list[tuple[float, int]], t: float, code: int) -> int:
 def test_track_script_rise_fall_debounce_and_explain(lab: Lab) -> None:
     state = lab.workdir / "check-state"
     runs = lab.workdir / "check-runs"
-    state.write_text("0\n")
+    put(state, "0\n")
     runs.write_text("")
     script = f'c=$(cat {state}); echo "$(date +%s.%N) $c" >> {runs}; exit $c'
     track = {
@@ -407,7 +415,7 @@ def test_track_script_rise_fall_debounce_and_explain(lab: Lab) -> None:
     events = Events(d1)
     try:
         events.sync()
-        state.write_text("1\n")
+        put(state, "1\n")
         down = events.wait(
             lambda e: e.get("type") == "priority" and e["new"] == 90, 15, "priority 150 -> 90"
         )
@@ -417,7 +425,7 @@ def test_track_script_rise_fall_debounce_and_explain(lab: Lab) -> None:
         # fall = 3: exactly three failing runs before the priority moved (the fourth run
         # starts only after the third's result was applied).
         assert _streak_before(_script_runs(runs), unix_time(down), 1) == 3, _script_runs(runs)
-        state.write_text("0\n")
+        put(state, "0\n")
         up = events.wait(
             lambda e: e.get("type") == "priority" and e["new"] == 150, 15, "priority 90 -> 150"
         )
@@ -432,13 +440,13 @@ def test_track_script_rise_fall_debounce_and_explain(lab: Lab) -> None:
 
 def test_track_file_weight_times_value(lab: Lab) -> None:
     load = lab.workdir / "load"
-    load.write_text("0\n")
+    put(load, "0\n")
     _r1, _r2, d1, d2 = pair(
         lab, {"track_files": [{"name": "load", "path": str(load), "weight": -10}]}
     )
     assert explain(d1) == "base 150 = 150"  # value 0: no term
     transitions = d1.router("gw")["transitions"]
-    load.write_text("2\n")  # -20: 130, still above r2's 120
+    put(load, "2\n")  # -20: 130, still above r2's 120
     wait_for(
         lambda: d1.router("gw")["effective_priority"] == 130, 10, what="effective priority 130"
     )
@@ -446,11 +454,11 @@ def test_track_file_weight_times_value(lab: Lab) -> None:
     # Still master after 10 more of its own adverts, no transition.
     d1.wait_counter("gw", "adverts_sent", d1.counters("gw")["adverts_sent"] + 10, timeout=10)
     assert (d1.router("gw")["state"], d1.router("gw")["transitions"]) == ("MASTER", transitions)
-    load.write_text("4\n")  # -40: 110, below r2
+    put(load, "4\n")  # -40: 110, below r2
     d2.wait_state("gw", "MASTER", timeout=10)
     d1.wait_state("gw", "BACKUP", timeout=5)
     assert explain(d1) == f"base 150, -40 file load {load} = 4 x -10 = 110"
-    load.write_text("0\n")
+    put(load, "0\n")
     d1.wait_state("gw", "MASTER", timeout=10)
     assert d1.router("gw")["effective_priority"] == 150
 
@@ -497,7 +505,7 @@ def test_sync_group_moves_together_when_one_link_fails(lab: Lab) -> None:
 
 def test_event_stream_ordered_with_reasons(lab: Lab) -> None:
     flag = lab.workdir / "flag"
-    flag.write_text("0\n")
+    put(flag, "0\n")
     _r1, _r2, d1, d2 = pair(lab, {"track_files": [{"name": "flag", "path": str(flag)}]})
     e1, e2 = Events(d1), Events(d2)
     try:
@@ -512,14 +520,14 @@ def test_event_stream_ordered_with_reasons(lab: Lab) -> None:
         ctl_ok(d1, "maintenance", "gw", "off")
         d1.wait_state("gw", "MASTER", timeout=5)
         d2.wait_state("gw", "BACKUP", timeout=5)
-        flag.write_text("1\n")
+        put(flag, "1\n")
         d1.wait_state("gw", "FAULT", timeout=10)
         d2.wait_state("gw", "MASTER", timeout=5)
-        flag.write_text("0\n")
+        put(flag, "0\n")
         d1.wait_state("gw", "MASTER", timeout=10)
         d2.wait_state("gw", "BACKUP", timeout=5)
         # A reload that adds a virtual router: it starts, and nobody else has its VRID.
-        doc = _toml(d1.config_path)
+        doc = tomllib.loads(d1.config_path.read_text())
         doc["virtual_router"].append(
             vr(name="gw2", vrid=52, priority=100, virtual_ips=["192.0.2.253/24"])
         )
@@ -586,12 +594,6 @@ def test_event_stream_ordered_with_reasons(lab: Lab) -> None:
     assert seq2[("priority", 254, None)] < seq2[("transition", "MASTER", "takeover")]
     reloads = [e for e in e1.items() if e["type"] == "reload" and e["seq"] > s1]
     assert [(r["added"], r["unchanged"]) for r in reloads] == [(["gw2"], ["gw"])]
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    import tomllib
-
-    return tomllib.loads(path.read_text())
 
 
 # --- 4. notify --------------------------------------------------------------------------------
