@@ -52,7 +52,8 @@ def garps(packets: Iterable[Any], vip: str, mac: str | None = None) -> list[Any]
 
 
 def unsolicited_nas(packets: Iterable[Any], target: str, mac: str | None = None) -> list[Any]:
-    """Neighbour advertisements for `target` sent to ff02::1 (unsolicited), from `mac`."""
+    """Neighbour advertisements for `target` sent to ff02::1 (unsolicited), by `mac` about
+    itself (Ethernet source and target link-layer address both `mac`)."""
     from scapy.layers.inet6 import ICMPv6ND_NA, IPv6
     from scapy.layers.l2 import Ether
 
@@ -62,7 +63,7 @@ def unsolicited_nas(packets: Iterable[Any], target: str, mac: str | None = None)
         if ICMPv6ND_NA in p
         and same_ip(p[ICMPv6ND_NA].tgt, target)
         and same_ip(p[IPv6].dst, "ff02::1")
-        and (mac is None or p[Ether].src == mac)
+        and (mac is None or (p[Ether].src == mac and na_lladdr(p) == mac))
     ]
 
 
