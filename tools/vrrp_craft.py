@@ -62,7 +62,7 @@ def internet_checksum(data: bytes) -> int:
     """RFC 1071: the ones' complement of the ones' complement sum of 16-bit words."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -328,7 +328,7 @@ class Sender:
     def _resolve(self, dst: str) -> str:
         from scapy.config import conf
 
-        conf.iface = self.iface
+        conf.iface = self.iface  # type: ignore[assignment]  # scapy resolves the name
         if _family(dst) == 4:
             from scapy.layers.l2 import getmacbyip
 

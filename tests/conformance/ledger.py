@@ -311,7 +311,7 @@ LEDGER: list[Entry] = [
        "v2:test_v2_auth_type_mismatch_discarded", "A wrong simple-text password too."),
     _e("RFC 3768 §5.3.10", "Authentication Data is ignored on reception (Auth Type 0).", T,
        "v2:test_v2_auth_data_ignored_without_authentication"),
-    _e("RFC 2338 §5.3.6.1", "A matching simple-text password is accepted (control).", T,
+    _e("RFC 2338 §5.3.6", "A matching simple-text password is accepted (control).", T,
        "v2:test_v2_matching_password_accepted"),
     _e("RFC 3768 §6.4.3", "MUST go Backup on a higher priority: the control for the "
        "discards.", T, "v2:test_v2_valid_advert_accepted_control"),

@@ -222,7 +222,7 @@ def test_v2_auth_data_ignored_without_authentication(v: V2) -> None:
 
 
 def test_v2_matching_password_accepted(v: V2) -> None:
-    """RFC 2338 §5.3.6.1 A matching simple-text password is accepted (control)."""
+    """RFC 2338 §5.3.6 A matching simple-text password is accepted (control)."""
     ok = v.craft(
         vrid=52, dst=R1, priority=50, addresses=[AUTH_VIP], auth_type=1, auth_data=b"secret"
     )
