@@ -567,7 +567,9 @@ class Router:
     def status(self) -> dict[str, Any]:
         f = self.fsm
         counters = dict(self.counters)
-        counters.update(self.channel.counters)
+        for key, value in self.channel.counters.items():
+            # The channel's discards (no configured VRID in the packet) add to the router's.
+            counters[key] = counters.get(key, 0) + value
         return {
             "name": self.cfg.name,
             "interface": self.cfg.interface,
