@@ -35,38 +35,31 @@ class ControlError(Exception):
     """The daemon could not be reached or refused the request; str() is one line."""
 
 
-def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
-    """Send one request to the daemon at `path`, return its `result` (blocking client).
+def _oserror(path: str, e: OSError, timeout: float) -> ControlError:
+    """One line for the operator for anything the socket layer raised."""
+    if isinstance(e, FileNotFoundError):
+        return ControlError(f"{path}: no such socket (is vrrpd running?)")
+    if isinstance(e, ConnectionRefusedError):
+        return ControlError(f"{path}: connection refused (is vrrpd running?)")
+    if isinstance(e, PermissionError):
+        return ControlError(f"{path}: permission denied (the control socket is root only)")
+    if isinstance(e, TimeoutError):
+        return ControlError(f"{path}: no answer within {timeout:g}s")
+    return ControlError(f"{path}: {e.strerror or e}")
 
-    `timeout` bounds the whole exchange, not each read.
-    """
-    deadline = time.monotonic() + timeout
+
+def _connect(path: str, timeout: float) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(path)
-            s.sendall(json.dumps(req).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ControlError(f"{path}: no answer within {timeout:g}s")
-                s.settimeout(remaining)
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-    except FileNotFoundError:
-        raise ControlError(f"{path}: no such socket (is vrrpd running?)") from None
-    except ConnectionRefusedError:
-        raise ControlError(f"{path}: connection refused (is vrrpd running?)") from None
-    except PermissionError:
-        raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
-    except TimeoutError:
-        raise ControlError(f"{path}: no answer within {timeout:g}s") from None
+        s.settimeout(timeout)
+        s.connect(path)
     except OSError as e:
-        raise ControlError(f"{path}: {e.strerror or e}") from None
-    line = buf.split(b"\n", 1)[0]
+        s.close()
+        raise _oserror(path, e, timeout) from None
+    return s
+
+
+def _answer(path: str, line: bytes) -> dict[str, Any]:
     try:
         answer = json.loads(line)
     except ValueError:
@@ -75,32 +68,45 @@ def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
         raise ControlError(f"{path}: unexpected answer: {line[:200]!r}")
     if not answer["ok"]:
         raise ControlError(str(answer.get("error", "request refused")))
-    return answer.get("result")
+    return answer
+
+
+def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> Any:
+    """Send one request to the daemon at `path`, return its `result` (blocking client).
+
+    `timeout` bounds the whole exchange, not each read.
+    """
+    deadline = time.monotonic() + timeout
+    with _connect(path, timeout) as s:
+        try:
+            s.sendall(json.dumps(req).encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                s.settimeout(remaining)
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError as e:
+            raise _oserror(path, e, timeout) from None
+    return _answer(path, buf.split(b"\n", 1)[0]).get("result")
 
 
 def follow(path: str, req: dict[str, Any], timeout: float = 5.0) -> Iterator[Any]:
     """Send a streaming request (e.g. `{"cmd": "events"}`) and yield each object that comes
     back, until the daemon closes the connection. Errors as ControlError, like `request`."""
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(path)
-    except FileNotFoundError:
-        raise ControlError(f"{path}: no such socket (is vrrpd running?)") from None
-    except ConnectionRefusedError:
-        raise ControlError(f"{path}: connection refused (is vrrpd running?)") from None
-    except PermissionError:
-        raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
-    except OSError as e:
-        raise ControlError(f"{path}: {e.strerror or e}") from None
-    with s, s.makefile("rb") as lines:
-        s.sendall(json.dumps(req).encode() + b"\n")
-        first = json.loads(lines.readline() or b"{}")
-        if not first.get("ok"):
-            raise ControlError(str(first.get("error", "request refused")))
-        s.settimeout(None)
-        for line in lines:
-            yield json.loads(line)
+    with _connect(path, timeout) as s, s.makefile("rb") as lines:
+        try:
+            s.sendall(json.dumps(req).encode() + b"\n")
+            _answer(path, lines.readline())
+            s.settimeout(None)
+            for line in lines:
+                yield json.loads(line)
+        except OSError as e:
+            raise _oserror(path, e, timeout) from None
 
 
 def _in_use(path: str) -> bool:
