@@ -400,22 +400,16 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
             else:
                 interval_cs = int(interval) * 100
 
-    garp_interval_ms: int | None = None
-    if garp_interval is not None:
-        garp_interval_ms = _milliseconds(garp_interval)
-        if garp_interval_ms is None:
+    def millis(key: str, value: Any, allowed: str) -> int | None:
+        ms = None if value is None else _milliseconds(value)
+        if value is not None and ms is None:
             problems.add(
-                f"{where}garp_interval",
-                f"must be 0..10 seconds in steps of 0.001, got {_show(garp_interval)}",
+                f"{where}{key}", f"must be {allowed} in steps of 0.001, got {_show(value)}"
             )
-    garp_refresh_ms: int | None = None
-    if garp_refresh is not None:
-        garp_refresh_ms = _milliseconds(garp_refresh)
-        if garp_refresh_ms is None:
-            problems.add(
-                f"{where}garp_refresh",
-                f"must be 0 (off) or 1..86400 seconds in steps of 0.001, got {_show(garp_refresh)}",
-            )
+        return ms
+
+    garp_interval_ms = millis("garp_interval", garp_interval, "0..10 seconds")
+    garp_refresh_ms = millis("garp_refresh", garp_refresh, "0 (off) or 1..86400 seconds")
 
     auth_pass = b""
     if auth_raw is not None:
