@@ -752,8 +752,7 @@ class Daemon:
                     ):
                         self._sysctl_restore.append((4, iface, key, sysctl.read(4, iface, key)))
                     sysctl.write(4, iface, key, value)
-        await nl.set_up(link.index)
-        log.info("%s: virtual MAC %s on macvlan %s", router.cfg.name, mac, name)
+        log.info("%s: virtual MAC %s on macvlan %s (up while master)", router.cfg.name, mac, name)
 
     async def _sync_accept_mode(self) -> None:
         dropped = [
@@ -1011,7 +1010,7 @@ class Daemon:
                             router.interface_state(event.name, event.up)
                         if (
                             event.up
-                            and event.index in (router.port.index, router.vip_index)
+                            and event.index == router.port.index
                             and router.fsm.state is fsm.State.MASTER
                         ):
                             # Back from a link flap: Linux flushed IPv6 addresses when the
@@ -1025,15 +1024,22 @@ class Daemon:
     # -- actions needing the daemon ----------------------------------------------------------
 
     async def set_vips(self, router: Router, add: bool) -> None:
-        assert self.netlink is not None
-        for vip in router.cfg.virtual_ips:
-            try:
+        """Add or remove the virtual addresses. With a virtual MAC the macvlan is up only
+        while master: a backup must not accept frames sent to the virtual MAC (§6.4.2)."""
+        nl = self.netlink
+        assert nl is not None
+        try:
+            if add and router.vmac is not None:
+                await nl.set_up(router.vmac.index)
+            for vip in router.cfg.virtual_ips:
                 if add:
-                    await self.netlink.add_address(router.vip_index, vip)
+                    await nl.add_address(router.vip_index, vip)
                 else:
-                    await self.netlink.del_address(router.vip_index, vip)
-            except NetlinkFailure as e:
-                log.error("%s: %s", router.cfg.name, e)
+                    await nl.del_address(router.vip_index, vip)
+            if not add and router.vmac is not None:
+                await nl.set_down(router.vmac.index)
+        except NetlinkFailure as e:
+            log.error("%s: %s", router.cfg.name, e)
 
     # -- reload ------------------------------------------------------------------------------
 

@@ -162,6 +162,13 @@ class Netlink:
         except NetlinkError as e:
             raise NetlinkFailure(f"setting interface {index} up: {e}") from e
 
+    async def set_down(self, index: int) -> None:
+        try:
+            await self.ipr.link("set", index=index, state="down")
+        except NetlinkError as e:
+            if e.code != errno.ENODEV:
+                raise NetlinkFailure(f"setting interface {index} down: {e}") from e
+
     async def del_link(self, index: int) -> bool:
         try:
             await self.ipr.link("del", index=index)
