@@ -328,6 +328,13 @@ class Router:
     def dispatch(self, event: fsm.Event, now: float | None = None) -> None:
         loop = asyncio.get_running_loop()
         actions = self.fsm.handle(event, loop.time() if now is None else now)
+        for action in actions:
+            if isinstance(action, fsm.StateChanged):
+                # Counted when it happens, so a status read never sees a state without it.
+                self.state_since = time.monotonic()
+                self.transitions += 1
+                if action.new is fsm.State.MASTER:
+                    self.counters["became_master"] += 1
         if actions and not self.busy and self.queue.empty():
             # Nothing is pending: send now rather than after a trip through the worker.
             while actions and isinstance(first := actions[0], fsm.SendAdvert):
@@ -435,10 +442,7 @@ class Router:
             case fsm.Announce():
                 self.announce()
             case fsm.StateChanged(old, new, reason):
-                self.state_since = time.monotonic()
-                self.transitions += 1
                 if new is fsm.State.MASTER:
-                    self.counters["became_master"] += 1
                     self._start_refresh()
                 else:
                     self._stop_announcing()
