@@ -17,7 +17,7 @@ Two segments joined by a routing namespace (forwarding on, default routes set)::
 Nodes also give their links (`Node.links`, macvlans included), addresses with flags,
 neighbours (ARP and ND), sysctls, nftables (`Node.block_vrrp` for partitions and loss),
 tcpdump captures read with scapy (`Node.capture`, `netns_lab.wire`) and hand-made adverts
-(`Node.inject`, `netns_lab.inject`: IPv6, VRRPv2 authentication, any TTL).
+(`Node.inject`, `netns_lab.craft`: any field wrong on purpose, IPv6, VRRPv2 authentication).
 
 Everything the lab creates carries a per-run name prefix, is recorded in
 /run/netns_lab/PREFIX.json and is removed on close, on Ctrl-C and on SIGTERM;

@@ -64,7 +64,7 @@ KEEPALIVED = "/usr/sbin/keepalived"
 STATE_RE = re.compile(r"\((?P<name>[^)]+)\) Entering (?P<state>MASTER|BACKUP|FAULT) STATE")
 
 # What keepalived 2.2.7 prints when it rejects a received advertisement (seen with
-# tools/vrrp_inject.py and netns_lab.inject against it), e.g.
+# adverts from netns_lab.craft against it), e.g.
 #   (VI_1) Invalid VRRPv3 checksum            (VI_1) Invalid VRRPv2 checksum
 #   (VI_1) invalid TTL/HL. Received 64 and expect 255
 #   (VI_1) wrong version. Received 2 and expect 3

@@ -54,6 +54,7 @@ from vrrpd import timing
 from vrrpd.control import ControlError as ControlError
 from vrrpd.control import request as control_request
 
+from .craft import Injector
 from .toml_out import dumps
 from .wire import eui64_link_local
 
@@ -1000,18 +1001,34 @@ class Node:
         cap.wait_started()
         return cap
 
-    def inject(self, *args: str, ifname: str = "eth0") -> None:
-        """Send hand-made VRRP adverts from here: ``python -m netns_lab.inject`` (see there).
+    def injector(
+        self, ifname: str = "eth0", neighbours: Mapping[str, str] | None = None
+    ) -> Injector:
+        """A `netns_lab.craft.Injector` on `ifname` in this namespace, opened from this
+        process; the source of its adverts is this node's IPv4 address, else its link-local.
+        `neighbours` (IP -> MAC) are the destination MACs of unicast packets."""
+        src = str(self.ipv4.ip) if self.ipv4 is not None else str(self.link_local(ifname))
+        return Injector(ifname, src=src, netns=self.ns, neighbours=neighbours)
 
-        ``node.inject("--family", "6", "--src", ll, "--vip", "2001:db8::254", "--hlim", "64")``
+    def inject(self, repeat: int = 1, *, ifname: str = "eth0", **fields: Any) -> int:
+        """Craft one VRRP advert (`netns_lab.craft.craft` fields; source: this node's address)
+        and send it `repeat` times from here; returns how many were sent. A unicast `dst` is
+        resolved from this namespace's neighbour table (a ping fills it).
+
+        ``node.inject(3, src=ll, addresses=["2001:db8::254"], priority=254, ttl=64)``
         """
-        self.run(
-            [
-                *("env", f"PYTHONPATH={PACKAGE_ROOT}", sys.executable, "-m", "netns_lab.inject"),
-                *("--iface", ifname, *args),
-            ],
-            timeout=60,
-        )
+        neighbours: dict[str, str] = {}
+        dst = fields.get("dst")
+        if dst is not None and not ip_address(dst).is_multicast:
+            mac = self.neigh(dst, ifname)
+            if mac is None:
+                self.ping(dst)
+                mac = self.neigh(dst, ifname)
+            if mac is None:
+                raise LabError(f"{self.name}: no MAC address for {dst} on {ifname}")
+            neighbours[dst] = mac
+        with self.injector(ifname, neighbours) as inj:
+            return inj.advert(repeat, **fields)
 
     # vrrpd
     def start_vrrpd(

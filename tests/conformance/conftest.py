@@ -6,7 +6,7 @@ lists every requirement (tested, deviation, not-implemented, not-applicable) and
 `tools/conformance_table.py` turns a run into CONFORMANCE.md.
 
 A test file builds one lab for all its tests (module scope): vrrpd is started once, packets
-are injected with tools/vrrp_craft.py from a client namespace, and the tests assert on
+are injected with netns_lab.craft (`Node.injector`) from a client namespace, and the tests assert on
 counter deltas (`Vrrpd.status()`), states, logs and captures. Waits poll a positive
 condition with a deadline; a test that must show that nothing happened waits for something
 that does happen (the discard counter reaching N, more adverts received) and then asserts
@@ -18,7 +18,6 @@ These tests need root and never skip: without root they fail, saying why.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -27,14 +26,11 @@ from typing import Any
 
 import pytest
 
-from netns_lab import wire
+from netns_lab import craft, wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "tools") not in sys.path:
-    sys.path.insert(0, str(REPO / "tools"))
-
-import vrrp_craft  # noqa: E402  (tools/ is not a package)
 
 VIP = "192.0.2.254/24"
 VIP_ADDR = "192.0.2.254"
@@ -72,35 +68,6 @@ def vr(**overrides: Any) -> dict[str, Any]:
 
 
 # --- injection -------------------------------------------------------------------------------
-
-
-class Injector:
-    """Sends crafted packets from a lab node (vrrp_craft.Sender opened in its namespace)."""
-
-    def __init__(self, node: Node, neighbours: dict[str, str] | None = None) -> None:
-        self.node = node
-        self.sender = vrrp_craft.Sender("eth0", netns=node.ns, neighbours=neighbours or {})
-        self.src = str(node.ipv4.ip) if node.ipv4 is not None else str(node.link_local())
-
-    def close(self) -> None:
-        self.sender.close()
-
-    def send(self, packets: bytes | Iterable[bytes], repeat: int = 1) -> int:
-        items = [packets] if isinstance(packets, bytes) else list(packets)
-        n = 0
-        for _ in range(repeat):
-            for p in items:
-                self.sender.send(p)
-                n += 1
-        return n
-
-    def craft(self, **fields: Any) -> bytes:
-        fields.setdefault("src", self.src)
-        return vrrp_craft.craft(**fields)
-
-    def advert(self, repeat: int = 1, **fields: Any) -> int:
-        """Craft one advert (`vrrp_craft.craft` fields; source: this node) and send it."""
-        return self.send(self.craft(**fields), repeat)
 
 
 class Stream:
@@ -274,7 +241,7 @@ def checksum_ok(p: Any, form: str) -> bool:
     """Is the advert's checksum right in `form`, computed here (not by vrrpd's codec)?"""
     msg = vrrp_message(p)
     ip = wire.ip_of(p)
-    want = vrrp_craft.checksum_of(msg, str(ip.src), str(ip.dst), form)
+    want = craft.checksum_of(msg, str(ip.src), str(ip.dst), form)
     return int.from_bytes(msg[6:8], "big") == want
 
 

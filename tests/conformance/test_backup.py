@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pytest
 
 from netns_lab import wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
     WAIT,
-    Injector,
     Stream,
     adverts,
     capture,
@@ -69,7 +69,7 @@ def s(lab: Lab) -> Iterator[Subject]:
             vr(name="np", vrid=52, priority=100, preempt=False, virtual_ips=[f"{NP_VIP}/24"]),
         ]
     )
-    inj = Injector(c1)
+    inj = c1.injector()
     subject = Subject(r2, c1, d2, inj, cap)
     subject.ready()
     yield subject

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from netns_lab import wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     GROUP6,
     WAIT,
-    Injector,
     capture,
     check_discards,
     checksum_ok,
@@ -97,7 +97,7 @@ def six(lab: Lab) -> Iterator[Six]:
     d2 = r2.start_vrrpd([vr(name="gw6", priority=100, virtual_ips=[f"{VIP6}/64"])])
     ll1, ll2 = r1.link_local(), r2.link_local()
     assert ll1 and ll2
-    inj = Injector(c1, neighbours={ll1: r1.mac, ll2: r2.mac})
+    inj = c1.injector(neighbours={ll1: r1.mac, ll2: r2.mac})
     s = Six(r1, r2, c1, d1, d2, cap, inj, ll1, ll2)
     s.settled()
     yield s

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from netns_lab import wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
     WAIT,
-    Injector,
     capture,
     vr,
     wait_adverts,
@@ -77,7 +77,7 @@ def l2(lab: Lab) -> Iterator[L2]:
     d1.wait_states({"gw": "MASTER", "closed": "MASTER", "owner": "MASTER"}, timeout=WAIT)
     d2 = r2.start_vrrpd([vr(name="gw", priority=100, use_vmac=True)])
     d2.wait_state("gw", "BACKUP", timeout=WAIT)
-    inj = Injector(c1)
+    inj = c1.injector()
     yield L2(r1, r2, c1, d1, d2, cap, inj)
     inj.close()
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
     WAIT,
-    Injector,
     adverts,
     capture,
     counters,
@@ -71,7 +71,7 @@ def s(lab: Lab) -> Iterator[Subject]:
             ),
         ]
     )
-    inj = Injector(c1, neighbours={R1: r1.mac})
+    inj = c1.injector(neighbours={R1: r1.mac})
     subject = Subject(r1, c1, d1, inj, cap)
     subject.ready()
     yield subject

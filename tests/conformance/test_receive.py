@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from netns_lab.craft import Injector
 from netns_lab.lab import Lab, Node, Vrrpd
 from tests.conformance.conftest import (
     VIP_ADDR,
     WAIT,
-    Injector,
     check_discards,
     counters,
     delta,
@@ -80,7 +80,7 @@ def p(lab: Lab) -> Iterator[Pair]:
     d1 = r1.start_vrrpd([vr(priority=200)])
     d1.wait_state("gw", "MASTER", timeout=WAIT)
     d2 = r2.start_vrrpd([vr(priority=100)])
-    inj = Injector(c1, neighbours={R1: r1.mac, R2: r2.mac})
+    inj = c1.injector(neighbours={R1: r1.mac, R2: r2.mac})
     pair = Pair(r1, r2, d1, d2, inj)
     pair.settled()
     yield pair

@@ -1,6 +1,6 @@
-"""tools/vrrp_craft.py, the packet source of the conformance and fuzz runs, checked against
-real peers' packets and scapy (pure, no lab): if the crafting tool were wrong, every
-conformance verdict built on it would be too."""
+"""netns_lab.craft (command line: tools/vrrp_craft.py), the packet source of the conformance
+and fuzz runs, checked against real peers' packets and scapy (pure, no lab): if the crafting
+tool were wrong, every conformance verdict built on it would be too."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.vrrp import VRRPv3
 from scapy.utils import rdpcap
 
-from netns_lab import wire
-from tests.conformance.conftest import vrrp_craft
+from netns_lab import craft, wire
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 
 
 def test_keepalived_golden_bytes() -> None:
     """Tool: the advert keepalived 2.2.7 sends (RFC-NOTES.md) is crafted byte for byte."""
-    m = vrrp_craft.craft_message(src="192.0.2.1", priority=150, addresses=["192.0.2.254"])
+    m = craft.craft_message(src="192.0.2.1", priority=150, addresses=["192.0.2.254"])
     assert m == bytes.fromhex("31339601 0064d2d7 c00002fe")
     for src, prio, want in (("192.0.2.1", 0, 0x68D8), ("192.0.2.2", 100, 0x04D7)):
-        m = vrrp_craft.craft_message(src=src, priority=prio, addresses=["192.0.2.254"])
+        m = craft.craft_message(src=src, priority=prio, addresses=["192.0.2.254"])
         assert int.from_bytes(m[6:8], "big") == want
 
 
@@ -42,7 +41,7 @@ def test_captured_adverts_recrafted(name: str) -> None:
         addrs = [
             str(ip_address(message[8 + i * size : 8 + (i + 1) * size])) for i in range(message[3])
         ]
-        again = vrrp_craft.craft_message(
+        again = craft.craft_message(
             src=str(ip.src),
             dst=str(ip.dst),
             version=message[0] >> 4,
@@ -62,20 +61,20 @@ def test_checksum_forms_and_scapy() -> None:
     """Tool: checksums agree with scapy's; "bad" matches neither IPv4 form."""
     src, dst = "192.0.2.1", "224.0.0.18"
     scapy4 = IP(bytes(IP(src=src, dst=dst) / VRRPv3(vrid=7, priority=9, addrlist=["192.0.2.9"])))
-    mine = vrrp_craft.craft_message(src=src, vrid=7, priority=9, addresses=["192.0.2.9"])
+    mine = craft.craft_message(src=src, vrid=7, priority=9, addresses=["192.0.2.9"])
     assert int.from_bytes(mine[6:8], "big") == scapy4[VRRPv3].chksum
     six = ["fe80::200:5eff:fe00:207", "2001:db8::9"]
     scapy6 = bytes(IPv6(src="fe80::1", dst="ff02::12") / VRRPv3(vrid=7, addrlist=six))
-    assert vrrp_craft.craft_message(src="fe80::1", vrid=7, addresses=six) == scapy6[40:]
-    bad = vrrp_craft.craft_message(src=src, checksum="bad", addresses=["192.0.2.9"])
+    assert craft.craft_message(src="fe80::1", vrid=7, addresses=six) == scapy6[40:]
+    bad = craft.craft_message(src=src, checksum="bad", addresses=["192.0.2.9"])
     value = int.from_bytes(bad[6:8], "big")
     for form in ("rfc5798", "rfc9568"):
-        assert value != vrrp_craft.checksum_of(bad, src, dst, form)
+        assert value != craft.checksum_of(bad, src, dst, form)
 
 
 def test_random_packets_reproducible() -> None:
     """Tool: --random N --seed S sends the same packets for the same seed."""
-    a = vrrp_craft.random_packets(200, 7, srcs=["192.0.2.100"])
-    assert a == vrrp_craft.random_packets(200, 7, srcs=["192.0.2.100"])
-    assert a != vrrp_craft.random_packets(200, 8, srcs=["192.0.2.100"])
+    a = craft.random_packets(200, 7, srcs=["192.0.2.100"])
+    assert a == craft.random_packets(200, 7, srcs=["192.0.2.100"])
+    assert a != craft.random_packets(200, 8, srcs=["192.0.2.100"])
     assert all(p[9] == 112 for p in a)  # every one on protocol 112

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from netns_lab import wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     GROUP4,
     WAIT,
-    Injector,
     adverts,
     capture,
     checksum_ok,
@@ -81,7 +81,7 @@ def w(lab: Lab) -> Iterator[Wire]:
     d2 = r2.start_vrrpd([vr(name="gw", vrid=51, virtual_ips=VIPS, advert_interval=INTERVAL)])
     d2.wait_state("gw", "BACKUP", timeout=WAIT)
     wait_adverts(cap, 6, src="192.0.2.1", vrid=51)
-    inj = Injector(c1)
+    inj = c1.injector()
     yield Wire(r1, r2, c1, d1, d2, cap, inj)
     inj.close()
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from netns_lab import wire
+from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd
 from tests.conformance.conftest import (
     GROUP4,
     VIP_ADDR,
     WAIT,
-    Injector,
     capture,
     check_discards,
     checksum_ok,
@@ -122,7 +122,7 @@ def v(lab: Lab) -> Iterator[V2]:
     )
     d1.wait_states({"v2": "MASTER", "auth": "MASTER"}, timeout=WAIT)
     d2 = r2.start_vrrpd([vr(name="v2", priority=100, **common)])
-    inj = Injector(c1, neighbours={R1: r1.mac, R2: r2.mac})
+    inj = c1.injector(neighbours={R1: r1.mac, R2: r2.mac})
     v2 = V2(r1, r2, d1, d2, inj, cap)
     v2.settled()
     yield v2

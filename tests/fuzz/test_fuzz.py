@@ -8,7 +8,7 @@ process); c2 captures r1's and r2's adverts meanwhile.
 The packets: hypothesis-generated adverts (random version, type, VRID, priority, count,
 interval, reserved bits, auth fields, address lists, checksums right in either form, wrong
 or arbitrary, truncations, trailing bytes, TTLs, then up to three byte edits) and random
-bytes, plus `vrrp_craft.random_packets` (the tool's --random generator); sources are
+bytes, plus `netns_lab.craft.random_packets` (the tool's --random generator); sources are
 documentation addresses that are neither router's, destinations 224.0.0.18 or either
 router by unicast. The oracle is vrrpd's pure `Receiver` run here on the same bytes with
 each daemon's view: a packet any daemon would accept is never sent (never a valid
@@ -37,9 +37,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from netns_lab import wire
+from netns_lab import craft, wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.conformance.conftest import REPO, capture, counters, vr, vrrp_craft
+from tests.conformance.conftest import REPO, capture, counters, vr
 from vrrpd.config import parse
 from vrrpd.receive import Accepted, Discarded, Receiver, RouterView
 
@@ -91,7 +91,7 @@ class Expected:
 
 
 def targets(packet: bytes) -> list[str]:
-    dst = vrrp_craft.packet_dst(packet)
+    dst = craft.packet_dst(packet)
     return ["r1", "r2"] if dst == GROUP else ["r1" if dst == R1 else "r2"]
 
 
@@ -104,8 +104,8 @@ def hostile(draw: st.DrawFn) -> bytes:
     dst = draw(st.sampled_from(DESTINATIONS))
     ttl = draw(st.one_of(st.just(255), st.integers(0, 255)))
     if draw(st.integers(0, 9)) == 0:
-        return vrrp_craft.ip_packet(draw(st.binary(max_size=64)), src=src, dst=dst, ttl=ttl)
-    message = vrrp_craft.craft_message(
+        return craft.ip_packet(draw(st.binary(max_size=64)), src=src, dst=dst, ttl=ttl)
+    message = craft.craft_message(
         src=src,
         dst=dst,
         version=draw(st.one_of(st.just(3), st.just(2), st.integers(0, 15))),
@@ -130,7 +130,7 @@ def hostile(draw: st.DrawFn) -> bytes:
         for pos, value in edits:
             buf[pos % len(buf)] = value
         message = bytes(buf)
-    return vrrp_craft.ip_packet(message, src=src, dst=dst, ttl=ttl)
+    return craft.ip_packet(message, src=src, dst=dst, ttl=ttl)
 
 
 def hypothesis_packets(n: int) -> list[bytes]:
@@ -191,7 +191,7 @@ def run(lab: Lab) -> Iterator[Run]:
     # Generate, then keep only what no daemon would accept.
     oracles = {"r1": receiver(tables["r1"], R1), "r2": receiver(tables["r2"], R2)}
     candidates = hypothesis_packets(N_HYPOTHESIS)
-    candidates += vrrp_craft.random_packets(
+    candidates += craft.random_packets(
         N_RANDOM, SEED, srcs=SOURCES, dsts=DESTINATIONS, vrid=51, addresses=ADDRESSES
     )
     expected = {"r1": Expected(), "r2": Expected()}
@@ -204,11 +204,11 @@ def run(lab: Lab) -> Iterator[Run]:
         for t, v in verdicts.items():
             assert isinstance(v, Discarded)
             expected[t].add(v)
-    sentinel = vrrp_craft.craft(src=C1, ttl=1, priority=254, interval=10, addresses=[VIP])
+    sentinel = craft.craft(src=C1, ttl=1, priority=254, interval=10, addresses=[VIP])
     for t in ("r1", "r2"):
         expected[t].add(Discarded("ttl", 51, "sentinel"))
     hexfile = lab.workdir / "fuzz.hex"
-    vrrp_craft.write_hex([*packets, sentinel], hexfile)
+    craft.write_hex([*packets, sentinel], hexfile)
 
     cap = capture(c2, f"ip proto 112 and (ether src {r1.mac} or ether src {r2.mac})")
     wait_for(lambda: len(cap.packets()) >= 3, 10, what="r1's adverts captured")

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from netns_lab.craft import Injector
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
-    Injector,
     counters,
     delta,
     discards,
@@ -58,7 +58,7 @@ def p(lab: Lab) -> Iterator[Pair]:
     d1 = r1.start_vrrpd([vr(priority=200, unicast_peers=[R2])])
     d1.wait_state("gw", "MASTER", timeout=10)
     d2 = r2.start_vrrpd([vr(priority=100, unicast_peers=[R1])])
-    inj = Injector(c1, neighbours={R1: r1.mac, R2: r2.mac})
+    inj = c1.injector(neighbours={R1: r1.mac, R2: r2.mac})
     pair = Pair(r1, r2, d1, d2, inj)
     pair.settled()
     yield pair

@@ -3,20 +3,19 @@
 `Keepalived.complaints()` must catch what keepalived 2.2.7 prints when it rejects an advert,
 and nothing it prints for a good one; vrrpd's ``discard_*`` counters must count a bad advert
 from the wire. Otherwise "no complaint" and "no discard" in the other tests would prove
-nothing. Bad adverts come from the client, made by tools/vrrp_inject.py (IPv4, vrrpd's codec)
-and netns_lab.inject (scapy: VRRPv2 authentication, IPv6).
+nothing. Bad adverts come from the client, made by netns_lab.craft (`Node.inject`: scapy,
+independent of vrrpd's codec).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from netns_lab.keepalived import Keepalived, start_keepalived
-from netns_lab.lab import Lab, Node, wait_for
+from netns_lab.lab import Lab, wait_for
 from tests.interop.conftest import (
     VIP6,
     VIP6_LL,
@@ -30,21 +29,6 @@ from tests.interop.conftest import (
 )
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def vrrp_inject(node: Node, *args: str) -> None:
-    """tools/vrrp_inject.py from `node` (IPv4, source = the node's address)."""
-    assert node.ipv4 is not None
-    node.run(
-        [
-            *("env", f"PYTHONPATH={REPO}", sys.executable),
-            str(REPO / "tools" / "vrrp_inject.py"),
-            *("--iface", "eth0", "--src", str(node.ipv4.ip), *args),
-        ]
-    )
-
 
 def expect_complaint(k: Keepalived, send: Callable[[], None], word: str) -> str:
     """Run `send()` and wait for one new complaint containing `word`; return it."""
@@ -81,20 +65,18 @@ def test_keepalived_complaints_v3_ipv4(lab: Lab) -> None:
     c1 = lab.add_client("c1", "192.0.2.100/24")
     k = start_keepalived(r2, [ka(priority=150)])
     wait_ka_state(k, "MASTER")
-    base = ("--vrid", "51", "--priority", "100", "--interval-cs", "20", "--vip", VIP_ADDR)
-    expect_accepted(k, lambda: vrrp_inject(c1, *base))
-    expect_complaint(k, lambda: vrrp_inject(c1, *base, "--bad-checksum"), "checksum")
-    expect_complaint(k, lambda: vrrp_inject(c1, *base, "--ttl", "64"), "TTL")
-    expect_complaint(
-        k, lambda: vrrp_inject(c1, *base, "--version", "2", "--interval-cs", "100"), "version"
-    )
-    expect_complaint(k, lambda: vrrp_inject(c1, *base, "--type", "2"), "type")
-    expect_complaint(k, lambda: vrrp_inject(c1, *base, "--truncate", "6"), "too short")
+    base: dict[str, Any] = {"vrid": 51, "priority": 100, "interval": 20, "addresses": [VIP_ADDR]}
+    expect_accepted(k, lambda: c1.inject(**base))
+    expect_complaint(k, lambda: c1.inject(**base, checksum="bad"), "checksum")
+    expect_complaint(k, lambda: c1.inject(**base, ttl=64), "TTL")
+    expect_complaint(k, lambda: c1.inject(**{**base, "version": 2, "interval": 1}), "version")
+    expect_complaint(k, lambda: c1.inject(**base, type=2), "type")
+    expect_complaint(k, lambda: c1.inject(**base, truncate=6), "too short")
     # keepalived 2.2.7 rejects the RFC 9568 IPv4 checksum (no pseudo-header): vrrpd must send
     # the RFC 5798 form to it, which is its default.
-    expect_complaint(k, lambda: vrrp_inject(c1, *base, "--checksum-form", "rfc9568"), "checksum")
-    other_vip = ("--vrid", "51", "--priority", "100", "--interval-cs", "20", "--vip", "192.0.2.253")
-    expect_complaint(k, lambda: vrrp_inject(c1, *other_vip), "not present")
+    expect_complaint(k, lambda: c1.inject(**base, checksum="rfc9568"), "checksum")
+    other_vip = {**base, "addresses": ["192.0.2.253"]}
+    expect_complaint(k, lambda: c1.inject(**other_vip), "not present")
     assert k.state("VI_1") == "MASTER"
 
 
@@ -106,13 +88,14 @@ def test_keepalived_complaints_v2_pass(lab: Lab) -> None:
         r2, [ka(priority=150, advert_int=1, authentication=auth)], global_defs={"vrrp_version": 2}
     )
     wait_ka_state(k, "MASTER")
-    base = ("--src", "192.0.2.100", "--version", "2", "--priority", "100", "--vip", VIP_ADDR)
-    expect_accepted(k, lambda: c1.inject(*base, "--password", "secret"))
-    expect_complaint(k, lambda: c1.inject(*base, "--password", "wrong"), "passwd")
-    expect_complaint(k, lambda: c1.inject(*base), "auth")
-    good = (*base, "--password", "secret")
-    expect_complaint(k, lambda: c1.inject(*good, "--interval", "2"), "interval")
-    expect_complaint(k, lambda: c1.inject(*good, "--bad-checksum"), "checksum")
+    base: dict[str, Any] = {"src": "192.0.2.100", "version": 2, "priority": 100}
+    base["addresses"] = [VIP_ADDR]
+    expect_accepted(k, lambda: c1.inject(**base, auth_type=1, auth_data=b"secret"))
+    expect_complaint(k, lambda: c1.inject(**base, auth_type=1, auth_data=b"wrong"), "passwd")
+    expect_complaint(k, lambda: c1.inject(**base), "auth")
+    good = {**base, "auth_type": 1, "auth_data": b"secret"}
+    expect_complaint(k, lambda: c1.inject(**good, interval=2), "interval")
+    expect_complaint(k, lambda: c1.inject(**good, checksum="bad"), "checksum")
 
 
 def test_keepalived_complaints_v3_ipv6(lab: Lab) -> None:
@@ -122,12 +105,12 @@ def test_keepalived_complaints_v3_ipv6(lab: Lab) -> None:
     wait_ka_state(k, "MASTER")
     ll = c1.link_local()
     assert ll is not None
-    vips = ("--vip", VIP6_LL.split("/")[0], "--vip", VIP6.split("/")[0])
-    base = ("--family", "6", "--src", ll, "--priority", "100", "--interval", "0.2")
-    expect_accepted(k, lambda: c1.inject(*base, *vips))
-    expect_complaint(k, lambda: c1.inject(*base, *vips, "--hlim", "64"), "TTL")
+    vips = [VIP6_LL.split("/")[0], VIP6.split("/")[0]]
+    base: dict[str, Any] = {"src": ll, "priority": 100, "interval": 20}
+    expect_accepted(k, lambda: c1.inject(**base, addresses=vips))
+    expect_complaint(k, lambda: c1.inject(**base, addresses=vips, ttl=64), "TTL")
     # A list without the link-local (what keepalived itself sends with global VIPs only).
-    expect_complaint(k, lambda: c1.inject(*base, "--vip", VIP6.split("/")[0]), "count")
+    expect_complaint(k, lambda: c1.inject(**base, addresses=vips[1:]), "count")
     # (A bad IPv6 checksum is dropped by the kernel, IPV6_CHECKSUM: keepalived never sees it.)
 
 
@@ -141,18 +124,7 @@ def test_vrrpd_discard_counters_fire(lab: Lab) -> None:
     wait_vrrpd_state(d, "BACKUP", k)
     d.wait_counter(VR_NAME, "adverts_received", 3, 10.0)
     assert_vrrpd_clean(d, k)
-    vrrp_inject(
-        c1,
-        "--vrid",
-        "51",
-        "--priority",
-        "250",
-        "--interval-cs",
-        "20",
-        "--vip",
-        VIP_ADDR,
-        "--bad-checksum",
-    )
+    c1.inject(vrid=51, priority=250, interval=20, addresses=[VIP_ADDR], checksum="bad")
     d.wait_counter(VR_NAME, "discard_checksum", 1, 10.0)
     with pytest.raises(AssertionError, match="discard_checksum"):
         assert_vrrpd_clean(d, k)

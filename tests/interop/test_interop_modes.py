@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from netns_lab import wire
-from netns_lab.inject import auth_words
+from netns_lab.craft import auth_words
 from netns_lab.keepalived import Keepalived, start_keepalived
 from netns_lab.lab import Capture, Lab, Node, Vrrpd
 from tests.interop.conftest import (

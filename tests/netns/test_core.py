@@ -16,7 +16,6 @@ from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
 from vrrpd.timing import master_down_interval, skew_time
 
-REPO = Path(__file__).resolve().parents[2]
 MARGIN = 1.0  # seconds on top of an RFC bound: scheduling on a loaded 2-core machine
 
 
@@ -26,22 +25,6 @@ def holds_vip(node: Node) -> bool:
 
 def holders(*nodes: Node) -> list[str]:
     return [n.name for n in nodes if holds_vip(n)]
-
-
-def inject(node: Node, *args: str) -> None:
-    node.run(
-        [
-            sys.executable,
-            str(REPO / "tools" / "vrrp_inject.py"),
-            "--iface",
-            "eth0",
-            "--src",
-            str(node.ipv4.ip),
-            "--vip",
-            VIP_ADDR,
-            *args,
-        ],
-    )
 
 
 def test_election_by_priority(lab: Lab) -> None:
@@ -240,8 +223,8 @@ def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
     (_r1, _r2), (d1, d2) = _converged_pair(lab, 0.1)
     c1 = lab.add_client("c1", "192.0.2.100/24")
     # A priority-254 advert would take mastership from r1 (200) if it were accepted.
-    inject(c1, "--priority", "254", "--ttl", "64", "--count", "3")
-    inject(c1, "--priority", "254", "--bad-checksum", "--count", "2")
+    c1.inject(3, addresses=[VIP_ADDR], priority=254, ttl=64)
+    c1.inject(2, addresses=[VIP_ADDR], priority=254, checksum="bad")
     for d in (d1, d2):
         wait_for(
             lambda d=d: d.router("gw")["counters"]["discard_ttl"] == 3, 5, what="3 TTL discards"
@@ -254,7 +237,7 @@ def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
     assert d1.router("gw")["state"] == "MASTER"
     assert d2.router("gw")["master"] == "192.0.2.1"
     # The same advert with TTL 255 and a good checksum *is* accepted: the test can fail.
-    inject(c1, "--priority", "254", "--count", "1")
+    c1.inject(1, addresses=[VIP_ADDR], priority=254)
     wait_for(
         lambda: d1.router("gw")["state"] == "BACKUP",
         5,

@@ -119,13 +119,13 @@ def test_hop_limit_not_255_discarded_and_counted(lab: Lab) -> None:
     d1.wait_state("gw", "MASTER", timeout=10)
     ll = c1.link_local()
     assert ll is not None
-    args = ("--family", "6", "--src", ll, "--vip", VR_LL, "--vip", VIP6_ADDR, "--priority", "254")
+    fields: dict[str, Any] = {"src": ll, "addresses": [VR_LL, VIP6_ADDR], "priority": 254}
     # A priority-254 advert would take mastership from r1 (200) if it were accepted.
-    c1.inject(*args, "--hlim", "64", "--count", "3")
+    c1.inject(3, ttl=64, **fields)
     d1.wait_counter("gw", "discard_ttl", 3, timeout=5)
     assert d1.router("gw")["state"] == "MASTER"
     # The same advert with hop limit 255 *is* accepted: the test can fail.
-    c1.inject(*args, "--count", "1")
+    c1.inject(1, **fields)
     d1.wait_state("gw", "BACKUP", timeout=5)
     assert d1.router("gw")["master"] == ll
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from vrrpd.receive import DISCARD_REASONS
 
 pytestmark = pytest.mark.netns
 
-REPO = Path(__file__).resolve().parents[2]
 PORT = 9650
 LABELS = {"name": "gw", "interface": "eth0", "vrid": "51", "family": "4"}
 
@@ -53,18 +51,6 @@ def value(samples: Samples, name: str, **extra: str) -> float:
     return samples[key]
 
 
-def inject_ttl64(node: Node, count: int) -> None:
-    assert node.ipv4 is not None
-    node.run(
-        [
-            sys.executable,
-            str(REPO / "tools" / "vrrp_inject.py"),
-            *("--iface", "eth0", "--src", str(node.ipv4.ip), "--vip", VIP_ADDR),
-            *("--priority", "254", "--ttl", "64", "--count", str(count)),
-        ]
-    )
-
-
 def start(node: Node, priority: int, **extra: Any) -> Vrrpd:
     assert node.ipv4 is not None
     return node.start_vrrpd(
@@ -83,7 +69,7 @@ def test_metrics_scraped_from_a_client(lab: Lab) -> None:
     d1.wait_state("gw", "MASTER", timeout=15)
     d2 = start(r2, 120)
     d2.wait_state("gw", "BACKUP", timeout=15)
-    inject_ttl64(c1, 3)
+    c1.inject(3, addresses=[VIP_ADDR], priority=254, ttl=64)
     for d in (d1, d2):
         d.wait_counter("gw", "discard_ttl", 3, timeout=10)
 

@@ -3,15 +3,12 @@ unicast_ttl_check, adverts from unlisted sources discarded (discard_peer)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.netns.conftest import VIP_ADDR, vr
 
-REPO = Path(__file__).resolve().parents[2]
 SVC = "203.0.113.10/32"  # a service address both sites may hold
 SVC_ADDR = SVC.split("/")[0]
 
@@ -85,20 +82,6 @@ def test_routed_unicast_with_default_ttl_check_is_discarded(lab: Lab) -> None:
     wait_for(lambda: holders(SVC_ADDR, r1, r2) == ["r1", "r2"], 5, what="both to hold the VIP")
 
 
-def _inject(node: Node, *args: str) -> None:
-    node.run(
-        [
-            sys.executable,
-            str(REPO / "tools" / "vrrp_inject.py"),
-            "--iface",
-            "eth0",
-            "--vip",
-            VIP_ADDR,
-            *args,
-        ]
-    )
-
-
 def test_advert_from_unlisted_source_is_discarded(lab: Lab) -> None:
     r1 = lab.add_router("r1", "192.0.2.1/24")
     r2 = lab.add_router("r2", "192.0.2.2/24")
@@ -110,13 +93,13 @@ def test_advert_from_unlisted_source_is_discarded(lab: Lab) -> None:
     wait_for(lambda: d2.router("gw")["master"] == "192.0.2.1", 5, what="r2 to follow r1")
     # From the client (not a listed peer), by unicast to each router, priority 254: it
     # would win if it were accepted.
-    _inject(c1, "--src", "192.0.2.100", "--dst", "192.0.2.1", "--priority", "254", "--count", "3")
-    _inject(c1, "--src", "192.0.2.100", "--dst", "192.0.2.2", "--priority", "254", "--count", "3")
+    c1.inject(3, src="192.0.2.100", dst="192.0.2.1", addresses=[VIP_ADDR], priority=254)
+    c1.inject(3, src="192.0.2.100", dst="192.0.2.2", addresses=[VIP_ADDR], priority=254)
     d1.wait_counter("gw", "discard_peer", 3, timeout=5)
     d2.wait_counter("gw", "discard_peer", 3, timeout=5)
     assert d1.router("gw")["state"] == "MASTER"
     assert d2.router("gw")["master"] == "192.0.2.1"
     # The same advert from a listed peer's address is accepted: the test can fail.
-    _inject(c1, "--src", "192.0.2.2", "--dst", "192.0.2.1", "--priority", "254", "--count", "1")
+    c1.inject(1, src="192.0.2.2", dst="192.0.2.1", addresses=[VIP_ADDR], priority=254)
     d1.wait_state("gw", "BACKUP", timeout=5)
     assert d1.counters("gw")["discard_peer"] == 3

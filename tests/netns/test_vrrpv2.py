@@ -21,10 +21,11 @@ def holders(*nodes: Node) -> list[str]:
     return [n.name for n in nodes if n.has_address(VIP_ADDR)]
 
 
-def _inject_v2(c1: Node, *args: str) -> None:
-    c1.inject(
-        "--version", "2", "--src", str(c1.ipv4.ip) if c1.ipv4 else "", "--vip", VIP_ADDR, *args
-    )
+def _inject_v2(c1: Node, repeat: int, password: str | None = None, **fields: Any) -> None:
+    """v2 adverts from `c1`; with `password`, simple-text authentication (type 1)."""
+    if password is not None:
+        fields.update(auth_type=1, auth_data=password.encode())
+    c1.inject(repeat, version=2, addresses=[VIP_ADDR], **fields)
 
 
 def test_v2_election_failover_and_wire_format(lab: Lab) -> None:
@@ -71,11 +72,11 @@ def test_v2_interval_mismatch_discarded_and_counted(lab: Lab) -> None:
     d1 = r1.start_vrrpd([vr2(priority=200)])
     d1.wait_state("gw", "MASTER", timeout=15)
     # A priority-254 advert would take mastership from r1 (200) if it were accepted.
-    _inject_v2(c1, "--priority", "254", "--interval", "2", "--count", "3")
+    _inject_v2(c1, 3, priority=254, interval=2)
     d1.wait_counter("gw", "discard_interval", 3, timeout=5)
     assert d1.router("gw")["state"] == "MASTER"
     # The same advert with r1's own interval is accepted: the test can fail.
-    _inject_v2(c1, "--priority", "254", "--interval", "1", "--count", "1")
+    _inject_v2(c1, 1, priority=254, interval=1)
     d1.wait_state("gw", "BACKUP", timeout=5)
     assert d1.router("gw")["master"] == "192.0.2.100"
     assert d1.counters("gw")["discard_interval"] == 3
@@ -100,13 +101,13 @@ def test_v2_auth_pass_match_and_mismatch(lab: Lab) -> None:
     assert wire.internet_checksum(wire.vrrp_bytes(ads[0])) == 0
 
     # Wrong password, and no authentication at all: both discarded, counted, no effect.
-    _inject_v2(c1, "--priority", "254", "--password", "wrong", "--count", "3")
-    _inject_v2(c1, "--priority", "254", "--count", "2")
+    _inject_v2(c1, 3, "wrong", priority=254)
+    _inject_v2(c1, 2, priority=254)
     for d in (d1, d2):
         d.wait_counter("gw", "discard_auth", 5, timeout=5)
     assert d1.router("gw")["state"] == "MASTER"
     assert d2.router("gw")["master"] == "192.0.2.1"
     # The right password is accepted: the test can fail.
-    _inject_v2(c1, "--priority", "254", "--password", "s3cret", "--count", "1")
+    _inject_v2(c1, 1, "s3cret", priority=254)
     d1.wait_state("gw", "BACKUP", timeout=5)
     cap.stop()
