@@ -8,20 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .failover import interval_arg
 from .lab import STATE_DIR, LabError, _netns_exists, _same_process, cleanup
-
-
-def _positive_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    cs = round(value * 100)
-    if not 1 <= cs <= 4095 or abs(cs - value * 100) > 1e-6:
-        raise argparse.ArgumentTypeError(
-            f"must be 0.01..40.95 seconds in steps of 0.01, got {text}"
-        )
-    return value
 
 
 def _list() -> int:
@@ -58,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument(
         "--interval",
-        type=_positive_interval,
+        type=interval_arg,
         default=1.0,
         help="advertisement interval in seconds (default 1; e.g. 0.1)",
     )

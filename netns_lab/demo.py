@@ -18,40 +18,23 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
 
-from .lab import (
-    Lab,
-    Node,
-    ProbeRun,
-    Vrrpd,
-    master_down_interval,
-    skew_time,
-    wait_for,
+from .failover import (
+    MARGIN,
+    VIP,
+    VIP_ADDR,
+    VRID,
+    Failover,
+    backup_of,
+    converge,
+    virtual_router,
 )
-from .probe import blackout, detection, lost
+from .lab import Lab, Node, Vrrpd, wait_for
 
-VRID = 51
-VIP = "192.0.2.254/24"
-VIP_ADDR = VIP.split("/")[0]
 ROUTERS = (("r1", "192.0.2.1/24", 150), ("r2", "192.0.2.2/24", 120), ("r3", "192.0.2.3/24", 100))
 CLIENT = ("c1", "192.0.2.100/24")
-MARGIN = 5.0  # seconds on top of an RFC bound before the demo gives up waiting
 
 Say = Callable[[str], None]
-
-
-def virtual_router(priority: int, interval: float) -> dict[str, Any]:
-    return {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": VRID,
-        "priority": priority,
-        "advert_interval": interval,
-        "preempt": True,
-        "version": 3,
-        "virtual_ips": [VIP],
-    }
 
 
 def status_table(daemons: dict[str, Vrrpd], nodes: dict[str, Node]) -> list[str]:
@@ -80,16 +63,6 @@ def status_table(daemons: dict[str, Vrrpd], nodes: dict[str, Node]) -> list[str]
     return lines
 
 
-def _backup_of(d: Vrrpd, master_ip: str) -> Callable[[], bool]:
-    """A poll predicate: `d` is BACKUP and sees `master_ip` as the master."""
-
-    def check() -> bool:
-        row = d.router("gw")
-        return bool(row["state"] == "BACKUP" and row["master"] == master_ip)
-
-    return check
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
@@ -116,65 +89,57 @@ def _failover(
     hard: bool,
 ) -> dict[str, float]:
     """Fail `old` (hard: SIGKILL + link down; else SIGTERM) and measure the takeover by `new`."""
-    old_ip, new_ip = str(nodes[old].ipv4.ip), str(nodes[new].ipv4.ip)  # type: ignore[union-attr]
-    new_prio = int(daemons[new].router("gw")["priority"])
-    if hard:
-        bound = master_down_interval(interval, new_prio)
-        bound_text = (
-            f"Master_Down_Interval({new}) = 3 x {interval:g} + (256 - {new_prio}) x "
-            f"{interval:g} / 256 = {bound:.6g} s"
+    with Failover(
+        client,
+        old=nodes[old],
+        old_daemon=daemons[old],
+        new=nodes[new],
+        new_daemon=daemons[new],
+        interval=interval,
+        hard=hard,
+    ) as f:
+        new_prio, bound = f.new_priority, f.bound
+        if hard:
+            bound_text = (
+                f"Master_Down_Interval({new}) = 3 x {interval:g} + (256 - {new_prio}) x "
+                f"{interval:g} / 256 = {bound:.6g} s"
+            )
+        else:
+            bound_text = (
+                f"Skew_Time({new}) = (256 - {new_prio}) x {interval:g} / 256 = {bound:.6g} s"
+            )
+        arp_before = client.neigh(VIP_ADDR)
+        say(
+            f"  client probe running: ICMP echo to {VIP_ADDR} every 5 ms; ARP {VIP_ADDR} -> "
+            f"{_who(arp_before, nodes)}"
         )
-    else:
-        bound = skew_time(interval, new_prio)
-        bound_text = f"Skew_Time({new}) = (256 - {new_prio}) x {interval:g} / 256 = {bound:.6g} s"
-
-    probe: ProbeRun = client.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
-    probe.wait_ready(timeout=3 * interval + MARGIN, advert_from=old_ip)
-    arp_before = client.neigh(VIP_ADDR)
-    say(
-        f"  client probe running: ICMP echo to {VIP_ADDR} every 5 ms; ARP {VIP_ADDR} -> "
-        f"{_who(arp_before, nodes)}"
-    )
-
-    t_fail = time.monotonic()
-    if hard:
         pid = daemons[old].pid
-        nodes[old].link_set(False)  # first: the outage and the silence start together
-        daemons[old].kill()
-        say(f"  {old}: eth0 taken down and vrrpd (pid {pid}) SIGKILLed")
-    else:
-        pid = daemons[old].pid
-        code = daemons[old].stop(timeout=10)
-        say(f"  {old}: vrrpd (pid {pid}) got SIGTERM and exited with code {code}")
-        still = nodes[old].has_address(VIP_ADDR)
-        say(f"  {old}: virtual address {'STILL PRESENT (not removed!)' if still else 'removed'}")
+        code = f.fail()
+        if hard:
+            say(f"  {old}: eth0 taken down and vrrpd (pid {pid}) SIGKILLed")
+        else:
+            say(f"  {old}: vrrpd (pid {pid}) got SIGTERM and exited with code {code}")
+            gone = "STILL PRESENT (not removed!)" if nodes[old].has_address(VIP_ADDR) else "removed"
+            say(f"  {old}: virtual address {gone}")
+        took = f.wait_takeover()
+        say(f"  {new}: MASTER (seen by the controller {took:.3f} s after the failure)")
+        for o in others:
+            wait_for(backup_of(daemons[o], f.new_ip), MARGIN, what=f"{o} to see {new} as master")
+        with contextlib.suppress(TimeoutError):  # reported below from what the table holds
+            wait_for(
+                lambda: client.neigh(VIP_ADDR) == nodes[new].mac,
+                MARGIN,
+                what=f"the client's ARP entry for {VIP_ADDR} to move to {new}",
+            )
+        arp_after = client.neigh(VIP_ADDR)
+        res = f.stop()
 
-    daemons[new].wait_state("gw", "MASTER", timeout=bound + MARGIN)
-    seen = time.monotonic()
-    say(f"  {new}: MASTER (seen by the controller {seen - t_fail:.3f} s after the failure)")
-    for o in others:
-        wait_for(
-            _backup_of(daemons[o], new_ip),
-            MARGIN,
-            what=f"{o} to see {new} as master",
-        )
-    probe.wait_reply_sent_after(seen, timeout=MARGIN + 10)
-    with contextlib.suppress(TimeoutError):  # reported below from what the table holds
-        wait_for(
-            lambda: client.neigh(VIP_ADDR) == nodes[new].mac,
-            MARGIN,
-            what=f"the client's ARP entry for {VIP_ADDR} to move to {new}",
-        )
-    arp_after = client.neigh(VIP_ADDR)
-    res = probe.stop()
-
-    out = blackout(res)
-    det = detection(res, old_ip, new_ip, after=t_fail)
+    out, det = f.blackout, f.detection
     say(
         f"  client ARP {VIP_ADDR} -> {_who(arp_after, nodes)}"
         + ("  [moved]" if arp_after == nodes[new].mac and arp_after != arp_before else "")
     )
-    say(f"  probes: {res['sent']} sent, {lost(res)} lost")
+    say(f"  probes: {res['sent']} sent, {f.lost} lost")
     say(f"  blackout seen by the client:           {_ms(out)}")
     if det is None:
         say(
@@ -185,7 +150,7 @@ def _failover(
     else:
         det_s = det[0]
         what = "priority-0 advert" if not hard else "advert"
-        last_prio = next((p for t, src, p in res["adverts"] if src == old_ip and t == det[1]), None)
+        last_prio = f.last_priority()
         if not hard and last_prio != 0:
             what = f"advert (priority {last_prio}: NO priority-0 advert seen)"
         say(f"  detection, {old}'s last {what} -> {new}'s first advert: {_ms(det_s)}")
@@ -219,17 +184,7 @@ def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -
         t0 = time.monotonic()
         for name, _, prio in ROUTERS:
             daemons[name] = nodes[name].start_vrrpd([virtual_router(prio, interval)])
-        for d in daemons.values():
-            d.wait_ready(timeout=15)
-        converge = master_down_interval(interval, 100) + MARGIN
-        daemons["r1"].wait_state("gw", "MASTER", timeout=converge)
-        for name in ("r2", "r3"):
-            wait_for(
-                _backup_of(daemons[name], "192.0.2.1"),
-                converge,
-                what=f"{name} to be BACKUP of r1",
-            )
-        wait_for(lambda: nodes["r1"].has_address(VIP_ADDR), MARGIN, what="r1 to hold the VIP")
+        converge(daemons, nodes, "r1", interval)
         say(f"Converged after {time.monotonic() - t0:.2f} s:")
         for line in status_table(daemons, nodes):
             say(line)

@@ -33,28 +33,16 @@ import math
 import os
 import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netns_lab.lab import (
-    Lab,
-    Node,
-    Vrrpd,
-    master_down_interval,
-    skew_time,
-    wait_for,
-)
-from netns_lab.probe import blackout, detection, lost
+from netns_lab.failover import Failover, converge, interval_arg, virtual_router
+from netns_lab.lab import Lab, Node, Vrrpd
 
-VRID = 51
-VIP = "192.0.2.254/24"
-VIP_ADDR = VIP.split("/")[0]
 MASTER_PRIO, BACKUP_PRIO = 200, 100
-MARGIN = 5.0  # seconds past an RFC bound before a wait gives up
 
 
 @dataclass
@@ -75,19 +63,6 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def vr(priority: int, interval: float) -> dict[str, Any]:
-    return {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": VRID,
-        "priority": priority,
-        "advert_interval": interval,
-        "preempt": True,
-        "version": 3,
-        "virtual_ips": [VIP],
-    }
-
-
 class Bench:
     """One lab for one advertisement interval: r1, r2 and c1; `run_once` fails r1."""
 
@@ -98,8 +73,8 @@ class Bench:
             self.r1: Node = self.lab.add_router("r1", "192.0.2.1/24")
             self.r2: Node = self.lab.add_router("r2", "192.0.2.2/24")
             self.c1: Node = self.lab.add_client("c1", "192.0.2.100/24")
-            self.d2: Vrrpd = self.r2.start_vrrpd([vr(BACKUP_PRIO, interval)])
-            self.d1: Vrrpd = self.r1.start_vrrpd([vr(MASTER_PRIO, interval)])
+            self.d2: Vrrpd = self.r2.start_vrrpd([virtual_router(BACKUP_PRIO, interval)])
+            self.d1: Vrrpd = self.r1.start_vrrpd([virtual_router(MASTER_PRIO, interval)])
             self.converge()
         except BaseException:
             self.lab.close()
@@ -108,60 +83,37 @@ class Bench:
     def close(self) -> None:
         self.lab.close()
 
-    def holders(self) -> list[str]:
-        return [n.name for n in (self.r1, self.r2) if n.has_address(VIP_ADDR)]
-
     def converge(self) -> None:
         """Wait until r1 is MASTER holding the VIP alone and r2 is its BACKUP."""
-        timeout = master_down_interval(self.interval, MASTER_PRIO) + MARGIN
-        for d in (self.d1, self.d2):
-            d.wait_ready(timeout=15)
-        self.d1.wait_state("gw", "MASTER", timeout=timeout)
-
-        def r2_backup() -> bool:
-            row = self.d2.router("gw")
-            return bool(row["state"] == "BACKUP" and row["master"] == "192.0.2.1")
-
-        wait_for(r2_backup, timeout, what="r2 to be BACKUP of r1")
-        wait_for(lambda: self.holders() == ["r1"], timeout, what="only r1 to hold the VIP")
+        converge(
+            {"r1": self.d1, "r2": self.d2}, {"r1": self.r1, "r2": self.r2}, "r1", self.interval
+        )
 
     def run_once(self, mode: str, index: int) -> Run:
         interval = self.interval
         r = Run(interval=interval, mode=mode, run=index)
-        if mode == "hard":
-            r.bound = master_down_interval(interval, BACKUP_PRIO)
-        else:
-            r.bound = skew_time(interval, BACKUP_PRIO)
-        probe = self.c1.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
-        try:
-            probe.wait_ready(timeout=3 * interval + MARGIN, advert_from="192.0.2.1")
-            t_fail = time.monotonic()
-            if mode == "hard":
-                # Link down first: the outage and the silence both start now; SIGKILL right
-                # after, so the daemon never runs again.
-                self.r1.link_set(False)
-                self.d1.kill()
-            else:
-                code = self.d1.stop(timeout=10)
-                if code != 0:
-                    r.error = f"r1's vrrpd exited with code {code} on SIGTERM"
-            self.d2.wait_state("gw", "MASTER", timeout=r.bound + MARGIN)
-            seen = time.monotonic()
-            probe.wait_reply_sent_after(seen, timeout=MARGIN + 10)
-            res = probe.stop()
-        finally:
-            if probe.alive:
-                probe.proc.kill()
-                probe.proc.wait()
-        r.blackout = blackout(res)
-        r.sent, r.lost = int(res["sent"]), lost(res)
-        det = detection(res, "192.0.2.1", "192.0.2.2", after=t_fail)
+        with Failover(
+            self.c1,
+            old=self.r1,
+            old_daemon=self.d1,
+            new=self.r2,
+            new_daemon=self.d2,
+            interval=interval,
+            hard=mode == "hard",
+        ) as f:
+            r.bound = f.bound
+            code = f.fail()
+            if code is not None and code != 0:
+                r.error = f"r1's vrrpd exited with code {code} on SIGTERM"
+            f.wait_takeover()
+            res = f.stop()
+        r.blackout = f.blackout
+        r.sent, r.lost = int(res["sent"]), f.lost
+        det = f.detection
         if det is not None:
             r.detection = det[0]
             if mode == "graceful":
-                r.priority0_seen = any(
-                    src == "192.0.2.1" and p == 0 and t == det[1] for t, src, p in res["adverts"]
-                )
+                r.priority0_seen = f.last_priority() == 0
         elif r.error is None:
             r.error = "the probe did not see both r1's last and r2's first advertisement"
         self.restore(mode)
@@ -171,7 +123,7 @@ class Bench:
         """Bring r1 back and wait until it has preempted r2."""
         if mode == "hard":
             self.r1.link_set(True)
-        self.d1 = self.r1.start_vrrpd([vr(MASTER_PRIO, self.interval)])
+        self.d1 = self.r1.start_vrrpd([virtual_router(MASTER_PRIO, self.interval)])
         self.converge()
 
 
@@ -248,19 +200,7 @@ def _finite(x: Any) -> Any:
 
 
 def _intervals(text: str) -> list[float]:
-    out = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {part!r}") from None
-        cs = round(value * 100)
-        if not 1 <= cs <= 4095 or abs(cs - value * 100) > 1e-6:
-            raise argparse.ArgumentTypeError(
-                f"{part}: an interval must be 0.01..40.95 seconds in steps of 0.01"
-            )
-        out.append(value)
-    return out
+    return [interval_arg(part) for part in text.split(",")]
 
 
 def _modes(text: str) -> list[str]:
