@@ -33,6 +33,25 @@ from .lab import Lab, Node, Vrrpd, wait_for
 
 ROUTERS = (("r1", "192.0.2.1/24", 150), ("r2", "192.0.2.2/24", 120), ("r3", "192.0.2.3/24", 100))
 CLIENT = ("c1", "192.0.2.100/24")
+# (title, summary label, old master, new master, the other backups, hard failure?)
+STEPS: tuple[tuple[str, str, str, str, list[str], bool], ...] = (
+    (
+        "1) Hard failure of the master r1 (link down, vrrpd SIGKILLed)",
+        "hard (r1 -> r2)",
+        "r1",
+        "r2",
+        ["r3"],
+        True,
+    ),
+    (
+        "2) Graceful shutdown of the new master r2 (SIGTERM: priority-0 advertisement)",
+        "graceful (r2 -> r3)",
+        "r2",
+        "r3",
+        [],
+        False,
+    ),
+)
 
 Say = Callable[[str], None]
 
@@ -189,42 +208,29 @@ def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -
         for line in status_table(daemons, nodes):
             say(line)
 
-        say("")
-        say("1) Hard failure of the master r1 (link down, vrrpd SIGKILLed)")
-        hard = _failover(
-            say,
-            client=client,
-            nodes=nodes,
-            daemons=daemons,
-            old="r1",
-            new="r2",
-            others=["r3"],
-            interval=interval,
-            hard=True,
-        )
-        for line in status_table(daemons, nodes):
-            say(line)
-
-        say("")
-        say("2) Graceful shutdown of the new master r2 (SIGTERM: priority-0 advertisement)")
-        soft = _failover(
-            say,
-            client=client,
-            nodes=nodes,
-            daemons=daemons,
-            old="r2",
-            new="r3",
-            others=[],
-            interval=interval,
-            hard=False,
-        )
-        for line in status_table(daemons, nodes):
-            say(line)
+        measured: list[tuple[str, dict[str, float]]] = []
+        for title, label, old, new, others, hard in STEPS:
+            say("")
+            say(title)
+            m = _failover(
+                say,
+                client=client,
+                nodes=nodes,
+                daemons=daemons,
+                old=old,
+                new=new,
+                others=others,
+                interval=interval,
+                hard=hard,
+            )
+            measured.append((label, m))
+            for line in status_table(daemons, nodes):
+                say(line)
 
         say("")
         say("Summary")
         say(f"  {'failover':<22}{'blackout':>12}{'detection':>12}{'RFC bound':>12}")
-        for label, m in (("hard (r1 -> r2)", hard), ("graceful (r2 -> r3)", soft)):
+        for label, m in measured:
             say(
                 f"  {label:<22}{m['blackout'] * 1000:>9.1f} ms{m['detection'] * 1000:>9.1f} ms"
                 f"{m['bound'] * 1000:>9.1f} ms"
