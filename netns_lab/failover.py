@@ -18,7 +18,6 @@ next to the RFC 5798 §6.1 bound: Master_Down_Interval of the new master (hard),
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -143,9 +142,7 @@ class Failover:
     def close(self) -> None:
         """Kill the probe if it still runs (after an error)."""
         if self.probe.alive:
-            with contextlib.suppress(ProcessLookupError):
-                self.probe.proc.kill()
-            self.probe.proc.wait()
+            self.probe.kill()
 
     def fail(self) -> int | None:
         """Fail the old master now; for a graceful failure, its vrrpd's exit code."""

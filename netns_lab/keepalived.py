@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -57,7 +56,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lab import LabError, Node, check_documentation_address, wait_for
+from .lab import (
+    LabError,
+    Node,
+    _proc_start_time,
+    check_documentation_address,
+    read_text,
+    signal_child,
+    signal_pid,
+    stop_child,
+    wait_dead,
+    wait_for,
+)
 
 KEEPALIVED = "/usr/sbin/keepalived"
 
@@ -181,14 +191,6 @@ def _cmdline(pid: int) -> list[str]:
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
 
 
-def _is_zombie_or_gone(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return text[text.rindex(")") + 2 :].split()[0] == "Z"
-
-
 def _read_pid(path: Path) -> int | None:
     try:
         text = path.read_text().strip()
@@ -242,12 +244,7 @@ class Keepalived:
     # log and state
     def log_text(self) -> str:
         """This run's console output (both processes)."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self.log_offset)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path, self.log_offset)
 
     def log_lines(self) -> list[str]:
         return self.log_text().splitlines()
@@ -343,7 +340,7 @@ class Keepalived:
             bool(argv)
             and Path(argv[0]).name == "keepalived"
             and str(self.conf_path) in argv
-            and not _is_zombie_or_gone(pid)
+            and _proc_start_time(pid) is not None  # not a zombie, not gone
         )
 
     def _child_pid(self) -> int | None:
@@ -353,42 +350,28 @@ class Keepalived:
                 return pid
         return None
 
-    def _signal_parent(self, sig: int) -> None:
-        # Our own unreaped child: its PID cannot have been reused, no cmdline check needed
-        # (and right after Popen it may still be `ip netns exec`, about to exec keepalived).
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
+    # The parent is our own unreaped child (`signal_child`): its PID cannot have been reused,
+    # no cmdline check needed (right after Popen it may still be `ip netns exec`).
 
     def _signal(self, pid: int, sig: int) -> None:
         """Signal a PID that is not our child, after checking it is our keepalived."""
-        if self._is_ours(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        signal_pid(pid, sig, lambda: self._is_ours(pid))
 
     def _wait_child_gone(self, pid: int | None, timeout: float) -> bool:
-        if pid is None:
-            return True
-        try:
-            wait_for(lambda: not self._is_ours(pid), timeout, what=f"keepalived child {pid}")
-        except TimeoutError:
-            return False
-        return True
+        return pid is None or wait_dead(
+            lambda: self._is_ours(pid), timeout, f"keepalived child {pid}"
+        )
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM to the parent (its VRRP child sends priority 0 and removes its VIPs);
         wait up to `timeout`. Returns the exit code; a hang is killed and raises."""
         child = self._child_pid()
-        if self.proc.poll() is None:
-            self._signal_parent(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.crash()
-                raise KeepalivedError(
-                    f"keepalived in {self.node.name} did not exit within {timeout}s of SIGTERM "
-                    f"(killed); log:\n{self.log_text()[-4000:]}"
-                ) from None
+        if not stop_child(self.proc, timeout):
+            self.crash()
+            raise KeepalivedError(
+                f"keepalived in {self.node.name} did not exit within {timeout}s of SIGTERM "
+                f"(killed); log:\n{self.log_text()[-4000:]}"
+            )
         if not self._wait_child_gone(child, timeout):
             assert child is not None
             self._signal(child, signal.SIGKILL)
@@ -404,11 +387,11 @@ class Keepalived:
         """A hard failure: SIGSTOP the parent (no respawn), SIGKILL the VRRP child, SIGKILL
         the parent. No priority 0 is sent and the VIPs stay where they are."""
         child = self._child_pid()
-        self._signal_parent(signal.SIGSTOP)
+        signal_child(self.proc, signal.SIGSTOP)
         if child is not None:
             self._signal(child, signal.SIGKILL)
             self._wait_child_gone(child, 5.0)
-        self._signal_parent(signal.SIGKILL)
+        signal_child(self.proc, signal.SIGKILL)
         self.proc.wait(10)
         self._forget()
         return self.proc.returncode

@@ -56,7 +56,7 @@ from vrrpd.control import request as control_request
 
 from .craft import Injector
 from .toml_out import dumps
-from .wire import eui64_link_local
+from .wire import eui64_link_local, same_ip
 
 STATE_DIR = Path("/run/netns_lab")
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -219,42 +219,86 @@ def _netns_exists(name: str) -> bool:
     return os.path.exists(f"/run/netns/{name}")
 
 
+def read_text(path: Path, offset: int = 0) -> str:
+    """A file's text from byte `offset` on (bad bytes replaced); "" while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+# --- stopping processes: our children by their Popen, others by a checked PID ----------------
+
+
+def signal_child(proc: subprocess.Popen[Any], sig: int) -> None:
+    """Send `sig` to our child `proc` if it still runs (unreaped: its PID is not reused)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+
+
+def kill_child(proc: subprocess.Popen[Any]) -> int:
+    """SIGKILL our child `proc` if it still runs and reap it; its exit code."""
+    signal_child(proc, signal.SIGKILL)
+    return proc.wait()
+
+
+def stop_child(proc: subprocess.Popen[Any], timeout: float) -> bool:
+    """SIGTERM our child `proc` and wait up to `timeout`; False if it still runs."""
+    signal_child(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
 def _terminate(procs: Iterable[subprocess.Popen[Any]], timeout: float = 5.0) -> None:
     """SIGTERM every live process, wait up to `timeout` for all, then SIGKILL the rest."""
     live = [p for p in procs if p.poll() is None]
     for p in live:
-        with contextlib.suppress(ProcessLookupError):
-            p.send_signal(signal.SIGTERM)
+        signal_child(p, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     for p in live:
         with contextlib.suppress(subprocess.TimeoutExpired):
             p.wait(max(0.0, deadline - time.monotonic()))
     for p in live:
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                p.kill()
-            p.wait()
+        kill_child(p)
+
+
+def signal_pid(pid: int, sig: int, alive: Callable[[], bool]) -> None:
+    """Send `sig` to `pid`, not our child, if `alive()` (the check that it is still the
+    process meant, not a reused PID)."""
+    if alive():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def wait_dead(alive: Callable[[], bool], timeout: float, what: str) -> bool:
+    """Poll until `alive()` is false; False if it still is after `timeout`."""
+    try:
+        wait_for(lambda: not alive(), timeout, what=what)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _signal_recorded(pid: int, start: int | None, timeout: float = 5.0) -> None:
     """Stop a process that is not our child (from a state file): SIGTERM, deadline, SIGKILL."""
-    if not _same_process(pid, start):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _same_process(pid, start):
-        time.sleep(0.02)
-    if _same_process(pid, start):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(TimeoutError):
-            wait_for(lambda: not _same_process(pid, start), 5.0, what=f"pid {pid} to die")
+
+    def alive() -> bool:
+        return _same_process(pid, start)
+
+    signal_pid(pid, signal.SIGTERM, alive)
+    if not wait_dead(alive, timeout, f"pid {pid} to exit"):
+        signal_pid(pid, signal.SIGKILL, alive)
+        wait_dead(alive, 5.0, f"pid {pid} to die")
 
 
 def _wait_gone(pid: int, timeout: float = 5.0) -> None:
-    with contextlib.suppress(TimeoutError):
-        wait_for(lambda: _proc_start_time(pid) is None, timeout, what=f"pid {pid} to die")
+    wait_dead(lambda: _proc_start_time(pid) is not None, timeout, f"pid {pid} to die")
 
 
 def _kill_netns_pids(ns: str) -> list[int]:
@@ -729,8 +773,13 @@ class Node:
         return f"Node({self.name!r}, ns={self.ns!r}, ipv4={self.ipv4}, mac={self.mac})"
 
     def _read_mac(self, ifname: str = "eth0") -> str:
-        info = json.loads(_ip("-j", "link", "show", "dev", ifname, netns=self.ns).stdout)
-        return str(info[0]["address"])
+        return str(self._ip_json("link", "show", "dev", ifname)[0]["address"])
+
+    def _ip_json(self, *args: str, check: bool = True) -> list[dict[str, Any]]:
+        """``ip -j ARGS`` in this namespace, parsed; [] for no output (or, unchecked, an
+        error)."""
+        cp = _ip("-j", *args, netns=self.ns, check=check)
+        return [] if cp.returncode != 0 else list(json.loads(cp.stdout or "[]"))
 
     def run(
         self,
@@ -766,18 +815,16 @@ class Node:
 
     def addresses(self, ifname: str = "eth0") -> list[str]:
         """The interface's addresses as ``addr/prefixlen`` strings, IPv4 and IPv6."""
-        info = json.loads(_ip("-j", "addr", "show", "dev", ifname, netns=self.ns).stdout)
+        info = self._ip_json("addr", "show", "dev", ifname)
         return [f"{a['local']}/{a['prefixlen']}" for i in info for a in i.get("addr_info", [])]
 
     def has_address(self, address: str, ifname: str = "eth0") -> bool:
         """Is `address` (with or without /len) configured on `ifname`?"""
-        want = ip_interface(address).ip
-        return any(ip_interface(a).ip == want for a in self.addresses(ifname))
+        return any(same_ip(a, address) for a in self.addresses(ifname))
 
     def neigh(self, ip: str, ifname: str = "eth0") -> str | None:
         """The MAC this namespace's neighbour table holds for `ip`, or None (absent/failed)."""
-        out = _ip("-j", "neigh", "show", "to", str(ip), "dev", ifname, netns=self.ns).stdout
-        for entry in json.loads(out or "[]"):
+        for entry in self._ip_json("neigh", "show", "to", str(ip), "dev", ifname):
             state = entry.get("state", [])
             if "lladdr" in entry and not {"FAILED", "INCOMPLETE"} & set(state):
                 return str(entry["lladdr"])
@@ -788,9 +835,8 @@ class Node:
 
     def del_address(self, address: str, ifname: str = "eth0") -> bool:
         """Remove `address` from `ifname` if configured (any prefix length); True if removed."""
-        want = ip_interface(address).ip
         for a in self.addresses(ifname):
-            if ip_interface(a).ip == want:
+            if same_ip(a, address):
                 _ip("addr", "del", a, "dev", ifname, netns=self.ns)
                 return True
         return False
@@ -805,7 +851,7 @@ class Node:
         (the whole JSON object).
         """
         out = []
-        for info in json.loads(_ip("-j", "-d", "link", "show", netns=self.ns).stdout or "[]"):
+        for info in self._ip_json("-d", "link", "show"):
             linkinfo = info.get("linkinfo") or {}
             data = linkinfo.get("info_data") or {}
             parent = info.get("link")
@@ -839,15 +885,13 @@ class Node:
         keys set to true when present: ``tentative``, ``nodad``, ``dadfailed``, ``deprecated``.
         An absent interface has none.
         """
-        cp = _ip("-j", "addr", "show", "dev", ifname, netns=self.ns, check=False)
-        if cp.returncode != 0:
-            return []
-        return [a for i in json.loads(cp.stdout or "[]") for a in i.get("addr_info", [])]
+        info = self._ip_json("addr", "show", "dev", ifname, check=False)
+        return [a for i in info for a in i.get("addr_info", [])]
 
     def all_addresses(self) -> dict[str, list[str]]:
         """Every interface's addresses (``addr/prefixlen``), by interface name."""
         out: dict[str, list[str]] = {}
-        for info in json.loads(_ip("-j", "addr", "show", netns=self.ns).stdout or "[]"):
+        for info in self._ip_json("addr", "show"):
             out[info["ifname"]] = [
                 f"{a['local']}/{a['prefixlen']}" for a in info.get("addr_info", [])
             ]
@@ -855,11 +899,10 @@ class Node:
 
     def holders_of(self, address: str) -> list[str]:
         """The interfaces that hold `address` (with or without /len)."""
-        want = ip_interface(address).ip
         return [
             ifname
             for ifname, addrs in self.all_addresses().items()
-            if any(ip_interface(a).ip == want for a in addrs)
+            if any(same_ip(a, address) for a in addrs)
         ]
 
     def link_local(self, ifname: str = "eth0") -> str | None:
@@ -882,10 +925,8 @@ class Node:
 
     def neigh_entry(self, ip: str, ifname: str = "eth0") -> dict[str, Any] | None:
         """The raw ``ip -j neigh`` entry for `ip` (IPv4 or IPv6), or None."""
-        out = _ip("-j", "neigh", "show", "to", str(ip), "dev", ifname, netns=self.ns).stdout
-        for entry in json.loads(out or "[]"):
-            return dict(entry)
-        return None
+        entries = self._ip_json("neigh", "show", "to", str(ip), "dev", ifname)
+        return dict(entries[0]) if entries else None
 
     def neigh_flush(self, ifname: str = "eth0") -> None:
         """Forget every neighbour (ARP and ND) on `ifname`."""
@@ -909,8 +950,7 @@ class Node:
 
     def routes(self, family: int = 4) -> list[dict[str, Any]]:
         """``ip -j -4|-6 route`` as parsed JSON."""
-        out = _ip(f"-{family}", "-j", "route", "show", netns=self.ns).stdout
-        return list(json.loads(out or "[]"))
+        return self._ip_json(f"-{family}", "route", "show")
 
     def sysctl(self, key: str) -> str:
         """Read a sysctl in this namespace (``net.ipv4.conf.eth0.arp_ignore``)."""
@@ -1164,10 +1204,7 @@ class Vrrpd:
         return self.proc.poll()
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log_path)
 
     def _exited_error(self, doing: str) -> VrrpdError:
         return VrrpdError(
@@ -1279,28 +1316,20 @@ class Vrrpd:
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, wait up to `timeout`; return the exit code (raise VrrpdError if it hung)."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise VrrpdError(
-                    f"vrrpd in {self.node.name} did not exit within {timeout}s of SIGTERM "
-                    f"(killed); log:\n{self.log_text()[-4000:]}"
-                ) from None
+        if not stop_child(self.proc, timeout):
+            self.kill()
+            raise VrrpdError(
+                f"vrrpd in {self.node.name} did not exit within {timeout}s of SIGTERM "
+                f"(killed); log:\n{self.log_text()[-4000:]}"
+            )
         self.node.lab._untrack(self.proc)
         return self.proc.returncode
 
     def kill(self) -> int:
         """SIGKILL and reap; returns the exit code (-9 when it was running)."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            self.proc.wait()
+        code = kill_child(self.proc)
         self.node.lab._untrack(self.proc)
-        return self.proc.returncode
+        return code
 
 
 # --- packet captures ------------------------------------------------------------------------
@@ -1330,10 +1359,7 @@ class Capture:
         self.stop()
 
     def stderr_text(self) -> str:
-        try:
-            return self.err_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.err_path)
 
     def wait_started(self, timeout: float = 10.0) -> None:
         def started() -> bool:
@@ -1385,14 +1411,8 @@ class Capture:
         """Stop tcpdump (SIGTERM, then SIGKILL after `timeout`) and return every packet."""
         if self._final is not None:
             return list(self._final)
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if not stop_child(self.proc, timeout):
+            kill_child(self.proc)
         self.node.lab._untrack(self.proc)
         self._final = self.packets()
         return list(self._final)
@@ -1431,10 +1451,7 @@ class ProbeRun:
         return self.proc.poll() is None
 
     def stderr_text(self) -> str:
-        try:
-            return self.err_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return read_text(self.err_path)
 
     def events(self) -> list[tuple[str, ...]]:
         """All complete event lines so far, split into fields."""
@@ -1491,10 +1508,13 @@ class ProbeRun:
         """SIGTERM the probe, wait, and return its JSON result (raise ProbeError on failure)."""
         if self._result is not None:
             return self._result
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
+        signal_child(self.proc, signal.SIGTERM)
         return self.result(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the probe if it still runs (after an error: no result wanted)."""
+        kill_child(self.proc)
+        self.node.lab._untrack(self.proc)
 
     def result(self, timeout: float = 5.0) -> dict[str, Any]:
         """Wait for the probe to finish by itself (``duration``) and return its result."""
@@ -1503,9 +1523,7 @@ class ProbeRun:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            self.node.lab._untrack(self.proc)
+            self.kill()
             raise ProbeError(
                 f"probe in {self.node.name} did not finish within {timeout}s"
             ) from None

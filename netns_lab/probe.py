@@ -45,9 +45,10 @@ from collections.abc import Mapping, Sequence
 from ipaddress import IPv6Address, ip_address
 from typing import IO, Any
 
-IPPROTO_VRRP = 112
-VRRP_GROUP_V4 = "224.0.0.18"
-VRRP_GROUP_V6 = "ff02::12"
+from vrrpd.packet import internet_checksum
+
+from .craft import GROUP, IPPROTO_VRRP
+
 MAGIC = b"vrrplab\x00"
 PAYLOAD = struct.Struct("!8sQ")  # magic, the probe's own 64-bit sequence number
 EVENT_EVERY = 0.05
@@ -122,22 +123,13 @@ def detection(
 # --- wire formats ---------------------------------------------------------------------------
 
 
-def inet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
 def echo_request(v6: bool, ident: int, seq: int) -> bytes:
     """An ICMP (type 8) or ICMPv6 (type 128) echo request carrying our magic and `seq`."""
     payload = PAYLOAD.pack(MAGIC, seq)
     if v6:  # the kernel fills in the ICMPv6 checksum on raw ICMPv6 sockets
         return struct.pack("!BBHHH", 128, 0, 0, ident, seq & 0xFFFF) + payload
     header = struct.pack("!BBHHH", 8, 0, 0, ident, seq & 0xFFFF)
-    csum = inet_checksum(header + payload)
+    csum = internet_checksum(header + payload)
     return struct.pack("!BBHHH", 8, 0, csum, ident, seq & 0xFFFF) + payload
 
 
@@ -214,13 +206,11 @@ class Probe:
             ifindex = socket.if_nametoindex(iface)
             # Join the VRRP group: IP does not deliver multicast for groups nobody joined.
             if self.v6:
-                mreq6 = socket.inet_pton(socket.AF_INET6, VRRP_GROUP_V6) + struct.pack(
-                    "@i", ifindex
-                )
+                mreq6 = socket.inet_pton(socket.AF_INET6, GROUP[6]) + struct.pack("@i", ifindex)
                 self.vrrp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
             else:
                 mreqn = struct.pack(
-                    "@4s4si", socket.inet_aton(VRRP_GROUP_V4), socket.inet_aton("0.0.0.0"), ifindex
+                    "@4s4si", socket.inet_aton(GROUP[4]), socket.inet_aton("0.0.0.0"), ifindex
                 )
                 self.vrrp.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
         self.sel = selectors.DefaultSelector()
@@ -245,8 +235,9 @@ class Probe:
             self.send_errors += 1
             self.last_send_error = e.strerror or str(e)
 
-    def _drain(self) -> None:
-        for key, _ in self.sel.select(0):
+    def _drain(self, timeout: float = 0.0) -> None:
+        """Read what arrives within `timeout` seconds (0: what is there now)."""
+        for key, _ in self.sel.select(timeout):
             self._read(key.fileobj, key.data)  # type: ignore[arg-type]
 
     def _read(self, sock: socket.socket, kind: str) -> None:
@@ -306,9 +297,7 @@ class Probe:
                 next_send += self.interval
                 if next_send < now:  # fell more than a slot behind: skip, never burst
                     next_send = now + self.interval
-            timeout = max(0.0, next_send - time.monotonic())
-            for key, _ in self.sel.select(timeout):
-                self._read(key.fileobj, key.data)  # type: ignore[arg-type]
+            self._drain(max(0.0, next_send - time.monotonic()))
         # Replies still in flight: wait until the newest request is answered, at most `grace`.
         end = time.monotonic()
         deadline = end + self.grace
@@ -316,8 +305,7 @@ class Probe:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            for key, _ in self.sel.select(remaining):
-                self._read(key.fileobj, key.data)  # type: ignore[arg-type]
+            self._drain(remaining)
         self._drain()
         result: dict[str, Any] = {
             "target": str(self.target),
