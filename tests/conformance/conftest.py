@@ -17,7 +17,6 @@ These tests need root and never skip: without root they fail, saying why.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -29,42 +28,22 @@ import pytest
 from netns_lab import craft, wire
 from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
+from tests.helpers import VIP as VIP
+from tests.helpers import VIP_ADDR as VIP_ADDR
+from tests.helpers import lab_for
+from tests.helpers import vr as vr
 
 REPO = Path(__file__).resolve().parents[2]
 
-VIP = "192.0.2.254/24"
-VIP_ADDR = "192.0.2.254"
 GROUP4 = "224.0.0.18"
 GROUP6 = "ff02::12"
 WAIT = 10.0  # seconds: the deadline for anything that should take milliseconds
 
 
-def need_root() -> None:
-    if os.geteuid() != 0:
-        pytest.fail("conformance tests need root (network namespaces, raw sockets)")
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     """One lab for the whole test file; removed (namespaces, processes) after it."""
-    need_root()
-    with Lab() as the_lab:
-        yield the_lab
-
-
-def vr(**overrides: Any) -> dict[str, Any]:
-    """One [[virtual_router]] table with the defaults of these tests."""
-    table: dict[str, Any] = {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": 51,
-        "priority": 100,
-        "advert_interval": 0.1,
-        "preempt": True,
-        "virtual_ips": [VIP],
-    }
-    table.update(overrides)
-    return table
+    yield from lab_for("conformance tests")
 
 
 # --- injection -------------------------------------------------------------------------------

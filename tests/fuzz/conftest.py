@@ -7,17 +7,14 @@ which reason each daemon must count it. The daemons are then held to it exactly.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from netns_lab.lab import Lab
+from tests.helpers import lab_for
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("fuzz runs need root (network namespaces, raw sockets)")
-    with Lab() as the_lab:
-        yield the_lab
+    yield from lab_for("fuzz runs")

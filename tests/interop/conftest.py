@@ -27,10 +27,11 @@ import pytest
 
 from netns_lab.keepalived import Keepalived, stop_all
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
+from tests import helpers
+from tests.helpers import VIP as VIP
+from tests.helpers import VIP_ADDR as VIP_ADDR
 
 VRID = 51
-VIP = "192.0.2.254/24"
-VIP_ADDR = "192.0.2.254"
 # IPv6: the virtual router's link-local (fe80::200:5eff:fe00:2XX, XX = VRID in hex) first, on
 # both sides, so both send the same address list (vrrpd would derive it; keepalived would not).
 VIP6_LL = "fe80::200:5eff:fe00:233/64"
@@ -49,18 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def vr(**overrides: Any) -> dict[str, Any]:
-    """One vrrpd [[virtual_router]] table with the defaults these tests use."""
-    table: dict[str, Any] = {
-        "name": VR_NAME,
-        "interface": "eth0",
-        "vrid": VRID,
-        "priority": 100,
-        "advert_interval": V3_INTERVAL,
-        "preempt": True,
-        "virtual_ips": [VIP],
-    }
-    table.update(overrides)
-    return table
+    """One vrrpd [[virtual_router]] table with the defaults these tests use (name VR_NAME,
+    VRID, VIP: tests.helpers.vr's), every V3_INTERVAL."""
+    return helpers.vr(**{"advert_interval": V3_INTERVAL, **overrides})
 
 
 def ka(**overrides: Any) -> dict[str, Any]:
@@ -79,8 +71,7 @@ def ka(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("interop tests need root (network namespaces, raw sockets, keepalived)")
+    helpers.need_root("interop tests", "network namespaces, raw sockets, keepalived")
     if not os.access("/usr/sbin/keepalived", os.X_OK):
         pytest.fail("interop tests need keepalived: apt-get install keepalived")
     with Lab() as the_lab:

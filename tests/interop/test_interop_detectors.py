@@ -30,6 +30,7 @@ from tests.interop.conftest import (
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
+
 def expect_complaint(k: Keepalived, send: Callable[[], None], word: str) -> str:
     """Run `send()` and wait for one new complaint containing `word`; return it."""
     before = len(k.complaints())

@@ -5,7 +5,7 @@ accepts; the owner (priority 255) always accepts."""
 from __future__ import annotations
 
 from netns_lab.lab import Lab, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 TABLE = ("inet", "vrrpd")
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 from vrrpd.timing import master_down_interval, skew_time
 
 MARGIN = 1.0  # seconds on top of an RFC bound: scheduling on a loaded 2-core machine

@@ -14,7 +14,7 @@ from scapy.layers.l2 import ARP
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 
 def test_garp_repeat_spaced_by_garp_interval(lab: Lab) -> None:

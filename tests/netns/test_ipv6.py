@@ -11,7 +11,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 VIP6 = "2001:db8::254/64"
 VIP6_ADDR = VIP6.split("/")[0]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from netns_lab.lab import Lab, Node, Vrrpd, check_config, wait_for
-from tests.netns.conftest import vr
+from tests.helpers import vr
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

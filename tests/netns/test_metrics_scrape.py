@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 from tests.netns.test_operations import put
 from vrrpd.receive import DISCARD_REASONS
 

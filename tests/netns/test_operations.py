@@ -29,7 +29,7 @@ from netns_lab import probe as probe_mod
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from netns_lab.toml_out import dumps
-from tests.netns.conftest import VIP, VIP_ADDR, vr
+from tests.helpers import VIP, VIP_ADDR, vr
 from vrrpd.timing import skew_time
 
 pytestmark = pytest.mark.netns

@@ -21,7 +21,7 @@ import pytest
 from netns_lab import wire
 from netns_lab.lab import Lab, Vrrpd, check_config, wait_for
 from netns_lab.toml_out import dumps
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 from tests.netns.test_operations import R1, R2, Events, ctl, ctl_ok, holders, transitions_logged
 
 pytestmark = pytest.mark.netns

@@ -7,7 +7,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 SVC = "203.0.113.10/32"  # a service address both sites may hold
 SVC_ADDR = SVC.split("/")[0]

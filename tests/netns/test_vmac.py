@@ -8,7 +8,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 VMAC4 = wire.vmac(4, 51)  # 00:00:5e:00:01:33
 VMAC6 = wire.vmac(6, 51)  # 00:00:5e:00:02:33

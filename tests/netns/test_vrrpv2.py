@@ -8,7 +8,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, master_down_interval, wait_for
-from tests.netns.conftest import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, vr
 
 MARGIN = 1.5  # seconds on top of an RFC bound: a loaded 2-core machine
 

@@ -9,25 +9,12 @@ to the private journald's socket (a path, so it crosses network namespaces).
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from netns_lab.lab import Lab, wait_for
+from tests.helpers import VIP, vr
 from tests.system.conftest import Entry, Journal
-
-VIP = "192.0.2.254/24"
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("this test needs root (network namespaces, raw sockets)")
-    with Lab() as the_lab:
-        yield the_lab
 
 
 def journalctl(journal: Journal, *matches: str) -> list[dict[str, str]]:
@@ -43,16 +30,7 @@ def journalctl(journal: Journal, *matches: str) -> list[dict[str, str]]:
 def test_transitions_are_structured_journal_entries(lab: Lab, journald: Journal) -> None:
     r1 = lab.add_router("r1", "192.0.2.1/24")
     d = r1.start_vrrpd(
-        [
-            {
-                "name": "gw",
-                "interface": "eth0",
-                "vrid": 51,
-                "priority": 150,
-                "advert_interval": 0.1,
-                "virtual_ips": [VIP],
-            }
-        ],
+        [vr(priority=150)],
         daemon={"log_target": "journal", "journal_socket": journald.socket_path},
     )
     d.wait_state("gw", "MASTER", timeout=15)

@@ -30,6 +30,7 @@ import pytest
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from netns_lab.toml_out import dumps
+from tests.helpers import vr
 from vrrpd.control import request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,14 +106,6 @@ def manager() -> Iterator[Manager]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    if os.geteuid() != 0:
-        pytest.fail("this test needs root (network namespaces, raw sockets)")
-    with Lab() as the_lab:
-        yield the_lab
-
-
 def start_under_manager(node: Node, manager: Manager, routers: list[dict[str, Any]]) -> Vrrpd:
     """Start vrrpd like systemd starts a Type=notify unit with WatchdogSec=1."""
     workdir = node.lab.workdir
@@ -139,16 +132,7 @@ def test_sd_notify_ready_status_watchdog_reload_stopping(lab: Lab, manager: Mana
         f'#!/bin/sh\necho "${{NOTIFY_SOCKET:-unset}} ${{WATCHDOG_USEC:-unset}}" >> {env_seen}\n'
     )
     script.chmod(0o755)
-    router = {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": 51,
-        "priority": 150,
-        "advert_interval": 0.1,
-        "virtual_ips": ["192.0.2.254/24"],
-        "notify": [str(script)],
-    }
-    d = start_under_manager(r1, manager, [router])
+    d = start_under_manager(r1, manager, [vr(priority=150, notify=[str(script)])])
 
     # READY=1 only once the daemon can be talked to: at that moment `status` answers.
     ready = manager.wait(lambda f: f.get("READY") == "1", 20, "READY=1")

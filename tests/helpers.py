@@ -1,0 +1,44 @@
+"""Helpers shared by the suites that run vrrpd in lab namespaces (netns, conformance, fuzz,
+interop, system): the default virtual router table and the root check behind every `lab`
+fixture. The function-scoped `lab` fixture itself is in tests/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from netns_lab.lab import Lab
+
+VIP = "192.0.2.254/24"
+VIP_ADDR = VIP.split("/")[0]
+
+
+def vr(**overrides: Any) -> dict[str, Any]:
+    """One [[virtual_router]] table with the defaults these tests use."""
+    table: dict[str, Any] = {
+        "name": "gw",
+        "interface": "eth0",
+        "vrid": 51,
+        "priority": 100,
+        "advert_interval": 0.1,
+        "preempt": True,
+        "virtual_ips": [VIP],
+    }
+    table.update(overrides)
+    return table
+
+
+def need_root(what: str, needs: str = "network namespaces, raw sockets") -> None:
+    """Fail (never skip: CI runs as root, a skipped test would hide a broken daemon)."""
+    if os.geteuid() != 0:
+        pytest.fail(f"{what} need root ({needs})")
+
+
+def lab_for(what: str) -> Iterator[Lab]:
+    """The body of a `lab` fixture: a lab, removed (namespaces, processes) after use."""
+    need_root(what)
+    with Lab() as the_lab:
+        yield the_lab
