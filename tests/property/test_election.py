@@ -24,11 +24,11 @@ from ipaddress import IPv4Address, IPv6Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.helpers import VIP, VRID, advert, make
 from vrrpd import packet
 from vrrpd.fsm import (
     Action,
     AdvertReceived,
-    Params,
     SendAdvert,
     Shutdown,
     Startup,
@@ -37,12 +37,10 @@ from vrrpd.fsm import (
     Timeout,
     VirtualRouter,
 )
-from vrrpd.packet import Advertisement, ChecksumForm, encode
+from vrrpd.packet import ChecksumForm, encode
 from vrrpd.receive import Accepted, Receiver, RouterView
 from vrrpd.timing import master_down_interval
 
-VRID = 51
-VIP = IPv4Address("192.0.2.254")
 GROUP = packet.VRRP_GROUP_V4
 MAX_DELAY = 0.005
 
@@ -129,7 +127,7 @@ class Network:
 
     def _send(self, i: int, priority: int) -> None:
         router = self.routers[i]
-        adv = Advertisement(3, VRID, priority, router.params.interval_cs, (VIP,))
+        adv = advert(priority, router.params.interval_cs)
         message = encode(adv, router.primary, GROUP, ChecksumForm.PSEUDO)
         self.sent += 1
         for j in range(len(self.routers)):
@@ -214,10 +212,7 @@ def setups(draw: st.DrawFn, min_routers: int = 2) -> Setup:
 
 def build(s: Setup) -> Network:
     routers = [
-        VirtualRouter(
-            Params(vrid=VRID, priority=p, interval_cs=s.interval_cs, preempt=True),
-            IPv4Address(f"192.0.2.{h}"),
-        )
+        make(p, s.interval_cs, primary=IPv4Address(f"192.0.2.{h}"))
         for p, h in zip(s.priorities, s.hosts, strict=True)
     ]
     return Network(routers, random.Random(s.seed), loss=s.loss)

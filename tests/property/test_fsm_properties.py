@@ -9,10 +9,10 @@ from ipaddress import IPv4Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.helpers import received
 from vrrpd.fsm import (
     Action,
     AddVips,
-    AdvertReceived,
     Announce,
     DelVips,
     Event,
@@ -26,10 +26,8 @@ from vrrpd.fsm import (
     VipsLost,
     VirtualRouter,
 )
-from vrrpd.packet import Advertisement
 
 ME = IPv4Address("192.0.2.100")
-VIP = IPv4Address("192.0.2.254")
 
 params = st.builds(
     Params,
@@ -42,9 +40,7 @@ params = st.builds(
 )
 
 adverts = st.builds(
-    lambda prio, host, interval: AdvertReceived(
-        Advertisement(3, 51, prio, interval, (VIP,)), IPv4Address(f"192.0.2.{host}")
-    ),
+    lambda prio, host, interval: received(prio, IPv4Address(f"192.0.2.{host}"), interval),
     st.integers(0, 255),
     st.sampled_from([1, 99, 101, 200]),  # below and above our own address
     st.sampled_from([1, 10, 100, 300]),
@@ -142,6 +138,6 @@ def test_backup_without_preempt_never_leaves_a_live_master(
     for k, prio in enumerate(priorities):
         now = (k + 1) * interval
         assert vr.handle(Timeout(), now) == []
-        vr.handle(AdvertReceived(Advertisement(3, 51, prio, p.interval_cs, (VIP,)), src), now)
+        vr.handle(received(prio, src, p.interval_cs), now)
         assert vr.state is State.BACKUP
         assert vr.master_address == src

@@ -8,24 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.helpers import ROUTER, problems, write
 from vrrpd.cli import format_status, vrrpctl_main, vrrpd_main
-from vrrpd.config import ConfigError, load
 
 REPO = Path(__file__).resolve().parents[2]
 
-GOOD = """\
-[[virtual_router]]
-name = "gw"
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.254/24"]
-
+GOOD = (
+    ROUTER
+    + """
 [[virtual_router]]
 name = "gw6"
 interface = "eth0"
 vrid = 51
 virtual_ips = ["fe80::200:5eff:fe00:233/64"]
 """
+)
 
 BAD = """\
 [[virtual_router]]
@@ -49,15 +46,8 @@ def vrrpd(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def expected_lines(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load(path)
-    return info.value.problems
-
-
 def test_check_config_valid(tmp_path: Path) -> None:
-    path = tmp_path / "good.toml"
-    path.write_text(GOOD)
+    path = write(tmp_path, GOOD, "good.toml")
     done = vrrpd("--check-config", str(path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{path}: OK, 2 virtual router(s)"
@@ -65,13 +55,12 @@ def test_check_config_valid(tmp_path: Path) -> None:
 
 
 def test_check_config_invalid(tmp_path: Path) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(BAD)
+    path = write(tmp_path, BAD, "bad.toml")
     done = vrrpd("--check-config", str(path))
     assert done.returncode != 0
     assert done.stdout == ""
     lines = done.stderr.splitlines()
-    assert lines == expected_lines(path)
+    assert lines == problems(path)
     assert len(lines) == 4
     assert lines[0] == f"{path}: virtual_router[0].vrid: must be an integer 1..255, got 300"
     assert "Traceback" not in done.stderr
@@ -85,8 +74,7 @@ def test_check_config_missing_file(tmp_path: Path) -> None:
 
 
 def test_check_config_syntax_error(tmp_path: Path) -> None:
-    path = tmp_path / "syntax.toml"
-    path.write_text("[[virtual_router]\n")
+    path = write(tmp_path, "[[virtual_router]\n", "syntax.toml")
     done = vrrpd("--check-config", str(path))
     assert done.returncode != 0
     (line,) = done.stderr.splitlines()
@@ -94,21 +82,18 @@ def test_check_config_syntax_error(tmp_path: Path) -> None:
 
 
 def test_config_bad_refuses_to_start(tmp_path: Path) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(BAD)
+    path = write(tmp_path, BAD, "bad.toml")
     done = vrrpd("--config", str(path))
     assert done.returncode != 0
-    assert done.stderr.splitlines() == expected_lines(path)
+    assert done.stderr.splitlines() == problems(path)
 
 
 def test_in_process_check_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
-    good.write_text(GOOD)
-    bad.write_text(BAD)
+    good, bad = write(tmp_path, GOOD, "good.toml"), write(tmp_path, BAD, "bad.toml")
     assert vrrpd_main(["--check-config", str(good)]) == 0
     assert capsys.readouterr().out == f"{good}: OK, 2 virtual router(s)\n"
     assert vrrpd_main(["--check-config", str(bad)]) == 1
-    assert capsys.readouterr().err.splitlines() == expected_lines(bad)
+    assert capsys.readouterr().err.splitlines() == problems(bad)
 
 
 def test_mode_is_required(capsys: pytest.CaptureFixture[str]) -> None:

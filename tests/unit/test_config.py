@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.helpers import ROUTER, one_router, problems, write
 from vrrpd.config import (
     DEFAULT_CONTROL_SOCKET,
     ConfigError,
@@ -46,43 +47,6 @@ version = 2
 advert_interval = 3
 virtual_ips = ["198.51.100.1/24"]
 """
-
-ROUTER = """\
-[[virtual_router]]
-name = "gw"
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.254/24"]
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "vrrpd.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load(path)
-    lines = info.value.problems
-    assert lines
-    assert str(info.value) == "\n".join(lines)
-    assert all("\n" not in line for line in lines)
-    return lines
-
-
-def one_router(**keys: object) -> str:
-    """A [[virtual_router]] with the required keys, overridden/extended by `keys`."""
-    base: dict[str, object] = {
-        "name": '"gw"',
-        "interface": '"eth0"',
-        "vrid": "51",
-        "virtual_ips": '["192.0.2.254/24"]',
-    }
-    base.update(keys)
-    body = "".join(f"{k} = {v}\n" for k, v in base.items() if v is not None)
-    return "[[virtual_router]]\n" + body
 
 
 class TestValid:

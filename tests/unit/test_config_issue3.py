@@ -8,37 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from vrrpd.config import ConfigError, VirtualRouterConfig, load, parse
+from tests.unit.helpers import one_router, problems, write
+from vrrpd.config import VirtualRouterConfig, load, parse
 from vrrpd.packet import ChecksumForm
 
 V6 = '["2001:db8::fe/64"]'
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "vrrpd.toml"
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load(path)
-    lines = info.value.problems
-    assert lines
-    assert all("\n" not in line for line in lines)
-    return lines
-
-
-def one_router(**keys: object) -> str:
-    """A [[virtual_router]] with the required keys (IPv4, vrid 51), overridden by `keys`."""
-    base: dict[str, object] = {
-        "name": '"gw"',
-        "interface": '"eth0"',
-        "vrid": "51",
-        "virtual_ips": '["192.0.2.254/24"]',
-    }
-    base.update(keys)
-    return "[[virtual_router]]\n" + "".join(f"{k} = {v}\n" for k, v in base.items())
 
 
 def router(tmp_path: Path, **keys: object) -> VirtualRouterConfig:

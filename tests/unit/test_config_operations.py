@@ -8,27 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vrrpd.config import ConfigError, TrackFile, TrackInterface, TrackScript, load
-
-ROUTER = """
-[[virtual_router]]
-name = "gw"
-interface = "eth0"
-vrid = 51
-virtual_ips = ["192.0.2.254/24"]
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "vrrpd.toml"
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        load(path)
-    return info.value.problems
+from tests.unit.helpers import ROUTER, problems, write
+from vrrpd.config import TrackFile, TrackInterface, TrackScript, load
 
 
 def test_tracking_parsed_with_defaults(tmp_path: Path) -> None:

@@ -7,60 +7,36 @@ from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
+from tests.unit.helpers import (
+    INIT,
+    ME,
+    B,
+    IPAddress,
+    M,
+    backup,
+    became_master,
+    make,
+    master,
+    received,
+)
 from vrrpd import timing
 from vrrpd.fsm import (
     Action,
     AddVips,
-    AdvertReceived,
     Announce,
     DelVips,
-    Params,
     Reason,
     SendAdvert,
     Shutdown,
     Startup,
-    State,
     StateChanged,
     Timeout,
     VipsLost,
     VirtualRouter,
 )
-from vrrpd.packet import Advertisement
 
-IPAddress = IPv4Address | IPv6Address
-
-ME = IPv4Address("192.0.2.2")
 LOWER_ADDR = IPv4Address("192.0.2.1")
 HIGHER_ADDR = IPv4Address("192.0.2.3")
-VIP = IPv4Address("192.0.2.254")
-
-INIT, B, M = State.INITIALIZE, State.BACKUP, State.MASTER
-
-
-def make(
-    priority: int = 100,
-    interval_cs: int = 100,
-    *,
-    preempt: bool = True,
-    preempt_delay: Fraction = Fraction(0),
-    version: int = 3,
-    primary: IPAddress = ME,
-) -> VirtualRouter:
-    return VirtualRouter(
-        Params(
-            vrid=51,
-            priority=priority,
-            interval_cs=interval_cs,
-            preempt=preempt,
-            preempt_delay=preempt_delay,
-            version=version,
-        ),
-        primary,
-    )
-
-
-def advert(priority: int, interval_cs: int = 100, version: int = 3) -> Advertisement:
-    return Advertisement(version, 51, priority, interval_cs, (VIP,))
 
 
 def rx(
@@ -70,30 +46,7 @@ def rx(
     now: float,
     interval_cs: int = 100,
 ) -> list[Action]:
-    version = vr.params.version
-    return vr.handle(AdvertReceived(advert(priority, interval_cs, version), src), now)
-
-
-def became_master(old: State, reason: Reason, priority: int) -> list[Action]:
-    # The advertisement goes first (it must not wait for netlink); Announce after the
-    # addresses are in place; the state change last.
-    return [SendAdvert(priority), AddVips(), Announce(), StateChanged(old, M, reason)]
-
-
-def backup(now: float = 0.0, **kw: object) -> VirtualRouter:
-    vr = make(**kw)  # type: ignore[arg-type]
-    assert vr.handle(Startup(), now) == [StateChanged(INIT, B, Reason.STARTUP)]
-    return vr
-
-
-def master(now: float = 0.0, **kw: object) -> tuple[VirtualRouter, float]:
-    """A non-owner master (Backup whose Master_Down_Timer fired); returns it and the time."""
-    vr = backup(now, **kw)
-    deadline = vr.next_deadline()
-    assert deadline is not None
-    actions = vr.handle(Timeout(), deadline)
-    assert actions == became_master(B, Reason.MASTER_DOWN, vr.params.priority)
-    return vr, deadline
+    return vr.handle(received(priority, src, interval_cs, vr.params.version), now)
 
 
 Timeline = list[tuple[float, Action]]

@@ -7,6 +7,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from tests.unit.helpers import INIT, B, F, M, make, master, received
 from vrrpd import timing
 from vrrpd.fsm import (
     AddVips,
@@ -15,41 +16,22 @@ from vrrpd.fsm import (
     DelVips,
     FaultOff,
     FaultOn,
-    Params,
     Reason,
     SendAdvert,
     SetPriority,
     Shutdown,
     Startup,
-    State,
     StateChanged,
     StepDown,
     Takeover,
     Timeout,
-    VirtualRouter,
 )
-from vrrpd.packet import Advertisement
 
-ME = IPv4Address("192.0.2.2")
 PEER = IPv4Address("192.0.2.1")
-VIP = IPv4Address("192.0.2.254")
-B, M, F, INIT = State.BACKUP, State.MASTER, State.FAULT, State.INITIALIZE
-
-
-def make(priority: int = 100) -> VirtualRouter:
-    return VirtualRouter(Params(vrid=51, priority=priority, interval_cs=100), ME)
 
 
 def advert(priority: int) -> AdvertReceived:
-    return AdvertReceived(Advertisement(3, 51, priority, 100, (VIP,)), PEER)
-
-
-def master(priority: int = 100) -> VirtualRouter:
-    vr = make(priority)
-    vr.handle(Startup(), 0.0)
-    vr.handle(Timeout(), float(vr.master_down_interval))
-    assert vr.state is M
-    return vr
+    return received(priority, PEER)
 
 
 def mdi(priority: int) -> float:
@@ -58,7 +40,7 @@ def mdi(priority: int) -> float:
 
 class TestFault:
     def test_master_releases_with_priority_0_then_drops_addresses(self) -> None:
-        vr = master()
+        vr, _ = master()
         assert vr.handle(FaultOn(), 10.0) == [
             SendAdvert(0),
             DelVips(),
@@ -103,7 +85,7 @@ class TestFault:
 
 class TestPriority:
     def test_master_advertises_new_priority_at_once(self) -> None:
-        vr = master(150)
+        vr, _ = master(priority=150)
         assert vr.handle(SetPriority(80), 20.0) == [SendAdvert(80)]
         assert vr.adver_deadline == 21.0
         assert vr.handle(SetPriority(80), 20.5) == []
@@ -116,7 +98,7 @@ class TestPriority:
         assert vr.master_down_deadline == 1.0 + mdi(200)
 
     def test_lowered_master_yields_to_a_higher_advert(self) -> None:
-        vr = master(150)
+        vr, _ = master(priority=150)
         vr.handle(SetPriority(50), 1.0)
         actions = vr.handle(advert(100), 2.0)
         assert actions == [DelVips(), StateChanged(M, B, Reason.HIGHER_PRIORITY)]
@@ -128,7 +110,7 @@ class TestPriority:
 
 class TestStepDown:
     def test_master_releases_and_waits_as_backup(self) -> None:
-        vr = master()
+        vr, _ = master()
         assert vr.handle(StepDown(), 10.0) == [
             SendAdvert(0),
             DelVips(),
@@ -168,4 +150,4 @@ class TestTakeover:
 
     def test_refused_unless_backup(self) -> None:
         with pytest.raises(ValueError, match="needs state BACKUP"):
-            master().handle(Takeover(), 1.0)
+            master()[0].handle(Takeover(), 1.0)
