@@ -164,10 +164,11 @@ LEDGER: list[Entry] = [
     _e("§6.4.2", "MUST NOT send ND Router Advertisements for the virtual router while Backup.",
        T, "ipv6:test_v6_backup_sends_no_router_advertisements",
        "Holds trivially: vrrpd sends no Router Advertisements at all (see §6.4.3)."),
-    _e("§6.4.2", "MUST discard packets sent to the virtual MAC while Backup.", N, None,
-       "With use_vmac the macvlan stays up in Backup (FRR sets it protodown): a frame for the "
-       "virtual MAC that reaches a Backup (flooded before the bridge learns it) is received. "
-       "Not tested: the lab's learning bridge delivers such frames to the Master only."),
+    _e("§6.4.2", "MUST discard packets sent to the virtual MAC while Backup.", T,
+       "vmac_backup:test_backup_discards_frames_to_the_virtual_mac",
+       "With use_vmac the macvlan is down while Backup (the kernel drops frames for it) and "
+       "up while Master. The lab's learning bridge never delivers such frames to a Backup, so "
+       "the test checks the macvlan's state."),
     _e("§6.4.2", "MUST NOT accept packets addressed to the VIPs while Backup.", T,
        "l2:test_backup_does_not_accept_vip_traffic"),
     _e("§6.4.2", "A Backup sends no advertisements (only the Master does, §6.4.3).", T,
