@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from netns_lab.lab import Lab
+from netns_lab.lab import Lab, Node, Vrrpd
 
 VIP = "192.0.2.254/24"
 VIP_ADDR = VIP.split("/")[0]
@@ -29,6 +29,20 @@ def vr(**overrides: Any) -> dict[str, Any]:
     }
     table.update(overrides)
     return table
+
+
+def master_and_backup(
+    lab: Lab, timeout: float = 10.0, **keys: Any
+) -> tuple[Node, Node, Vrrpd, Vrrpd]:
+    """r1 (192.0.2.1, priority 200) and r2 (192.0.2.2, priority 100) running `vr(**keys)`;
+    returns once r1 is MASTER and r2 BACKUP."""
+    r1 = lab.add_router("r1", "192.0.2.1/24")
+    r2 = lab.add_router("r2", "192.0.2.2/24")
+    d1 = r1.start_vrrpd([vr(priority=200, **keys)])
+    d2 = r2.start_vrrpd([vr(priority=100, **keys)])
+    d1.wait_state("gw", "MASTER", timeout=timeout)
+    d2.wait_state("gw", "BACKUP", timeout=timeout)
+    return r1, r2, d1, d2
 
 
 def need_root(what: str, needs: str = "network namespaces, raw sockets") -> None:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -95,6 +96,53 @@ class Stream:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# --- a Master and a Backup -------------------------------------------------------------------
+
+R1, R2, C1 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
+
+
+@dataclass
+class Pair:
+    """r1 (R1, priority 200) Master and r2 (R2, priority 100) Backup of "gw"; `inj` sends from
+    c1 (C1)."""
+
+    r1: Node
+    r2: Node
+    d1: Vrrpd
+    d2: Vrrpd
+    inj: Injector
+
+    def settled(self) -> None:
+        """r1 Master, r2 Backup following r1 (waits: a control test moves them)."""
+        self.d1.wait_state("gw", "MASTER", timeout=WAIT)
+        self.d2.wait_state("gw", "BACKUP", timeout=WAIT)
+        wait_received(self.d2, 2)
+        assert self.d2.router("gw")["master"] == R1
+
+
+P = TypeVar("P", bound=Pair)
+
+
+def pair(
+    lab: Lab,
+    kind: type[P],
+    r1_keys: dict[str, Any] | None = None,
+    r2_keys: dict[str, Any] | None = None,
+) -> Iterator[P]:
+    """The body of a module fixture: a settled `kind` (a `Pair`); `r1_keys` / `r2_keys` are
+    added to each router's "gw" table. The injector is closed after the module."""
+    r1 = lab.add_router("r1", f"{R1}/24")
+    r2 = lab.add_router("r2", f"{R2}/24")
+    c1 = lab.add_client("c1", f"{C1}/24")
+    d1 = r1.start_vrrpd([vr(priority=200, **(r1_keys or {}))])
+    d1.wait_state("gw", "MASTER", timeout=WAIT)
+    d2 = r2.start_vrrpd([vr(priority=100, **(r2_keys or {}))])
+    with c1.injector(neighbours={R1: r1.mac, R2: r2.mac}) as inj:
+        p = kind(r1, r2, d1, d2, inj)
+        p.settled()
+        yield p
 
 
 # --- counters and states ---------------------------------------------------------------------
@@ -210,6 +258,22 @@ def wait_adverts(
         return found if len(found) >= n else None
 
     return wait_for(enough, WAIT + n * 1.5, interval=0.05, what=f"{n} adverts from {src}")
+
+
+class Marker:
+    """Puts a packet on the wire from the injector's node (an advert for VRID 99 carrying
+    `address`) and waits until `cap` has it: everything sent before it is in the capture too
+    (tcpdump writes in order). Calling it returns the marker's capture time."""
+
+    def __init__(self, inj: Injector, cap: Capture, address: str) -> None:
+        self.inj, self.cap, self.address = inj, cap, address
+        self.count = 0
+
+    def __call__(self) -> float:
+        self.count += 1
+        self.inj.advert(vrid=99, priority=self.count, addresses=[self.address])
+        found = wait_adverts(self.cap, self.count, src=self.inj.src, vrid=99)
+        return max(float(p.time) for p in found)
 
 
 def vrrp_message(p: Any) -> bytes:

@@ -20,6 +20,7 @@ from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     GROUP6,
     WAIT,
+    Marker,
     capture,
     check_discards,
     checksum_ok,
@@ -52,23 +53,13 @@ class Six:
     inj: Injector
     ll1: str
     ll2: str
-    markers: int = 0
+    marker: Marker  # a packet from c1, captured: everything before it is in the capture too
 
     def settled(self) -> None:
         self.d1.wait_states({"gw6": "MASTER", "vm6": "MASTER", "closed6": "MASTER"}, WAIT)
         self.d2.wait_state("gw6", "BACKUP", timeout=WAIT)
         wait_received(self.d2, 2, "gw6")
         assert self.d2.router("gw6")["master"] == self.ll1
-
-    def marker(self) -> None:
-        """A packet from c1, captured: everything before it is in the capture too."""
-        self.markers += 1
-        self.inj.advert(vrid=99, priority=self.markers, addresses=[VR_LL])
-        wait_for(
-            lambda: len([p for p in wire.adverts(self.cap.packets(), vrid=99)]) >= self.markers,
-            WAIT,
-            what="the marker captured",
-        )
 
     def gw_adverts(self, n: int = 3) -> list[Any]:
         return wait_adverts(self.cap, n, src=self.ll1, vrid=51)
@@ -98,7 +89,7 @@ def six(lab: Lab) -> Iterator[Six]:
     ll1, ll2 = r1.link_local(), r2.link_local()
     assert ll1 and ll2
     inj = c1.injector(neighbours={ll1: r1.mac, ll2: r2.mac})
-    s = Six(r1, r2, c1, d1, d2, cap, inj, ll1, ll2)
+    s = Six(r1, r2, c1, d1, d2, cap, inj, ll1, ll2, Marker(inj, cap, VR_LL))
     s.settled()
     yield s
     inj.close()

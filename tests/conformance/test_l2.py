@@ -19,6 +19,7 @@ from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     VIP_ADDR,
     WAIT,
+    Marker,
     capture,
     vr,
     wait_adverts,
@@ -40,13 +41,7 @@ class L2:
     d2: Vrrpd
     cap: Capture
     inj: Injector
-    markers: int = 0
-
-    def marker(self) -> None:
-        """A packet from c1, captured: everything before it is in the capture too."""
-        self.markers += 1
-        self.inj.advert(vrid=99, priority=self.markers, addresses=["192.0.2.99"])
-        wait_adverts(self.cap, self.markers, src=C1, vrid=99)
+    marker: Marker  # a packet from c1, captured: everything before it is in the capture too
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +73,7 @@ def l2(lab: Lab) -> Iterator[L2]:
     d2 = r2.start_vrrpd([vr(name="gw", priority=100, use_vmac=True)])
     d2.wait_state("gw", "BACKUP", timeout=WAIT)
     inj = c1.injector()
-    yield L2(r1, r2, c1, d1, d2, cap, inj)
+    yield L2(r1, r2, c1, d1, d2, cap, inj, Marker(inj, cap, "192.0.2.99"))
     inj.close()
 
 

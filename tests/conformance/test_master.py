@@ -111,13 +111,21 @@ def inject_mid_interval(s: Subject, vrid: int, packet: bytes) -> Reaction:
     return Reaction(natural, injected, response, times[1] if response is not None else None)
 
 
-def test_priority_0_answered_at_once(s: Subject) -> None:
-    """§6.4.3 MUST: on a priority-0 advert, send an advert at once and reset the Adver_Timer."""
+def answered(s: Subject, priority: int, why: str) -> tuple[Reaction, dict[str, int]]:
+    """Inject an advert of `priority` for "gw" mid-interval; r1 must answer it at once.
+    Returns r1's reaction and its counters from before."""
     s.ready()
     before = counters(s.d1)
-    r = inject_mid_interval(s, 51, s.inj.craft(priority=0, addresses=[VIP_ADDR]))
-    assert r.response is not None, "no advert sent in reply to priority 0"
+    r = inject_mid_interval(s, 51, s.inj.craft(priority=priority, addresses=[VIP_ADDR]))
+    assert r.response is not None, f"no advert sent in reply to {why}"
     assert r.response - r.injected < 0.3
+    return r, before
+
+
+def test_priority_0_answered_at_once(s: Subject) -> None:
+    """§6.4.3 MUST: on a priority-0 advert, send an advert at once and reset the Adver_Timer."""
+    r, before = answered(s, 0, "priority 0")
+    assert r.response is not None
     assert r.following is not None
     # Reset: the next one is a whole interval after the reply, not at the old schedule.
     assert r.following - r.response > 0.9 * INTERVAL
@@ -127,11 +135,7 @@ def test_priority_0_answered_at_once(s: Subject) -> None:
 
 def test_lower_priority_answered_at_once(s: Subject) -> None:
     """§6.4.3 (RFC 9568) A Master discards a lower-priority advert and advertises at once."""
-    s.ready()
-    before = counters(s.d1)
-    r = inject_mid_interval(s, 51, s.inj.craft(priority=100, addresses=[VIP_ADDR]))
-    assert r.response is not None, "no advert sent in reply to a lower priority"
-    assert r.response - r.injected < 0.3
+    _, before = answered(s, 100, "a lower priority")
     assert vrrp_message(adverts(s.cap, src=R1, vrid=51)[-1])[2] == 200
     assert s.d1.router("gw")["state"] == "MASTER"
     assert discards(delta(s.d1, before)) == {}

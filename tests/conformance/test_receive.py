@@ -11,14 +11,15 @@ same advert, valid, is accepted and r1 yields.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from netns_lab.craft import Injector
-from netns_lab.lab import Lab, Node, Vrrpd
+from netns_lab.lab import Lab
+from tests.conformance import conftest
 from tests.conformance.conftest import (
+    C1,
+    R1,
     VIP_ADDR,
     WAIT,
     check_discards,
@@ -27,31 +28,16 @@ from tests.conformance.conftest import (
     discards,
     log_lines,
     state,
-    vr,
     wait_counter,
-    wait_received,
 )
 
 pytestmark = pytest.mark.netns
 
-R1, R2, C1 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
+# An advert that would win if it were valid (from c1, for "gw").
+BASE: dict[str, Any] = {"priority": 254, "interval": 10, "addresses": [VIP_ADDR]}
 
 
-@dataclass
-class Pair:
-    r1: Node
-    r2: Node
-    d1: Vrrpd
-    d2: Vrrpd
-    inj: Injector
-
-    def settled(self) -> None:
-        """r1 Master, r2 Backup following r1 (waits: a control test moves them)."""
-        self.d1.wait_state("gw", "MASTER", timeout=WAIT)
-        self.d2.wait_state("gw", "BACKUP", timeout=WAIT)
-        wait_received(self.d2, 2)
-        assert self.d2.router("gw")["master"] == R1
-
+class Pair(conftest.Pair):
     def snapshot(self) -> tuple[dict[str, int], dict[str, int]]:
         self.settled()
         return counters(self.d1), counters(self.d2)
@@ -60,8 +46,7 @@ class Pair:
         """Send `packets` by multicast (and a sentinel, see `check_discards`): both daemons
         must count exactly `want`, and the roles must be as before."""
         self.settled()
-        base = {"priority": 254, "interval": 10, "addresses": [VIP_ADDR]}
-        before = check_discards(self.inj, (self.d1, self.d2), packets, want, base=base)
+        before = check_discards(self.inj, (self.d1, self.d2), packets, want, base=BASE)
         assert state(self.d1) == "MASTER"
         assert state(self.d2) == "BACKUP"
         assert delta(self.d1, before[0]).get("became_master", 0) == 0
@@ -74,24 +59,12 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def p(lab: Lab) -> Iterator[Pair]:
-    r1 = lab.add_router("r1", f"{R1}/24")
-    r2 = lab.add_router("r2", f"{R2}/24")
-    c1 = lab.add_client("c1", f"{C1}/24")
-    d1 = r1.start_vrrpd([vr(priority=200)])
-    d1.wait_state("gw", "MASTER", timeout=WAIT)
-    d2 = r2.start_vrrpd([vr(priority=100)])
-    inj = c1.injector(neighbours={R1: r1.mac, R2: r2.mac})
-    pair = Pair(r1, r2, d1, d2, inj)
-    pair.settled()
-    yield pair
-    inj.close()
+    yield from conftest.pair(lab, Pair)
 
 
 def craft_bad(p: Pair, **fields: Any) -> bytes:
     """An advert that would win if it were valid, with `fields` overridden."""
-    base: dict[str, Any] = {"priority": 254, "interval": 10, "addresses": [VIP_ADDR]}
-    base.update(fields)
-    return p.inj.craft(**base)
+    return p.inj.craft(**{**BASE, **fields})
 
 
 bad = craft_bad  # the tests' short name

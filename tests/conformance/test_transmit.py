@@ -23,6 +23,7 @@ from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import (
     GROUP4,
     WAIT,
+    Marker,
     adverts,
     capture,
     checksum_ok,
@@ -50,16 +51,7 @@ class Wire:
     d2: Vrrpd
     cap: Capture
     inj: Injector
-
-    def marker(self) -> float:
-        """Put a packet on the wire from c1 and wait until the capture has it: everything
-        sent before it is in the capture too (tcpdump writes in order). Returns its time."""
-        self.markers += 1
-        self.inj.advert(vrid=99, priority=self.markers, addresses=["192.0.2.99"])
-        found = wait_adverts(self.cap, self.markers, src="192.0.2.100", vrid=99)
-        return max(float(p.time) for p in found)
-
-    markers: int = 0
+    marker: Marker  # a packet from c1, captured: everything before it is in the capture too
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +74,7 @@ def w(lab: Lab) -> Iterator[Wire]:
     d2.wait_state("gw", "BACKUP", timeout=WAIT)
     wait_adverts(cap, 6, src="192.0.2.1", vrid=51)
     inj = c1.injector()
-    yield Wire(r1, r2, c1, d1, d2, cap, inj)
+    yield Wire(r1, r2, c1, d1, d2, cap, inj, Marker(inj, cap, "192.0.2.99"))
     inj.close()
 
 

@@ -37,6 +37,8 @@ pytestmark = pytest.mark.netns
 
 R1, R2, C1 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
 AUTH_VIP = "192.0.2.253"
+# A v2 advert that would win if it were valid (from c1, for "v2").
+BASE: dict[str, Any] = {"version": 2, "priority": 254, "interval": 1, "addresses": [VIP_ADDR]}
 
 
 @dataclass
@@ -55,14 +57,7 @@ class V2:
         assert self.d2.router("v2")["master"] == R1
 
     def craft(self, **fields: Any) -> bytes:
-        base: dict[str, Any] = {
-            "version": 2,
-            "priority": 254,
-            "interval": 1,
-            "addresses": [VIP_ADDR],
-        }
-        base.update(fields)
-        return self.inj.craft(**base)
+        return self.inj.craft(**{**BASE, **fields})
 
     def both_discard(self, packets: list[bytes], want: dict[str, int]) -> None:
         self.settled()
@@ -71,7 +66,7 @@ class V2:
             (self.d1, self.d2),
             packets,
             want,
-            base={"version": 2, "priority": 254, "interval": 1, "addresses": [VIP_ADDR]},
+            base=BASE,
             noise=frozenset({"discard_vrid"}),  # r2 hears r1's other VRIDs
             name="v2",
         )
@@ -86,11 +81,9 @@ class V2:
             packets,
             want,
             base={
-                "version": 2,
+                **BASE,
                 "vrid": 52,
                 "dst": R1,
-                "priority": 254,
-                "interval": 1,
                 "addresses": [AUTH_VIP],
                 "auth_type": 1,
                 "auth_data": b"secret",

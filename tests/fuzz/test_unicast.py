@@ -10,40 +10,29 @@ control: the same advert claiming to come from r2, a listed peer, does make r1 y
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from netns_lab.craft import Injector
-from netns_lab.lab import Lab, Node, Vrrpd, wait_for
+from netns_lab.lab import Lab
+from tests.conformance import conftest
 from tests.conformance.conftest import (
+    C1,
+    R1,
+    R2,
     VIP_ADDR,
     counters,
     delta,
     discards,
-    vr,
     wait_counter,
 )
 
 pytestmark = pytest.mark.netns
 
-R1, R2, C1, OTHER = "192.0.2.1", "192.0.2.2", "192.0.2.100", "192.0.2.3"
+OTHER = "192.0.2.3"
 GROUP = "224.0.0.18"
 
 
-@dataclass
-class Pair:
-    r1: Node
-    r2: Node
-    d1: Vrrpd
-    d2: Vrrpd
-    inj: Injector
-
-    def settled(self) -> None:
-        self.d1.wait_state("gw", "MASTER", timeout=10)
-        self.d2.wait_state("gw", "BACKUP", timeout=10)
-        wait_for(lambda: self.d2.router("gw")["master"] == R1, 10, what="r2 to follow r1")
-
+class Pair(conftest.Pair):
     def forged(self, src: str, dst: str, ttl: int = 255) -> bytes:
         return self.inj.craft(
             src=src, dst=dst, ttl=ttl, priority=254, interval=10, addresses=[VIP_ADDR]
@@ -52,17 +41,7 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def p(lab: Lab) -> Iterator[Pair]:
-    r1 = lab.add_router("r1", f"{R1}/24")
-    r2 = lab.add_router("r2", f"{R2}/24")
-    c1 = lab.add_client("c1", f"{C1}/24")
-    d1 = r1.start_vrrpd([vr(priority=200, unicast_peers=[R2])])
-    d1.wait_state("gw", "MASTER", timeout=10)
-    d2 = r2.start_vrrpd([vr(priority=100, unicast_peers=[R1])])
-    inj = c1.injector(neighbours={R1: r1.mac, R2: r2.mac})
-    pair = Pair(r1, r2, d1, d2, inj)
-    pair.settled()
-    yield pair
-    inj.close()
+    yield from conftest.pair(lab, Pair, {"unicast_peers": [R2]}, {"unicast_peers": [R1]})
 
 
 def test_forged_advert_from_unlisted_source_changes_nothing(p: Pair) -> None:

@@ -188,6 +188,15 @@ def assert_vrrpd_clean(d: Vrrpd, ka_: Keepalived | None = None) -> dict[str, int
     return counters
 
 
+def _wait_more(d: Vrrpd, ka_: Keepalived, counter: str, more: int, timeout: float) -> None:
+    """Wait until vrrpd's `counter` has grown by `more`; both logs on failure."""
+    base = int(d.counters(VR_NAME).get(counter, 0))
+    try:
+        d.wait_counter(VR_NAME, counter, base + more, timeout)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\n{describe(d, ka_)}") from None
+
+
 def wait_vrrpd_heard_keepalived(
     d: Vrrpd, ka_: Keepalived, adverts: int = 5, timeout: float = CONVERGE
 ) -> dict[str, int]:
@@ -195,11 +204,7 @@ def wait_vrrpd_heard_keepalived(
     adverts and discards none."""
     assert ka_.state(KA_NAME) == "MASTER", describe(d, ka_)
     assert d.router(VR_NAME)["state"] == "BACKUP", describe(d, ka_)
-    base = int(d.counters(VR_NAME).get("adverts_received", 0))
-    try:
-        d.wait_counter(VR_NAME, "adverts_received", base + adverts, timeout)
-    except TimeoutError as e:
-        raise AssertionError(f"{e}\n{describe(d, ka_)}") from None
+    _wait_more(d, ka_, "adverts_received", adverts, timeout)
     assert ka_.state(KA_NAME) == "MASTER", describe(d, ka_)
     row = d.router(VR_NAME)
     assert row["state"] == "BACKUP", describe(d, ka_)
@@ -227,11 +232,7 @@ def wait_keepalived_heard_vrrpd(
     assert d.router(VR_NAME)["state"] == "MASTER", describe(d, ka_)
     assert ka_.state(KA_NAME) == "BACKUP", describe(d, ka_)
     masters = ka_.transitions(KA_NAME, "MASTER")
-    base = int(d.counters(VR_NAME).get("adverts_sent", 0))
-    try:
-        d.wait_counter(VR_NAME, "adverts_sent", base + adverts, timeout)
-    except TimeoutError as e:
-        raise AssertionError(f"{e}\n{describe(d, ka_)}") from None
+    _wait_more(d, ka_, "adverts_sent", adverts, timeout)
     assert ka_.state(KA_NAME) == "BACKUP", describe(d, ka_)
     assert ka_.transitions(KA_NAME, "MASTER") == masters, (
         f"keepalived became master while vrrpd was advertising\n{describe(d, ka_)}"

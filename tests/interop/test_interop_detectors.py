@@ -31,7 +31,7 @@ from tests.interop.conftest import (
 pytestmark = [pytest.mark.netns, pytest.mark.interop]
 
 
-def expect_complaint(k: Keepalived, send: Callable[[], None], word: str) -> str:
+def expect_complaint(k: Keepalived, send: Callable[[], object], word: str) -> str:
     """Run `send()` and wait for one new complaint containing `word`; return it."""
     before = len(k.complaints())
     send()
@@ -48,7 +48,7 @@ def expect_complaint(k: Keepalived, send: Callable[[], None], word: str) -> str:
         raise AssertionError(f"{e}; log tail:\n{k.log_text()[-2000:]}") from None
 
 
-def expect_accepted(k: Keepalived, send: Callable[[], None]) -> None:
+def expect_accepted(k: Keepalived, send: Callable[[], object]) -> None:
     """Run `send()` (a valid lower-priority advert): keepalived logs that it saw it, and the
     detector reports nothing."""
     before = len(k.log_lines())

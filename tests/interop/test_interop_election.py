@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from netns_lab.keepalived import start_keepalived
-from netns_lab.lab import Lab
+from netns_lab.keepalived import Keepalived, start_keepalived
+from netns_lab.lab import Lab, Node, Vrrpd
 from tests.interop.conftest import (
     KA_NAME,
     VIP,
@@ -79,18 +79,34 @@ def test_tie_break_by_primary_address(lab: Lab, higher_address: str) -> None:
         assert_keepalived_clean(k, d)
 
 
-def test_hard_failover_vrrpd_killed_then_preempts_back(lab: Lab) -> None:
+def _converged(lab: Lab, *, vrrpd_wins: bool) -> tuple[Node, Node, Node, Vrrpd, Keepalived]:
+    """vrrpd in r1, keepalived in r2, the winner at priority 200 and the other at 100: wait
+    until the winner is master and the other its backup, only the winner holds the VIP, the
+    client reaches it and the backup heard 8 of its adverts."""
     r1 = lab.add_router("r1", "192.0.2.1/24")
     r2 = lab.add_router("r2", "192.0.2.2/24")
     c1 = lab.add_client("c1", "192.0.2.100/24")
+    d = r1.start_vrrpd([vr(priority=200 if vrrpd_wins else 100)])
+    k = start_keepalived(r2, [ka(priority=100 if vrrpd_wins else 200)])
+    if vrrpd_wins:
+        wait_vrrpd_state(d, "MASTER", k)
+        wait_ka_state(k, "BACKUP", d)
+    else:
+        wait_ka_state(k, "MASTER", d)
+        wait_vrrpd_state(d, "BACKUP", k)
+    winner = r1 if vrrpd_wins else r2
+    wait_single_holder([r1, r2], VIP, winner, d, k)
+    assert_client_reaches(c1, VIP, winner, d, k)
+    if vrrpd_wins:
+        wait_keepalived_heard_vrrpd(k, d, adverts=8)
+    else:
+        wait_vrrpd_heard_keepalived(d, k, adverts=8)
+    return r1, r2, c1, d, k
+
+
+def test_hard_failover_vrrpd_killed_then_preempts_back(lab: Lab) -> None:
+    r1, r2, c1, d, k = _converged(lab, vrrpd_wins=True)
     routers = [r1, r2]
-    d = r1.start_vrrpd([vr(priority=200)])
-    k = start_keepalived(r2, [ka(priority=100)])
-    wait_vrrpd_state(d, "MASTER", k)
-    wait_ka_state(k, "BACKUP", d)
-    wait_single_holder(routers, VIP, r1, d, k)
-    assert_client_reaches(c1, VIP, r1, d, k)
-    wait_keepalived_heard_vrrpd(k, d, adverts=8)
 
     # Hard failure of the master: SIGKILL (no priority 0), then its link goes down.
     d.kill()
@@ -118,17 +134,8 @@ def test_hard_failover_vrrpd_killed_then_preempts_back(lab: Lab) -> None:
 
 
 def test_hard_failover_keepalived_crash_then_preempts_back(lab: Lab) -> None:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
-    c1 = lab.add_client("c1", "192.0.2.100/24")
+    r1, r2, c1, d, k = _converged(lab, vrrpd_wins=False)
     routers = [r1, r2]
-    d = r1.start_vrrpd([vr(priority=100)])
-    k = start_keepalived(r2, [ka(priority=200)])
-    wait_ka_state(k, "MASTER", d)
-    wait_vrrpd_state(d, "BACKUP", k)
-    wait_single_holder(routers, VIP, r2, d, k)
-    assert_client_reaches(c1, VIP, r2, d, k)
-    wait_vrrpd_heard_keepalived(d, k, adverts=8)
 
     # Hard failure of the master: keepalived's VRRP child and parent SIGKILLed, link down.
     k.crash()

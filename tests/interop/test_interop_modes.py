@@ -122,21 +122,42 @@ def _start(
     return d, k
 
 
-@pytest.mark.parametrize("mode_name", list(MODES))
-def test_vrrpd_master_keepalived_backup(lab: Lab, mode_name: str) -> None:
-    mode = MODES[mode_name]
+def _elected(
+    lab: Lab, mode: Mode, *, vrrpd_wins: bool
+) -> tuple[Node, Node, Node, Vrrpd, Keepalived]:
+    """vrrpd in r1, keepalived in r2, the winner at priority 200 and the other at 100:
+    election by priority; only the winner holds the VIP, the client reaches it, the backup
+    heard it, and the winner's adverts on the wire are of `mode`."""
     r1, r2, c1 = _nodes(lab, mode)
     routers = [r1, r2]
     cap = r1.capture("ip proto 112 or ip6 proto 112")
-    d, k = _start(r1, r2, mode, vrrpd_prio=200, ka_prio=100)
+    if vrrpd_wins:
+        d, k = _start(r1, r2, mode, vrrpd_prio=200, ka_prio=100)
+        wait_vrrpd_state(d, "MASTER", k)
+        wait_ka_state(k, "BACKUP", d)
+        winner, loser, winner_conf = r1, r2, mode.vrrpd
+    else:
+        d, k = _start(r1, r2, mode, vrrpd_prio=100, ka_prio=200)
+        wait_ka_state(k, "MASTER", d)
+        wait_vrrpd_state(d, "BACKUP", k)
+        winner, loser, winner_conf = r2, r1, mode.keepalived
+    single_holder(routers, mode, winner, d, k)
+    assert_client_reaches(c1, mode.vip, winner, d, k)
+    if vrrpd_wins:
+        wait_keepalived_heard_vrrpd(k, d, mode.heard)
+    else:
+        wait_vrrpd_heard_keepalived(d, k, adverts=mode.heard)
+    vmac = bool(winner_conf.get("use_vmac"))
+    assert_wire(cap, mode, sender=winner, peer=loser, vmac=vmac)
+    return r1, r2, c1, d, k
 
+
+@pytest.mark.parametrize("mode_name", list(MODES))
+def test_vrrpd_master_keepalived_backup(lab: Lab, mode_name: str) -> None:
+    mode = MODES[mode_name]
     # Election by priority: vrrpd (200) wins over keepalived (100).
-    wait_vrrpd_state(d, "MASTER", k)
-    wait_ka_state(k, "BACKUP", d)
-    single_holder(routers, mode, r1, d, k)
-    assert_client_reaches(c1, mode.vip, r1, d, k)
-    wait_keepalived_heard_vrrpd(k, d, mode.heard)
-    assert_wire(cap, mode, sender=r1, peer=r2, vmac=bool(mode.vrrpd.get("use_vmac")))
+    r1, r2, c1, d, k = _elected(lab, mode, vrrpd_wins=True)
+    routers = [r1, r2]
     if mode.vrrpd.get("use_vmac"):
         row = d.router(VR_NAME)
         assert row.get("vmac"), f"vrrpd status has no vmac: {row}"
@@ -158,18 +179,9 @@ def test_vrrpd_master_keepalived_backup(lab: Lab, mode_name: str) -> None:
 @pytest.mark.parametrize("mode_name", list(MODES))
 def test_keepalived_master_vrrpd_backup(lab: Lab, mode_name: str) -> None:
     mode = MODES[mode_name]
-    r1, r2, c1 = _nodes(lab, mode)
-    routers = [r1, r2]
-    cap = r1.capture("ip proto 112 or ip6 proto 112")
-    d, k = _start(r1, r2, mode, vrrpd_prio=100, ka_prio=200)
-
     # Election by priority: keepalived (200) wins over vrrpd (100).
-    wait_ka_state(k, "MASTER", d)
-    wait_vrrpd_state(d, "BACKUP", k)
-    single_holder(routers, mode, r2, d, k)
-    assert_client_reaches(c1, mode.vip, r2, d, k)
-    wait_vrrpd_heard_keepalived(d, k, adverts=mode.heard)
-    assert_wire(cap, mode, sender=r2, peer=r1, vmac=bool(mode.keepalived.get("use_vmac")))
+    r1, r2, c1, d, k = _elected(lab, mode, vrrpd_wins=False)
+    routers = [r1, r2]
     row = d.router(VR_NAME)
     if mode.ipv6:
         assert row["master"] == r2.link_local(), f"vrrpd's master {row['master']}"

@@ -5,7 +5,7 @@ accepts; the owner (priority 255) always accepts."""
 from __future__ import annotations
 
 from netns_lab.lab import Lab, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, master_and_backup, vr
 
 TABLE = ("inet", "vrrpd")
 
@@ -51,13 +51,8 @@ def test_owner_always_accepts(lab: Lab) -> None:
 def test_accept_mode_false_follows_the_master_role(lab: Lab) -> None:
     # The backup that takes over drops traffic to the VIP too; the old master, now stopped,
     # leaves no table behind.
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
+    r1, r2, d1, d2 = master_and_backup(lab, accept_mode=False)
     c1 = lab.add_client("c1", "192.0.2.100/24")
-    d1 = r1.start_vrrpd([vr(priority=200, accept_mode=False)])
-    d2 = r2.start_vrrpd([vr(priority=100, accept_mode=False)])
-    d1.wait_state("gw", "MASTER", timeout=10)
-    d2.wait_state("gw", "BACKUP", timeout=10)
     assert d1.stop() == 0
     d2.wait_state("gw", "MASTER", timeout=5)
     wait_for(lambda: r2.has_address(VIP_ADDR), 5, what="r2 to hold the VIP")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, master_and_backup, vr
 from vrrpd.timing import master_down_interval, skew_time
 
 MARGIN = 1.0  # seconds on top of an RFC bound: scheduling on a loaded 2-core machine
@@ -76,23 +76,12 @@ def test_tie_break_by_higher_primary_address(lab: Lab) -> None:
     wait_for(lambda: holders(*nodes) == ["r2"], 10, what="only r2 (higher address) to hold the VIP")
 
 
-def _converged_pair(lab: Lab, interval: float) -> tuple[tuple[Node, Node], tuple[Vrrpd, Vrrpd]]:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
-    d1 = r1.start_vrrpd([vr(priority=200, advert_interval=interval)])
-    d2 = r2.start_vrrpd([vr(priority=100, advert_interval=interval)])
-    d1.wait_state("gw", "MASTER", timeout=15)
-    d2.wait_state("gw", "BACKUP", timeout=15)
-    return (r1, r2), (d1, d2)
+def _converged_pair(lab: Lab, interval: float) -> tuple[Node, Node, Vrrpd, Vrrpd]:
+    return master_and_backup(lab, 15, advert_interval=interval)
 
 
 def test_hard_failover_within_master_down_interval(lab: Lab) -> None:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
-    d1 = r1.start_vrrpd([vr(priority=200, advert_interval=1.0)])
-    d2 = r2.start_vrrpd([vr(priority=100, advert_interval=1.0)])
-    d1.wait_state("gw", "MASTER", timeout=15)
-    d2.wait_state("gw", "BACKUP", timeout=15)
+    r1, r2, d1, d2 = _converged_pair(lab, 1.0)
     bound = float(master_down_interval(100, 100, 3))  # 3.609375 s
     killed = time.monotonic()
     d1.kill()
@@ -105,12 +94,7 @@ def test_hard_failover_within_master_down_interval(lab: Lab) -> None:
 
 
 def test_graceful_failover_within_skew_time(lab: Lab) -> None:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
-    d1 = r1.start_vrrpd([vr(priority=200, advert_interval=1.0)])
-    d2 = r2.start_vrrpd([vr(priority=100, advert_interval=1.0)])
-    d1.wait_state("gw", "MASTER", timeout=15)
-    d2.wait_state("gw", "BACKUP", timeout=15)
+    r1, r2, d1, d2 = _converged_pair(lab, 1.0)
     bound = float(skew_time(100, 100, 3))  # 0.609 s, far below Master_Down_Interval 3.6 s
     stopped = time.monotonic()
     d1.process.send_signal(signal.SIGTERM)
@@ -124,7 +108,7 @@ def test_graceful_failover_within_skew_time(lab: Lab) -> None:
 
 
 def test_sigint_also_releases(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    r1, r2, d1, d2 = _converged_pair(lab, 0.1)
     d1.process.send_signal(signal.SIGINT)
     assert d1.process.wait(timeout=10) == 0
     d2.wait_state("gw", "MASTER", timeout=5)
@@ -132,7 +116,7 @@ def test_sigint_also_releases(lab: Lab) -> None:
 
 
 def test_preemption_when_higher_priority_returns(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    r1, r2, d1, d2 = _converged_pair(lab, 0.1)
     d1.kill()
     d2.wait_state("gw", "MASTER", timeout=5)
     d1 = r1.start_vrrpd([vr(priority=200)])
@@ -145,7 +129,7 @@ def test_preemption_when_higher_priority_returns(lab: Lab) -> None:
 
 
 def test_no_preemption_when_preempt_false(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    r1, r2, d1, d2 = _converged_pair(lab, 0.1)
     d1.kill()
     d2.wait_state("gw", "MASTER", timeout=5)
     d1 = r1.start_vrrpd([vr(priority=200, preempt=False)])
@@ -178,7 +162,7 @@ def test_owner_takes_over_at_once(lab: Lab) -> None:
 
 
 def test_client_arp_entry_moves_to_new_master(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    r1, r2, d1, d2 = _converged_pair(lab, 0.1)
     c1 = lab.add_client("c1", "192.0.2.100/24")
     c1.run(["ping", "-c", "1", "-W", "2", VIP_ADDR])
     assert c1.neigh(VIP_ADDR) == r1.mac
@@ -220,7 +204,7 @@ def _garps(pcap: Path, mac: str) -> list[object]:
 
 
 def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
-    (_r1, _r2), (d1, d2) = _converged_pair(lab, 0.1)
+    _r1, _r2, d1, d2 = _converged_pair(lab, 0.1)
     c1 = lab.add_client("c1", "192.0.2.100/24")
     # A priority-254 advert would take mastership from r1 (200) if it were accepted.
     c1.inject(3, addresses=[VIP_ADDR], priority=254, ttl=64)
@@ -246,7 +230,7 @@ def test_ttl_64_and_bad_checksum_discarded_and_counted(lab: Lab) -> None:
 
 
 def test_restart_after_sigkill_leaves_one_vip_holder(lab: Lab) -> None:
-    (r1, r2), (d1, d2) = _converged_pair(lab, 0.1)
+    r1, r2, d1, d2 = _converged_pair(lab, 0.1)
     d1.kill()
     d2.wait_state("gw", "MASTER", timeout=5)
     assert holders(r1, r2) == ["r1", "r2"]  # the killed daemon's VIP is still there
@@ -258,7 +242,7 @@ def test_restart_after_sigkill_leaves_one_vip_holder(lab: Lab) -> None:
 
 
 def test_vip_removed_by_hand_is_put_back(lab: Lab) -> None:
-    (r1, _r2), (d1, _d2) = _converged_pair(lab, 0.1)
+    r1, _r2, d1, _d2 = _converged_pair(lab, 0.1)
     wait_for(lambda: holds_vip(r1), 5, what="r1 to hold the VIP")
     r1.run(["ip", "addr", "del", "192.0.2.254/24", "dev", "eth0"])
     wait_for(lambda: holds_vip(r1), 5, what="r1 to put the VIP back")

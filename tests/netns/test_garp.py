@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 from scapy.layers.l2 import ARP
 
 from netns_lab import wire
-from netns_lab.lab import Lab, Node, Vrrpd, wait_for
+from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
 from tests.helpers import VIP_ADDR, vr
 
 
-def test_garp_repeat_spaced_by_garp_interval(lab: Lab) -> None:
+def _master_captured(lab: Lab, **keys: Any) -> tuple[Node, Capture, Vrrpd]:
+    """r1 master of `vr(priority=200, **keys)`, with the client capturing ARP from the start."""
     r1 = lab.add_router("r1", "192.0.2.1/24")
     c1 = lab.add_client("c1", "192.0.2.100/24")
     cap = c1.capture("arp")
-    d1 = r1.start_vrrpd([vr(priority=200, garp_repeat=4, garp_interval=0.25)])
+    d1 = r1.start_vrrpd([vr(priority=200, **keys)])
     d1.wait_state("gw", "MASTER", timeout=10)
+    return r1, cap, d1
+
+
+def test_garp_repeat_spaced_by_garp_interval(lab: Lab) -> None:
+    r1, cap, d1 = _master_captured(lab, garp_repeat=4, garp_interval=0.25)
     gs = cap.wait_packets(lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)), 4, 10, "4 GARPs")
     # No fifth: wait until r1 has sent 15 more adverts (1.5 s at 0.1 s), well past the burst.
     sent = d1.counters("gw")["adverts_sent"]
@@ -38,11 +45,7 @@ def test_garp_repeat_spaced_by_garp_interval(lab: Lab) -> None:
 
 
 def test_garp_refresh_while_master(lab: Lab) -> None:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    c1 = lab.add_client("c1", "192.0.2.100/24")
-    cap = c1.capture("arp")
-    d1 = r1.start_vrrpd([vr(priority=200, garp_repeat=1, garp_refresh=1)])
-    d1.wait_state("gw", "MASTER", timeout=10)
+    r1, cap, d1 = _master_captured(lab, garp_repeat=1, garp_refresh=1)
     # One at takeover, then one per second: 4 within a generous deadline.
     cap.wait_packets(lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)), 4, 10, "4 GARPs")
     ts = wire.times(wire.garps(cap.stop(), VIP_ADDR, r1.mac))

@@ -8,7 +8,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import VIP_ADDR, master_and_backup, vr
 
 VMAC4 = wire.vmac(4, 51)  # 00:00:5e:00:01:33
 VMAC6 = wire.vmac(6, 51)  # 00:00:5e:00:02:33
@@ -26,13 +26,8 @@ def vmac_link(node: Node, d: Vrrpd, name: str = "gw") -> dict[str, Any]:
 
 
 def test_client_keeps_the_virtual_mac_across_failover(lab: Lab) -> None:
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
+    r1, r2, d1, d2 = master_and_backup(lab, use_vmac=True)
     c1 = lab.add_client("c1", "192.0.2.100/24")
-    d1 = r1.start_vrrpd([vr(priority=200, use_vmac=True)])
-    d2 = r2.start_vrrpd([vr(priority=100, use_vmac=True)])
-    d1.wait_state("gw", "MASTER", timeout=10)
-    d2.wait_state("gw", "BACKUP", timeout=10)
     link = vmac_link(r1, d1)
     assert (link["kind"], link["mode"], link["mac"], link["parent"]) == (
         "macvlan",

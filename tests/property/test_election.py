@@ -262,17 +262,34 @@ def test_master_dies_and_the_right_backup_takes_over(s: Setup) -> None:
     net.assert_quiet_since(end - 3.0)
 
 
+def lossless_master(s: Setup) -> tuple[Setup, Network, int]:
+    """`s` without loss, built, started and settled: the setup, the network, its master."""
+    s = Setup(s.priorities, s.hosts, s.interval_cs, 0.0, s.seed)
+    net = build(s)
+    net.start()
+    net.run_until(10.0 + settle_window(s))
+    return s, net, net.assert_one_right_master()
+
+
+def assert_best_took_over(net: Network, s: Setup, survivors: list[int], first: int) -> None:
+    """The best backup fires first unless the next one's Skew_Time is within the delivery
+    jitter of its own; in the end the right one is master either way."""
+    top = max(s.priorities[i] for i in survivors)
+    runners_up = [s.priorities[i] for i in survivors if s.priorities[i] < top]
+    gap = (top - max(runners_up)) * s.interval_cs / 25600 if runners_up else math.inf
+    unique_top = [s.priorities[i] for i in survivors].count(top) == 1
+    if unique_top and gap > MAX_DELAY:
+        assert first == net.expected_master(), net.describe()
+    net.assert_one_right_master(strict_tie=unique_top)
+
+
 @settings(max_examples=100, deadline=None)
 @given(s=setups(min_routers=3))
 def test_failover_without_loss_within_master_down_interval(s: Setup) -> None:
     """Loss-free: the master dies silently; the first new master appears within the
     Master_Down_Interval of the best backup (+ delivery delay) and it is the right one
     when its priority is unique."""
-    s = Setup(s.priorities, s.hosts, s.interval_cs, 0.0, s.seed)
-    net = build(s)
-    net.start()
-    net.run_until(10.0 + settle_window(s))
-    old = net.assert_one_right_master()
+    s, net, old = lossless_master(s)
     # Kill just after an advert went out, as in the worst case for detection.
     last_advert = net.routers[old].adver_deadline
     assert last_advert is not None
@@ -289,14 +306,7 @@ def test_failover_without_loss_within_master_down_interval(s: Setup) -> None:
     t_first, first = takeover[0]
     assert t_first <= t_kill + mdi + MAX_DELAY + 1e-9, net.describe()
     assert t_first >= t_kill + mdi - float(s.interval_cs) / 100 - MAX_DELAY, net.describe()
-    # The best backup fires first unless the next one's Skew_Time is within the delivery
-    # jitter of its own; in the end the right one is master either way.
-    runners_up = [s.priorities[i] for i in survivors if s.priorities[i] < top]
-    gap = (top - max(runners_up)) * s.interval_cs / 25600 if runners_up else math.inf
-    unique_top = [s.priorities[i] for i in survivors].count(top) == 1
-    if unique_top and gap > MAX_DELAY:
-        assert first == net.expected_master(), net.describe()
-    net.assert_one_right_master(strict_tie=unique_top)
+    assert_best_took_over(net, s, survivors, first)
 
 
 @settings(max_examples=100, deadline=None)
@@ -304,11 +314,7 @@ def test_failover_without_loss_within_master_down_interval(s: Setup) -> None:
 def test_graceful_shutdown_hands_over_within_skew_time(s: Setup) -> None:
     """The master sends priority 0 on shutdown: the best backup takes over after its
     Skew_Time (plus delivery delay), far sooner than Master_Down_Interval."""
-    s = Setup(s.priorities, s.hosts, s.interval_cs, 0.0, s.seed)
-    net = build(s)
-    net.start()
-    net.run_until(10.0 + settle_window(s))
-    old = net.assert_one_right_master()
+    s, net, old = lossless_master(s)
     t_stop = net.now
     net.shutdown(old)
     net.run_until(t_stop + settle_window(s))
@@ -322,22 +328,23 @@ def test_graceful_shutdown_hands_over_within_skew_time(s: Setup) -> None:
     # It learned the master's interval, which equals its own here.
     assert t_first <= t_stop + MAX_DELAY + skew + 1e-9, net.describe()
     assert change.reason.value == "priority-0"
-    runners_up = [s.priorities[i] for i in survivors if s.priorities[i] < top]
-    gap = (top - max(runners_up)) * s.interval_cs / 25600 if runners_up else math.inf
-    unique_top = [s.priorities[i] for i in survivors].count(top) == 1
-    if unique_top and gap > MAX_DELAY:
-        assert first == net.expected_master(), net.describe()
-    net.assert_one_right_master(strict_tie=unique_top)
+    assert_best_took_over(net, s, survivors, first)
 
 
-def test_three_routers_deterministic() -> None:
-    """A fixed example: 100/150/200 with 20% loss; then the master dies; then the next."""
-    s = Setup(priorities=(100, 200, 150), hosts=(1, 2, 3), interval_cs=100, loss=0.2, seed=7)
+def settled_after_loss(s: Setup) -> Network:
+    """`s` built and started, 30 s with its loss, then 10 s without."""
     net = build(s)
     net.start()
     net.run_until(30.0)
     net.loss = 0.0
     net.run_until(40.0)
+    return net
+
+
+def test_three_routers_deterministic() -> None:
+    """A fixed example: 100/150/200 with 20% loss; then the master dies; then the next."""
+    s = Setup(priorities=(100, 200, 150), hosts=(1, 2, 3), interval_cs=100, loss=0.2, seed=7)
+    net = settled_after_loss(s)
     assert net.assert_one_right_master() == 1
     net.kill(1)
     net.run_until(50.0)
@@ -349,9 +356,5 @@ def test_three_routers_deterministic() -> None:
 
 def test_equal_priorities_highest_address_wins() -> None:
     s = Setup(priorities=(100, 100, 100), hosts=(10, 9, 200), interval_cs=100, loss=0.3, seed=1)
-    net = build(s)
-    net.start()
-    net.run_until(30.0)
-    net.loss = 0.0
-    net.run_until(40.0)
+    net = settled_after_loss(s)
     assert net.assert_one_right_master() == 2  # 192.0.2.200 > 192.0.2.10 > 192.0.2.9

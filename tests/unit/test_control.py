@@ -20,9 +20,12 @@ from vrrpd.control import ControlError, ControlServer, request
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
+STATUS = [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+
+
 async def status_handler(req: dict[str, Any]) -> Any:
     if req["cmd"] == "status":
-        return [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+        return STATUS
     if req["cmd"] == "echo":
         return req.get("arg")
     raise ControlError(f"unknown command {req['cmd']!r}; known: status")
@@ -63,17 +66,22 @@ async def serving(path: str, handler: Handler = status_handler) -> ControlServer
     return server
 
 
-def test_request_gets_result(tmp_path: Path) -> None:
-    path = sock_path(tmp_path)
+def served_request(path: str, req: dict[str, Any]) -> Any:
+    """Start a server on `path`, send it `req` from a thread, close it; the result."""
 
     async def main() -> Any:
         server = await serving(path)
         try:
-            return await asyncio.to_thread(request, path, {"cmd": "status"})
+            return await asyncio.to_thread(request, path, req)
         finally:
             await server.close()
 
-    assert run(main()) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    return run(main())
+
+
+def test_request_gets_result(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    assert served_request(path, {"cmd": "status"}) == STATUS
     assert not os.path.exists(path)  # close() removes the socket file
 
 
@@ -94,15 +102,7 @@ def test_socket_mode_0600(tmp_path: Path) -> None:
 
 def test_creates_missing_directory(tmp_path: Path) -> None:
     path = str(tmp_path / "run" / "c.sock")
-
-    async def main() -> Any:
-        server = await serving(path)
-        try:
-            return await asyncio.to_thread(request, path, {"cmd": "echo", "arg": 42})
-        finally:
-            await server.close()
-
-    assert run(main()) == 42
+    assert served_request(path, {"cmd": "echo", "arg": 42}) == 42
 
 
 def test_invalid_json_and_missing_cmd(tmp_path: Path) -> None:
@@ -241,15 +241,8 @@ def test_stale_socket_is_replaced(tmp_path: Path) -> None:
     with pytest.raises(ControlError, match="connection refused"):
         request(path, {"cmd": "status"})
 
-    async def main() -> Any:
-        server = await serving(path)
-        try:
-            return await asyncio.to_thread(request, path, {"cmd": "status"})
-        finally:
-            await server.close()
-
     # Had the stale file been kept, the request would be refused.
-    assert run(main()) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    assert served_request(path, {"cmd": "status"}) == STATUS
 
 
 def test_live_socket_in_use(tmp_path: Path) -> None:
@@ -272,7 +265,7 @@ def test_live_socket_in_use(tmp_path: Path) -> None:
     message, still = run(main())
     assert message == f"control socket {path}: in use by another vrrpd"
     assert "in use" in message
-    assert still == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    assert still == STATUS
 
 
 def test_not_a_socket(tmp_path: Path) -> None:
@@ -300,4 +293,4 @@ def test_vrrpctl_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             await server.close()
 
     assert run(main()) == 0
-    assert json.loads(capsys.readouterr().out) == [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+    assert json.loads(capsys.readouterr().out) == STATUS
