@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from netns_lab.lab import Lab, Node, wait_for
-from tests.helpers import vr
+from tests.helpers import master_and_backup
 
 pytestmark = pytest.mark.netns
 
@@ -19,12 +19,7 @@ def _vmac_up(node: Node, name: str | None) -> bool | None:
 
 def test_backup_discards_frames_to_the_virtual_mac(lab: Lab) -> None:
     """§6.4.2 MUST discard packets sent to the virtual MAC while Backup."""
-    r1 = lab.add_router("r1", "192.0.2.1/24")
-    r2 = lab.add_router("r2", "192.0.2.2/24")
-    d1 = r1.start_vrrpd([vr(priority=200, use_vmac=True)])
-    d2 = r2.start_vrrpd([vr(priority=100, use_vmac=True)])
-    d1.wait_state("gw", "MASTER", timeout=15)
-    d2.wait_state("gw", "BACKUP", timeout=15)
+    r1, r2, d1, d2 = master_and_backup(lab, 15, use_vmac=True)
     vmac1, vmac2 = d1.router("gw")["vmac"], d2.router("gw")["vmac"]
     assert vmac1 and vmac2
     wait_for(lambda: _vmac_up(r1, vmac1) is True, 5, what="the master's macvlan up")
