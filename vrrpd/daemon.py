@@ -330,11 +330,13 @@ class Router:
         actions = self.fsm.handle(event, loop.time() if now is None else now)
         for action in actions:
             if isinstance(action, fsm.StateChanged):
-                # Counted when it happens, so a status read never sees a state without it.
+                # Counted, logged and published when it happens, so a status read never sees
+                # a state its counters, log and event stream do not show yet.
                 self.state_since = time.monotonic()
                 self.transitions += 1
                 if action.new is fsm.State.MASTER:
                     self.counters["became_master"] += 1
+                self.daemon.transitioned(self, action.old, action.new, action.reason)
         if actions and not self.busy and self.queue.empty():
             # Nothing is pending: send now rather than after a trip through the worker.
             while actions and isinstance(first := actions[0], fsm.SendAdvert):
@@ -456,7 +458,7 @@ class Router:
                     self._announcing = asyncio.get_running_loop().create_task(
                         self._hand_over(winner)
                     )
-                self.daemon.transitioned(self, old, new, reason)
+                self.daemon.after_transition(self, old, new, reason)
 
     def _send(self, priority: int) -> None:
         try:
@@ -892,6 +894,21 @@ class Daemon:
             reason=reason.value,
             priority=router.fsm.priority,
         )
+        self.notifier.status(self.summary())
+        group = router.group
+        stepped_down = old is fsm.State.MASTER and new is fsm.State.BACKUP
+        if group is not None and stepped_down and not self.stopping.is_set():
+            # A member left: the others follow, so the group never splits across nodes.
+            for other in self._members(group):
+                if other is not router and other.fsm.state is fsm.State.MASTER:
+                    other.dispatch(fsm.StepDown())
+
+    def after_transition(
+        self, router: Router, old: fsm.State, new: fsm.State, reason: fsm.Reason
+    ) -> None:
+        """Notify scripts, once the transition's actions ran (a MASTER script finds the
+        addresses in place, as with keepalived)."""
+        cfg = router.cfg
         if cfg.notify and new is not fsm.State.INITIALIZE:
             self.notify_runner.submit(
                 Job(
@@ -911,16 +928,8 @@ class Daemon:
                     what=f"{cfg.name} {new.value}",
                 )
             )
-        self.notifier.status(self.summary())
-        group = router.group
-        if group is None or self.stopping.is_set():
-            return
-        if old is fsm.State.MASTER and new is fsm.State.BACKUP:
-            # A member left: the others follow, so the group never splits across nodes.
-            for other in self._members(group):
-                if other is not router and other.fsm.state is fsm.State.MASTER:
-                    other.dispatch(fsm.StepDown())
-        self._group_notify(group)
+        if router.group is not None and not self.stopping.is_set():
+            self._group_notify(router.group)
 
     def _members(self, group: SyncGroup) -> list[Router]:
         return [r for r in self.routers if r.group is group]
