@@ -245,6 +245,9 @@ def _string(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
     return check
 
 
+_is_name = _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -")
+
+
 def _choice(*allowed: object) -> Callable[[Any], str | None]:
     shown = " or ".join(_show(a) for a in allowed)
 
@@ -356,7 +359,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         return None
     before = len(problems.lines)
     t = _Table(raw, where, problems)
-    name = t.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+    name = t.get("name", _REQUIRED, _is_name)
     interface = t.get("interface", _REQUIRED, _string(IFNAME_RE, "an interface name"))
     vrid = t.get("vrid", _REQUIRED, _int_range(1, 255))
     priority = t.get("priority", 100, _int_range(1, 255))
@@ -593,7 +596,7 @@ def _parse_tracking(t: _Table, where: str, problems: _Problems) -> TrackingConfi
         at = f"{where}track_interfaces[{k}]."
         x = _Table(raw, at, problems)
         iface = x.get("interface", _REQUIRED, _string(IFNAME_RE, "an interface name"))
-        name = x.get("name", iface, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        name = x.get("name", iface, _is_name)
         weight = x.get("weight", None, _weight)
         x.finish()
         unique(name, at)
@@ -602,7 +605,7 @@ def _parse_tracking(t: _Table, where: str, problems: _Problems) -> TrackingConfi
     for k, raw in enumerate(t.get("track_scripts", [], _list_of_tables) or []):
         at = f"{where}track_scripts[{k}]."
         x = _Table(raw, at, problems)
-        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        name = x.get("name", _REQUIRED, _is_name)
         command = x.get("command", _REQUIRED, _argv_shape)
         interval = x.get("interval", 2, _number_range(0.1, 3600))
         timeout = x.get("timeout", None, _number_range(0.1, 3600))
@@ -632,13 +635,11 @@ def _parse_tracking(t: _Table, where: str, problems: _Problems) -> TrackingConfi
     for k, raw in enumerate(t.get("track_files", [], _list_of_tables) or []):
         at = f"{where}track_files[{k}]."
         x = _Table(raw, at, problems)
-        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        name = x.get("name", _REQUIRED, _is_name)
         path = x.get(
             "path",
             _REQUIRED,
-            lambda v: (
-                None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
-            ),
+            _absolute_path,
         )
         weight = x.get("weight", None, _weight)
         x.finish()
@@ -676,9 +677,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         journal = d.get(
             "journal_socket",
             DEFAULT_JOURNAL_SOCKET,
-            lambda v: (
-                None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
-            ),
+            _absolute_path,
         )
         d.finish()
         daemon = DaemonConfig(
@@ -726,7 +725,7 @@ def _parse_sync_groups(
     for k, raw in enumerate(raws):
         at = f"sync_group[{k}]."
         x = _Table(raw, at, problems)
-        name = x.get("name", _REQUIRED, _string(NAME_RE, "1-32 characters of A-Z a-z 0-9 _ . -"))
+        name = x.get("name", _REQUIRED, _is_name)
         members = x.get(
             "members",
             _REQUIRED,
