@@ -113,6 +113,7 @@ class VirtualRouterConfig:
     unicast_source: IPAddress | None = None
     unicast_ttl_check: bool = True
     accept_mode: bool = True
+    router_advertisements: bool = False  # IPv6: send ND Router Advertisements while Master
     garp_interval: Fraction = Fraction(0)  # seconds between repeats of the GARP / NA burst
     garp_refresh: Fraction = Fraction(0)  # seconds between re-announcements as Master; 0 = off
     link_local_derived: bool = False  # IPv6: virtual_ips[0] was derived from the virtual MAC
@@ -372,6 +373,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     garp_interval = t.get("garp_interval", 0, _number_range(0, 10))
     garp_refresh = t.get("garp_refresh", 0, _garp_refresh_range)
     accept_mode = t.get("accept_mode", True, _is_bool)
+    router_ads = t.get("router_advertisements", False, _is_bool)
     use_vmac = t.get("use_vmac", False, _is_bool)
     auth_raw = t.get("auth_pass", None, lambda v: None)  # checked below, never shown
     peers_raw = t.get("unicast_peers", None, _peer_list_shape)
@@ -487,6 +489,11 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
                 f"must not be one of unicast_peers, got {_show(source_raw)}",
             )
 
+    if router_ads and family == 4:
+        problems.add(
+            f"{where}router_advertisements", "only applies to IPv6 virtual routers, got true"
+        )
+
     if len(problems.lines) > before:
         return None
     return VirtualRouterConfig(
@@ -507,6 +514,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         unicast_source=source,
         unicast_ttl_check=ttl_check,
         accept_mode=accept_mode,
+        router_advertisements=bool(router_ads),
         garp_interval=Fraction(garp_interval_ms or 0, 1000),
         garp_refresh=Fraction(garp_refresh_ms or 0, 1000),
         link_local_derived=link_local_derived,
@@ -789,6 +797,7 @@ IN_PLACE_FIELDS = frozenset(
         "track_scripts",
         "track_files",
         "accept_mode",
+        "router_advertisements",
     }
 )
 

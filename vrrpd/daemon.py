@@ -27,7 +27,7 @@ from .config import Config, ConfigError, SyncGroup, VirtualRouterConfig
 from .control import ControlError, ControlServer, Stream
 from .events import EventBus
 from .io import nft, rawsock, sysctl
-from .io.announce import Announcer, garp_frame, na_frame
+from .io.announce import Announcer, garp_frame, na_frame, ra_frame
 from .io.netlink import AddrEvent, Link, LinkEvent, Netlink, NetlinkFailure, monitor
 from .io.sdnotify import Notifier
 from .io.timer import DeadlineTimer
@@ -58,6 +58,10 @@ COUNTERS: tuple[str, ...] = (
 CHANNEL_COUNTERS = ("discard_vrid", "discard_ip_header", "discard_length")
 
 MAINTENANCE_PRIORITY = 1
+# Router Advertisements (RFC 4861 §6.2.1 defaults: lifetime 3 x MaxRtrAdvInterval 600 s).
+RA_ROUTER_LIFETIME = 1800
+RA_INTERVAL = 200.0
+RA_INITIAL = (4.0, 4.0)  # seconds after the first and second advertisement (§6.2.4)
 HAND_OVER_WAIT = 1.0  # seconds to learn the new master's MAC after stepping down
 TAKEOVER_PRIORITY = 254
 
@@ -155,6 +159,8 @@ class Router:
         self.vmac: Link | None = None  # the macvlan, when use_vmac
         self._adverts: dict[int, list[tuple[IPAddress, bytes]]] = {}
         self._announce_frames: list[bytes] = []
+        self._ra_frames: dict[int, bytes] = {}
+        self._advertising_router: asyncio.Task[None] | None = None
         self._announcing: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._warned: set[tuple[str, str]] = set()
@@ -281,6 +287,20 @@ class Router:
                 assert isinstance(self.channel.primary, IPv6Address)
                 frames.append(na_frame(mac, self.channel.primary, vip.ip))
         self._announce_frames = frames
+        self._ra_frames = {}
+        if self.cfg.router_advertisements and isinstance(self.cfg.virtual_ips[0].ip, IPv6Address):
+            prefixes = sorted(
+                {
+                    (v.network.network_address, v.network.prefixlen)
+                    for v in self.cfg.virtual_ips
+                    if isinstance(v.network.network_address, IPv6Address)
+                    and not v.ip.is_link_local
+                    and v.network.prefixlen < 128
+                }
+            )
+            source = self.cfg.virtual_ips[0].ip  # the virtual router's link-local address
+            for lifetime in (RA_ROUTER_LIFETIME, 0):
+                self._ra_frames[lifetime] = ra_frame(mac, source, list(prefixes), lifetime)
 
     def _advert(self, priority: int) -> list[tuple[IPAddress, bytes]]:
         """(destination, bytes) to send for `priority`: a multicast Ethernet frame, or one
@@ -378,7 +398,7 @@ class Router:
         if self.track_runner is not None:
             await self.track_runner.stop()
         await self.queue.join()
-        for task in (self.worker, self._announcing, self._refreshing):
+        for task in (self.worker, self._announcing, self._refreshing, self._advertising_router):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -446,8 +466,11 @@ class Router:
             case fsm.StateChanged(old, new, reason):
                 if new is fsm.State.MASTER:
                     self._start_refresh()
+                    self._start_router_ads()
                 else:
                     self._stop_announcing()
+                    if old is fsm.State.MASTER:
+                        self._stop_router_ads()
                 winner = self.fsm.master_address
                 if (
                     reason is fsm.Reason.HIGHER_PRIORITY
@@ -551,6 +574,30 @@ class Router:
                 s.sendto(b"", (str(address), 9))
             else:
                 s.sendto(b"", (str(address), 9, 0, self.port.index))
+
+    def _start_router_ads(self) -> None:
+        if self._ra_frames and self._advertising_router is None:
+            self._advertising_router = asyncio.get_running_loop().create_task(self._router_ads())
+
+    async def _router_ads(self) -> None:
+        """RFC 4861 §6.2.4/§6.2.6: a few quick advertisements when we start, then one every
+        RA_INTERVAL seconds while Master. (Router Solicitations are not answered: hosts
+        that solicit get the next periodic one.)"""
+        assert self.port.announcer is not None
+        for delay in RA_INITIAL:
+            self.port.announcer.send([self._ra_frames[RA_ROUTER_LIFETIME]])
+            await asyncio.sleep(delay)
+        while True:
+            self.port.announcer.send([self._ra_frames[RA_ROUTER_LIFETIME]])
+            await asyncio.sleep(RA_INTERVAL)
+
+    def _stop_router_ads(self) -> None:
+        """Leaving Master: say "no longer a router" at once (RFC 4861 §6.2.5)."""
+        if self._advertising_router is not None:
+            self._advertising_router.cancel()
+            self._advertising_router = None
+        if self._ra_frames and self.port.announcer is not None:
+            self.port.announcer.send([self._ra_frames[0]])
 
     def _start_refresh(self) -> None:
         if self.cfg.garp_refresh > 0 and self._refreshing is None:

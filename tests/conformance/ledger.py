@@ -163,7 +163,8 @@ LEDGER: list[Entry] = [
        "ipv6:test_v6_backup_does_not_answer_ns"),
     _e("§6.4.2", "MUST NOT send ND Router Advertisements for the virtual router while Backup.",
        T, "ipv6:test_v6_backup_sends_no_router_advertisements",
-       "Holds trivially: vrrpd sends no Router Advertisements at all (see §6.4.3)."),
+       "With router_advertisements off (the default) vrrpd sends none at all; on, only the "
+       "Master does (next entries)."),
     _e("§6.4.2", "MUST discard packets sent to the virtual MAC while Backup.", T,
        "vmac_backup:test_backup_discards_frames_to_the_virtual_mac",
        "With use_vmac the macvlan is down while Backup (the kernel drops frames for it) and "
@@ -195,8 +196,15 @@ LEDGER: list[Entry] = [
        "ipv6:test_v6_master_answers_ns"),
     _e("§6.4.3", "MUST join the Solicited-Node multicast group of each IPv6 VIP.", T,
        "ipv6:test_v6_solicited_node_membership", "The kernel joins when the VIP is added."),
-    _e("§6.4.3", "MUST send ND Router Advertisements for the virtual router.", N, None,
-       "vrrpd sends no Router Advertisements; run radvd (or similar) on the Master."),
+    _e("§6.4.3", "MUST send ND Router Advertisements for the virtual router.", D,
+       "ra:test_master_sends_router_advertisements_backup_none",
+       "With router_advertisements = true (IPv6): from the virtual router's link-local address "
+       "and MAC, lifetime 1800 s, each virtual prefix on-link (A=0), at start and every 200 s; "
+       "lifetime 0 when leaving Master. Off by default: a host that runs vrrpd for a service "
+       "address must not become its neighbours' default router. Router Solicitations are not "
+       "answered (the next periodic RA comes within 200 s)."),
+    _e("§6.4.2", "A Backup with router_advertisements on sends none (only the Master does).", T,
+       "ra:test_backup_sends_no_router_advertisement"),
     _e("§6.4.3", "Accept_Mode False: MUST NOT drop Neighbor Solicitations and "
        "Advertisements.", T, "ipv6:test_v6_accept_mode_false_keeps_nd"),
     _e("§6.4.3", "MUST accept and forward packets sent to the virtual MAC (accepted here).", T,
@@ -280,7 +288,8 @@ LEDGER: list[Entry] = [
     _e("§8.2.2", "MUST answer NS for a VIP with the virtual MAC, MUST NOT with the physical.",
        T, "ipv6:test_v6_answers_ns_with_vmac", "With use_vmac = true."),
     _e("§8.2.3", "Backups MUST be configured to send the same Router Advertisement options.",
-       X, None, "vrrpd sends no Router Advertisements (see §6.4.3)."),
+       X, None, "vrrpd builds the RA from the virtual router's own configuration (its "
+       "link-local address and virtual prefixes), the same on every router of the VRID."),
     _e("§8.3.1", "A non-owner Master SHOULD NOT forward packets addressed to the VIPs.", X,
        None, "The Master holds the VIPs as local addresses: packets to them are delivered "
        "locally (or dropped with accept_mode = false), never forwarded."),

@@ -143,8 +143,9 @@ class TestProblems:
             f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
             "advert_interval, auth_pass, checksum, garp_interval, garp_refresh, garp_repeat, "
             "interface, name, notify, notify_timeout, preempt, preempt_delay, priority, "
-            "track_files, track_interfaces, track_scripts, unicast_peers, unicast_source, "
-            "unicast_ttl_check, use_vmac, version, virtual_ips, vrid)"
+            "router_advertisements, track_files, track_interfaces, track_scripts, "
+            "unicast_peers, unicast_source, unicast_ttl_check, use_vmac, version, virtual_ips, "
+            "vrid)"
         ]
 
     def test_unknown_top_level_and_daemon_keys(self, tmp_path: Path) -> None:

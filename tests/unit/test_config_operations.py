@@ -146,3 +146,16 @@ def test_diff_sorts_routers_by_what_a_reload_must_do(tmp_path: Path) -> None:
     assert d.added == ("fresh",)
     assert d.removed == ("gone",)
     assert d.daemon_changed == ()
+
+
+def test_router_advertisements_ipv6_only(tmp_path: Path) -> None:
+    path = write(tmp_path, ROUTER + "router_advertisements = true\n")
+    assert problems(path) == [
+        f"{path}: virtual_router[0].router_advertisements: only applies to IPv6 virtual "
+        "routers, got true"
+    ]
+    six = write(
+        tmp_path,
+        ROUTER.replace("192.0.2.254/24", "2001:db8::fe/64") + "router_advertisements = true\n",
+    )
+    assert load(six).virtual_routers[0].router_advertisements

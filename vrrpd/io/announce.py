@@ -11,7 +11,14 @@ from __future__ import annotations
 import socket
 from ipaddress import IPv4Address, IPv6Address
 
-from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
+from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
 from scapy.layers.l2 import ARP, Ether
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
@@ -40,6 +47,30 @@ def na_frame(mac: str, source: IPv6Address, vip: IPv6Address, sender: str | None
         / ICMPv6ND_NA(R=1, S=0, O=1, tgt=str(vip))
         / ICMPv6NDOptDstLLAddr(lladdr=mac)
     )
+    return bytes(frame)
+
+
+def ra_frame(
+    mac: str, source: IPv6Address, prefixes: list[tuple[IPv6Address, int]], lifetime: int
+) -> bytes:
+    """An ND Router Advertisement for the virtual router (RFC 5798 §6.4.3, RFC 4861 §4.2):
+    from its link-local address and MAC, with `lifetime` seconds as a default router (0:
+    "no longer a router"), and each virtual prefix as on-link (no autoconfiguration)."""
+    frame = (
+        Ether(src=mac, dst="33:33:00:00:00:01")
+        / IPv6(src=str(source), dst=ALL_NODES, hlim=255)
+        / ICMPv6ND_RA(chlim=64, routerlifetime=lifetime)
+        / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+    )
+    for prefix, length in prefixes:
+        frame /= ICMPv6NDOptPrefixInfo(
+            prefix=str(prefix),
+            prefixlen=length,
+            L=1,
+            A=0,
+            validlifetime=lifetime or 0,
+            preferredlifetime=0,
+        )
     return bytes(frame)
 
 
