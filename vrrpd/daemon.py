@@ -17,6 +17,7 @@ import shlex
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from fractions import Fraction
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
@@ -683,8 +684,7 @@ class Daemon:
             raise StartupError(str(e)) from None
         self.netlink = Netlink()
         try:
-            for cfg in self.config.virtual_routers:
-                await self._add_router(cfg)
+            await self._add_routers(self.config.virtual_routers)
             self._assign_groups()
             await self._sync_accept_mode()
         except (NetlinkFailure, OSError) as e:
@@ -737,29 +737,37 @@ class Daemon:
             self.channels[(port.name, family)] = ch
         return ch
 
-    async def _add_router(self, cfg: VirtualRouterConfig) -> Router:
-        """Set up one virtual router (not yet started): sockets, stale state, frames."""
+    async def _add_routers(self, cfgs: Sequence[VirtualRouterConfig]) -> list[Router]:
+        """Set up virtual routers (not yet started): sockets, stale state, frames. One
+        address dump per interface and one link dump for all, however many routers."""
         assert self.netlink is not None
         nl = self.netlink
-        port = await self._port(cfg.interface)
-        # A crashed predecessor must not leave a duplicate VIP: remove ours before electing.
-        mine = {v.ip for v in cfg.virtual_ips}
-        for a, _ in await nl.addresses(port.index):
-            if a.ip in mine:
-                await nl.del_address(port.index, a)
-                log.info("%s: removed stale virtual address %s found at start-up", port.name, a)
-        ch = await self._channel(port, cfg.family)
-        router = Router(cfg, ch, self)
-        ch.routers[cfg.vrid] = router
-        ch.refresh()
-        self.routers.append(router)
-        if cfg.use_vmac:
-            await self._setup_vmac(nl, router)
-        router.build_frames()
-        for ifname in router.tracked_links:
-            link = await nl.find_link(ifname)
-            router.tracker.interface(ifname, link is not None and link.up)
-        return router
+        mine: dict[str, set[IPAddress]] = {}
+        for cfg in cfgs:
+            mine.setdefault(cfg.interface, set()).update(v.ip for v in cfg.virtual_ips)
+        for name, vips in mine.items():
+            port = await self._port(name)
+            # A crashed predecessor must not leave a duplicate VIP: remove ours before electing.
+            for a, _ in await nl.addresses(port.index):
+                if a.ip in vips:
+                    await nl.del_address(port.index, a)
+                    log.info("%s: removed stale virtual address %s found at start-up", name, a)
+        up = {link.name: link.up for link in await nl.links()}
+        routers: list[Router] = []
+        for cfg in cfgs:
+            ch = await self._channel(self.ports[cfg.interface], cfg.family)
+            router = Router(cfg, ch, self)
+            ch.routers[cfg.vrid] = router
+            self.routers.append(router)
+            if cfg.use_vmac:
+                await self._setup_vmac(nl, router)
+            router.build_frames()
+            for ifname in router.tracked_links:
+                router.tracker.interface(ifname, up.get(ifname, False))
+            routers.append(router)
+        for ch in {r.channel for r in routers}:
+            ch.refresh()
+        return routers
 
     async def _remove_router(self, router: Router) -> None:
         """Release (priority 0 if master) and take down one virtual router."""
@@ -1140,7 +1148,7 @@ class Daemon:
             started = []
             for name in (*change.restarted, *change.added):
                 try:
-                    started.append(await self._add_router(new_by_name[name]))
+                    started += await self._add_routers([new_by_name[name]])
                 except (NetlinkFailure, OSError, StartupError) as e:
                     log.error("reload: %s: %s", name, e)
             self._assign_groups()

@@ -87,6 +87,13 @@ class Netlink:
         links = [m async for m in await self.ipr.get_links(found[0])]
         return _link(links[0])
 
+    async def links(self) -> list[Link]:
+        """Every interface of this namespace, in one dump."""
+        try:
+            return [_link(m) async for m in await self.ipr.get_links()]
+        except NetlinkError as e:
+            raise NetlinkFailure(f"listing interfaces: {e}") from e
+
     async def addresses(self, index: int) -> list[tuple[IPInterface, bool]]:
         """(address/prefix, primary?) for every address on the interface, kernel order."""
         out: list[tuple[IPInterface, bool]] = []
