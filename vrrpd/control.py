@@ -110,12 +110,11 @@ def follow(path: str, req: dict[str, Any], timeout: float = 5.0) -> Iterator[Any
 
 
 def _in_use(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(1.0)
-        try:
-            s.connect(path)
-        except OSError:
-            return False
+    """Does a live daemon answer on `path`?"""
+    try:
+        _connect(path, 1.0).close()
+    except ControlError:
+        return False
     return True
 
 
