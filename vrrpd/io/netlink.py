@@ -2,22 +2,45 @@
 
 Adding or removing a virtual address is idempotent: "already there" on add and "not there"
 on delete are success, so a restart, a retry or a hand-made change never turns into an error.
+
+Every address vrrpd adds carries the address protocol `VRRPD_ADDR_PROTO` (IFA_PROTO, 112):
+a later vrrpd recognises it as its own (`address_records`, vrrpd.addresses.startup_plan).
+
+Failures: pyroute2's NetlinkError is not an OSError, and the socket may raise OSError; every
+method turns both into `NetlinkFailure` (except `neighbour`, where any failure means "not
+known", and `close`, which never fails).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
+from ipaddress import IPv4Interface, IPv6Interface, ip_address
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-IPInterface = IPv4Interface | IPv6Interface
-IPAddress = IPv4Address | IPv6Address
+from ..addresses import VRRPD_ADDR_PROTO, Address, kernel_keeps_addr_proto
+from ..types import IPAddress, IPInterface
+
+__all__ = [
+    "VRRPD_ADDR_PROTO",
+    "AddrEvent",
+    "Address",
+    "IPAddress",
+    "IPInterface",
+    "Link",
+    "LinkEvent",
+    "Netlink",
+    "NetlinkFailure",
+    "kernel_keeps_addr_proto",
+    "monitor",
+]
 
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
@@ -28,7 +51,23 @@ IFF_RUNNING = 0x40
 
 
 class NetlinkFailure(Exception):
-    """A netlink request that failed for a reason the caller must report."""
+    """A netlink request that failed for a reason the caller must report; `code` is the
+    errno when there is one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+Failed = (NetlinkError, OSError)  # what pyroute2 raises: the kernel's answer, or the socket
+
+
+def _code(e: NetlinkError | OSError) -> int | None:
+    return e.code if isinstance(e, NetlinkError) else e.errno
+
+
+def _failure(what: str, e: NetlinkError | OSError) -> NetlinkFailure:
+    return NetlinkFailure(f"{what}: {e}", _code(e))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +97,25 @@ def _attr(msg: Any, name: str) -> Any:
     return msg.get(name) if hasattr(msg, "get") else None
 
 
+def _address(msg: Any) -> Address | None:
+    """An RTM_NEWADDR message as an `Address`; None if it has no address."""
+    # IFA_LOCAL is the local address (IFA_ADDRESS is the peer's on a point-to-point IPv4
+    # address); IPv6 messages carry IFA_ADDRESS only.
+    addr = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
+    if addr is None:
+        return None
+    iface: IPInterface
+    if ":" in addr:
+        iface = IPv6Interface(f"{addr}/{msg['prefixlen']}")
+    else:
+        iface = IPv4Interface(f"{addr}/{msg['prefixlen']}")
+    return Address(
+        iface=iface,
+        primary=not int(msg.get("flags", 0)) & IFA_F_SECONDARY,
+        proto=int(msg.get("IFA_PROTO") or 0),
+    )
+
+
 def _link(msg: Any) -> Link:
     flags = int(msg["flags"])
     return Link(
@@ -72,48 +130,63 @@ class Netlink:
     """One request socket; `monitor()` opens its own socket for events."""
 
     def __init__(self) -> None:
-        self.ipr = AsyncIPRoute()
+        try:
+            self.ipr = AsyncIPRoute()
+        except Failed as e:
+            raise _failure("opening a netlink socket", e) from e
 
     async def close(self) -> None:
-        self.ipr.close()
+        with contextlib.suppress(*Failed):
+            self.ipr.close()
+
+    @staticmethod
+    def keeps_proto() -> bool:
+        """Does the running kernel keep the address protocol (IFA_PROTO, Linux >= 6.1)? If
+        not, `add_address` still sends it, but what vrrpd added must be recorded elsewhere
+        (vrrpd.io.addrrecord)."""
+        return kernel_keeps_addr_proto(os.uname().release)
 
     async def link(self, name: str) -> Link:
         try:
             found = await self.ipr.link_lookup(ifname=name)
-        except NetlinkError as e:
-            raise NetlinkFailure(f"interface {name}: {e}") from e
-        if not found:
-            raise NetlinkFailure(f"interface {name} does not exist")
-        links = [m async for m in await self.ipr.get_links(found[0])]
+            if not found:
+                raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
+            links = [m async for m in await self.ipr.get_links(found[0])]
+        except Failed as e:
+            raise _failure(f"interface {name}", e) from e
+        if not links:  # removed between the lookup and the query
+            raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
         return _link(links[0])
 
     async def links(self) -> list[Link]:
         """Every interface of this namespace, in one dump."""
         try:
             return [_link(m) async for m in await self.ipr.get_links()]
-        except NetlinkError as e:
-            raise NetlinkFailure(f"listing interfaces: {e}") from e
+        except Failed as e:
+            raise _failure("listing interfaces", e) from e
+
+    async def address_records(self, index: int) -> list[Address]:
+        """Every address on the interface (address/prefix, primary?, protocol), kernel
+        order."""
+        try:
+            msgs = [m async for m in await self.ipr.get_addr(index=index)]
+        except Failed as e:
+            raise _failure(f"listing the addresses of interface {index}", e) from e
+        return [a for a in map(_address, msgs) if a is not None]
 
     async def addresses(self, index: int) -> list[tuple[IPInterface, bool]]:
-        """(address/prefix, primary?) for every address on the interface, kernel order."""
-        out: list[tuple[IPInterface, bool]] = []
-        async for msg in await self.ipr.get_addr(index=index):
-            addr = msg.get("IFA_ADDRESS")
-            if addr is None:
-                continue
-            iface: IPInterface
-            if ":" in addr:
-                iface = IPv6Interface(f"{addr}/{msg['prefixlen']}")
-            else:
-                iface = IPv4Interface(f"{addr}/{msg['prefixlen']}")
-            out.append((iface, not int(msg.get("flags", 0)) & IFA_F_SECONDARY))
-        return out
+        """(address/prefix, primary?) for every address on the interface, kernel order.
+        Kept for existing callers; `address_records` also says who added each."""
+        return [(a.iface, a.primary) for a in await self.address_records(index)]
 
     async def add_address(self, index: int, iface: IPInterface) -> bool:
         """Add; True if it was added, False if it was already there.
 
-        IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a virtual address
-        must be usable the moment it is added, not a second later.
+        The address carries protocol `VRRPD_ADDR_PROTO`, so a later vrrpd knows it added it.
+        One that was already there keeps whatever protocol it had: False means "not ours".
+        A kernel older than 6.1 ignores the attribute (unknown attributes of RTM_NEWADDR are
+        skipped). IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a virtual
+        address must be usable the moment it is added, not a second later.
         """
         extra: dict[str, Any] = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
         try:
@@ -122,23 +195,26 @@ class Netlink:
                 index=index,
                 address=str(iface.ip),
                 prefixlen=iface.network.prefixlen,
+                proto=VRRPD_ADDR_PROTO,
                 **extra,
             )
-        except NetlinkError as e:
-            if e.code == errno.EEXIST:
+        except Failed as e:
+            if _code(e) == errno.EEXIST:
                 return False
-            raise NetlinkFailure(f"adding {iface} to interface {index}: {e}") from e
+            raise _failure(f"adding {iface} to interface {index}", e) from e
         return True
 
     async def neighbour(self, index: int, address: IPAddress) -> str | None:
-        """The link-layer address the kernel knows for `address` on interface `index`."""
+        """The link-layer address the kernel knows for `address` on interface `index`; None
+        if it knows none, and also if the table cannot be read (a caller waits for it to be
+        learnt, and a failure is no different from "not yet")."""
         family = socket.AF_INET if address.version == 4 else socket.AF_INET6
         try:
             async for msg in await self.ipr.get_neighbours(family=family, ifindex=index):
                 dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
                 if dst and lladdr and ip_address(dst) == address and msg["state"] & NUD_VALID:
                     return str(lladdr)
-        except NetlinkError:
+        except Failed:
             return None
         return None
 
@@ -159,30 +235,30 @@ class Netlink:
                 macvlan_mode="bridge",
                 address=mac,
             )
-        except NetlinkError as e:
-            raise NetlinkFailure(f"creating macvlan {name} ({mac}): {e}") from e
+        except Failed as e:
+            raise _failure(f"creating macvlan {name} ({mac})", e) from e
         return await self.link(name)
 
     async def set_up(self, index: int) -> None:
         try:
             await self.ipr.link("set", index=index, state="up")
-        except NetlinkError as e:
-            raise NetlinkFailure(f"setting interface {index} up: {e}") from e
+        except Failed as e:
+            raise _failure(f"setting interface {index} up", e) from e
 
     async def set_down(self, index: int) -> None:
         try:
             await self.ipr.link("set", index=index, state="down")
-        except NetlinkError as e:
-            if e.code != errno.ENODEV:
-                raise NetlinkFailure(f"setting interface {index} down: {e}") from e
+        except Failed as e:
+            if _code(e) != errno.ENODEV:
+                raise _failure(f"setting interface {index} down", e) from e
 
     async def del_link(self, index: int) -> bool:
         try:
             await self.ipr.link("del", index=index)
-        except NetlinkError as e:
-            if e.code == errno.ENODEV:
+        except Failed as e:
+            if _code(e) == errno.ENODEV:
                 return False
-            raise NetlinkFailure(f"removing interface {index}: {e}") from e
+            raise _failure(f"removing interface {index}", e) from e
         return True
 
     async def del_address(self, index: int, iface: IPInterface) -> bool:
@@ -191,20 +267,32 @@ class Netlink:
             await self.ipr.addr(
                 "del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
             )
-        except NetlinkError as e:
-            if e.code in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+        except Failed as e:
+            if _code(e) in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
                 return False
-            raise NetlinkFailure(f"removing {iface} from interface {index}: {e}") from e
+            raise _failure(f"removing {iface} from interface {index}", e) from e
         return True
 
 
 async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
-    """Address and link changes, as they happen, for every interface of this namespace."""
-    ipr = AsyncIPRoute()
+    """Address and link changes, as they happen, for every interface of this namespace.
+    Raises NetlinkFailure if the socket cannot be opened or fails (e.g. ENOBUFS: events
+    were lost)."""
     try:
-        await ipr.bind()
+        ipr = AsyncIPRoute()
+    except Failed as e:
+        raise _failure("opening the netlink monitor", e) from e
+    try:
+        try:
+            await ipr.bind()
+        except Failed as e:
+            raise _failure("subscribing to netlink events", e) from e
         while True:
-            async for msg in ipr.get():
+            try:
+                msgs = [m async for m in ipr.get()]
+            except Failed as e:
+                raise _failure("reading netlink events", e) from e
+            for msg in msgs:
                 event = _attr(msg, "event")
                 if event in ("RTM_NEWADDR", "RTM_DELADDR"):
                     addr = msg.get("IFA_ADDRESS")
@@ -220,4 +308,5 @@ async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
                     link = _link(msg)
                     yield LinkEvent(link.index, link.up and event == "RTM_NEWLINK", link.name)
     finally:
-        ipr.close()
+        with contextlib.suppress(*Failed):
+            ipr.close()

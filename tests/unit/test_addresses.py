@@ -1,0 +1,252 @@
+"""The start-up cleanup decision (vrrpd.addresses), the kernel release test, and the record
+file that stands in for the address protocol on older kernels (vrrpd.io.addrrecord)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from ipaddress import ip_address, ip_interface
+from pathlib import Path
+
+import pytest
+
+from vrrpd.addresses import (
+    VRRPD_ADDR_PROTO,
+    Address,
+    StartupPlan,
+    kernel_keeps_addr_proto,
+    recorded_on,
+    startup_plan,
+)
+from vrrpd.io import addrrecord
+from vrrpd.io import netlink as nl
+from vrrpd.types import IPAddress
+
+KERNEL_LL = 3  # IFAPROT_KERNEL_LL: the kernel's own link-local address
+
+
+def addr(text: str, proto: int = 0, primary: bool = True) -> Address:
+    return Address(ip_interface(text), primary, proto)
+
+
+def ips(*texts: str) -> set[IPAddress]:
+    return {ip_address(t) for t in texts}
+
+
+HOST = addr("192.0.2.1/24")  # the interface's own address
+LINK_LOCAL = addr("fe80::1/64", KERNEL_LL)
+
+
+def test_the_protocol_is_vrrps_number_everywhere() -> None:
+    assert VRRPD_ADDR_PROTO == 112
+    assert nl.VRRPD_ADDR_PROTO == VRRPD_ADDR_PROTO
+    assert nl.Address is Address  # netlink builds the pure module's records
+
+
+def test_owner_keeps_its_own_address_and_reports_it_host_owned() -> None:
+    # RFC 5798 address owner: the VIP is the interface's own address, not added by vrrpd.
+    for keeps in (True, False):
+        plan = startup_plan([HOST, LINK_LOCAL], ips("192.0.2.1"), set(), keeps)
+        assert plan == StartupPlan((), frozenset(ips("192.0.2.1")))
+
+
+def test_marked_stale_vip_is_removed_and_the_host_address_kept() -> None:
+    stale = addr("192.0.2.254/24", VRRPD_ADDR_PROTO, primary=False)
+    plan = startup_plan([HOST, stale, LINK_LOCAL], ips("192.0.2.254"), set(), True)
+    assert plan.remove == (ip_interface("192.0.2.254/24"),)
+    assert plan.host_owned == frozenset()
+
+
+def test_owner_and_stale_vip_on_one_interface() -> None:
+    stale6 = addr("2001:db8::254/64", VRRPD_ADDR_PROTO)
+    vips = ips("192.0.2.1", "2001:db8::254")
+    plan = startup_plan([HOST, stale6, LINK_LOCAL], vips, set(), True)
+    assert plan.remove == (ip_interface("2001:db8::254/64"),)
+    assert plan.host_owned == frozenset(ips("192.0.2.1"))
+
+
+def test_unmarked_vip_is_host_owned_when_the_kernel_keeps_the_protocol() -> None:
+    # A hand-added copy of a VIP carries no mark; an old record entry must not condemn it.
+    vip = addr("192.0.2.254/24", primary=False)
+    plan = startup_plan([HOST, vip], ips("192.0.2.254"), ips("192.0.2.254"), True)
+    assert plan.remove == ()
+    assert plan.host_owned == frozenset(ips("192.0.2.254"))
+
+
+def test_without_the_protocol_a_recorded_vip_is_removed() -> None:
+    vip = addr("192.0.2.254/24", primary=False)  # proto 0: the kernel dropped the mark
+    plan = startup_plan([HOST, vip], ips("192.0.2.254"), ips("192.0.2.254"), False)
+    assert plan.remove == (ip_interface("192.0.2.254/24"),)
+    assert plan.host_owned == frozenset()
+
+
+def test_without_the_protocol_an_unrecorded_vip_is_kept() -> None:
+    vip = addr("192.0.2.254/24", primary=False)
+    plan = startup_plan([HOST, vip], ips("192.0.2.254"), set(), False)
+    assert plan.remove == ()
+    assert plan.host_owned == frozenset(ips("192.0.2.254"))
+
+
+def test_the_record_never_takes_the_owners_address_unless_it_lists_it() -> None:
+    # Record of another address only: the owner's own address stays.
+    plan = startup_plan([HOST], ips("192.0.2.1"), ips("192.0.2.254"), False)
+    assert plan == StartupPlan((), frozenset(ips("192.0.2.1")))
+
+
+def test_marked_address_no_longer_configured_is_removed() -> None:
+    # A predecessor with another configuration left it: nobody else would ever remove it.
+    old = addr("192.0.2.253/24", VRRPD_ADDR_PROTO, primary=False)
+    plan = startup_plan([HOST, old], ips("192.0.2.254"), set(), True)
+    assert plan.remove == (ip_interface("192.0.2.253/24"),)
+    assert plan.host_owned == frozenset()
+
+
+def test_recorded_address_no_longer_configured_is_removed_without_the_protocol() -> None:
+    old = addr("192.0.2.253/24", primary=False)
+    plan = startup_plan([HOST, old], ips("192.0.2.254"), ips("192.0.2.253"), False)
+    assert plan.remove == (ip_interface("192.0.2.253/24"),)
+
+
+def test_unconfigured_host_addresses_are_left_alone_and_not_reported() -> None:
+    other = addr("198.51.100.7/24", primary=True)
+    plan = startup_plan([HOST, other, LINK_LOCAL], ips("192.0.2.254"), set(), True)
+    assert plan == StartupPlan((), frozenset())
+
+
+def test_a_mark_counts_even_where_the_kernel_seems_too_old() -> None:
+    # A backport that keeps IFA_PROTO on a "5.x" kernel: the mark is still only ever ours.
+    vip = addr("192.0.2.254/24", VRRPD_ADDR_PROTO)
+    plan = startup_plan([HOST, vip], ips("192.0.2.254"), set(), False)
+    assert plan.remove == (ip_interface("192.0.2.254/24"),)
+
+
+def test_remove_keeps_kernel_order_and_every_prefix() -> None:
+    a = addr("192.0.2.254/24", VRRPD_ADDR_PROTO)
+    b = addr("2001:db8::254/64", VRRPD_ADDR_PROTO)
+    c = addr("192.0.2.254/32", VRRPD_ADDR_PROTO)  # same address, another prefix
+    plan = startup_plan([b, HOST, a, c], ips("192.0.2.254", "2001:db8::254"), set(), True)
+    assert plan.remove == (b.iface, a.iface, c.iface)
+
+
+def test_recorded_on_picks_one_interface() -> None:
+    entries = {
+        ("eth0", ip_interface("192.0.2.254/24")),
+        ("eth1", ip_interface("198.51.100.254/24")),
+        ("eth0", ip_interface("2001:db8::254/64")),
+    }
+    assert recorded_on(entries, "eth0") == frozenset(ips("192.0.2.254", "2001:db8::254"))
+    assert recorded_on(entries, "eth2") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("release", "keeps"),
+    [
+        ("6.1.0-13-amd64", True),
+        ("6.1", True),
+        ("6.18.44-fc-v1045", True),
+        ("7.0.0", True),
+        ("10.2.1", True),
+        ("6.0.19", False),
+        ("5.15.0-91-generic", False),
+        ("4.19.0", False),
+        ("6", False),
+        ("", False),
+        ("garbage", False),
+    ],
+)
+def test_kernel_release(release: str, keeps: bool) -> None:
+    assert kernel_keeps_addr_proto(release) is keeps
+
+
+def test_netlink_asks_the_running_kernel() -> None:
+    assert nl.Netlink.keeps_proto() is kernel_keeps_addr_proto(os.uname().release)
+
+
+# -- the record file -------------------------------------------------------------------------
+
+V4 = ip_interface("192.0.2.254/24")
+V6 = ip_interface("2001:db8::254/64")
+
+
+def test_record_path_is_next_to_the_control_socket() -> None:
+    assert addrrecord.path_for("/run/vrrpd-a.sock") == Path("/run/vrrpd-a.sock.addresses")
+
+
+def test_record_missing_is_empty(tmp_path: Path) -> None:
+    assert addrrecord.load(tmp_path / "none") == set()
+
+
+def test_record_add_remove_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "vrrpd.sock.addresses"
+    addrrecord.add(path, "eth0", V4, V6)
+    addrrecord.add(path, "eth1", V4)
+    addrrecord.add(path, "eth0", V4)  # already there: no change
+    assert addrrecord.load(path) == {("eth0", V4), ("eth0", V6), ("eth1", V4)}
+    assert json.loads(path.read_text()) == [
+        ["eth0", "192.0.2.254/24"],
+        ["eth0", "2001:db8::254/64"],
+        ["eth1", "192.0.2.254/24"],
+    ]
+    addrrecord.remove(path, "eth0", V4)
+    assert addrrecord.load(path) == {("eth0", V6), ("eth1", V4)}
+    addrrecord.remove(path, "eth2", V4)  # not there: no change
+    assert addrrecord.load(path) == {("eth0", V6), ("eth1", V4)}
+    addrrecord.forget_interface(path, "eth0")
+    assert addrrecord.load(path) == {("eth1", V4)}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left"
+
+
+def test_record_separate_per_control_socket(tmp_path: Path) -> None:
+    a = addrrecord.path_for(tmp_path / "a.sock")
+    b = addrrecord.path_for(tmp_path / "b.sock")
+    addrrecord.add(a, "eth0", V4)
+    addrrecord.add(b, "eth0", V6)
+    assert addrrecord.load(a) == {("eth0", V4)}
+    assert addrrecord.load(b) == {("eth0", V6)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"eth0": "192.0.2.254/24"}',
+        '[["eth0"]]',
+        '[["eth0", "not-an-address"]]',
+        '[["", "192.0.2.254/24"]]',
+        '[["eth0", 7]]',
+        "\udcff",
+    ],
+)
+def test_record_corrupt_is_empty_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    path = tmp_path / "rec"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    with caplog.at_level(logging.WARNING, logger="vrrpd"):
+        assert addrrecord.load(path) == set()
+    assert any(
+        "corrupt" in r.getMessage() or "unreadable" in r.getMessage() for r in caplog.records
+    )
+    addrrecord.add(path, "eth0", V4)  # a corrupt record is replaced, not an obstacle
+    assert addrrecord.load(path) == {("eth0", V4)}
+
+
+def test_record_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "rec"
+    addrrecord.add(path, "eth0", V4)
+    before = path.read_text()
+
+    def fail(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        addrrecord.add(path, "eth0", V6)
+    assert path.read_text() == before, "a failed write leaves the old record"
+    assert [p.name for p in tmp_path.iterdir()] == ["rec"], "no temporary file left"
+
+
+def test_record_unwritable_directory_raises(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        addrrecord.add(tmp_path / "missing-dir" / "rec", "eth0", V4)

@@ -1,0 +1,115 @@
+"""Which addresses on an interface are vrrpd's: the start-up cleanup decision (pure).
+
+A predecessor killed by SIGKILL may leave virtual addresses behind; a new daemon removes
+them before it elects, or the host would keep answering for a VIP another router now holds.
+It must remove only what a vrrpd added: an RFC 5798 address owner (priority 255) lists the
+interface's own address as its VIP, and deleting that would cut the host off.
+
+vrrpd marks every address it adds with the address protocol `VRRPD_ADDR_PROTO` (IFA_PROTO,
+kept by Linux >= 6.1). On an older kernel the mark is lost, and a record file of what vrrpd
+added (vrrpd.io.addrrecord) stands in for it.
+
+No I/O here: the netlink adapter builds `Address` records, the daemon executes the plan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from .types import IPPROTO_VRRP, IPAddress, IPInterface
+
+# The IFA_PROTO value vrrpd gives the addresses it adds. 112 is IANA's IP protocol number
+# for VRRP, so `ip addr` (iproute2 >= 6.2 prints `proto 112`) says whose address it is at a
+# glance; the kernel's own values are 0..3 (unspec, kernel_lo, kernel_ra, kernel_ll), so
+# nothing the kernel or iproute2 creates by itself carries it. A name can be given in
+# /etc/iproute2/rt_addrprotos ("112 vrrpd").
+VRRPD_ADDR_PROTO = IPPROTO_VRRP
+
+# Linux 6.1 added IFA_PROTO (kept with the address, reported in dumps).
+ADDR_PROTO_SINCE = (6, 1)
+_RELEASE = re.compile(r"(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One address on an interface, as the kernel reports it."""
+
+    iface: IPInterface  # address/prefix
+    primary: bool  # not IFA_F_SECONDARY (IPv4; IPv6 addresses are all primary)
+    proto: int = 0  # IFA_PROTO; 0 when absent (not set, or a kernel older than 6.1)
+
+    @property
+    def ip(self) -> IPAddress:
+        return self.iface.ip
+
+
+@dataclass(frozen=True, slots=True)
+class StartupPlan:
+    """What the start-up cleanup does on one interface.
+
+    `remove`: the addresses to delete (address/prefix, kernel order). `host_owned`: the
+    configured VIPs that are on the interface but not vrrpd's (the host's own address, as an
+    address owner configures it): vrrpd never adds or removes those, and keeps them eligible
+    as the primary (advertisement source) address.
+    """
+
+    remove: tuple[IPInterface, ...]
+    host_owned: frozenset[IPAddress]
+
+
+def startup_plan(
+    on_interface: Iterable[Address],
+    vips: Collection[IPAddress],
+    recorded: Collection[IPAddress],
+    keeps_proto: bool,
+) -> StartupPlan:
+    """Decide what to remove from one interface before the virtual routers start.
+
+    `on_interface`: every address on it now. `vips`: the VIPs configured on it.
+    `recorded`: the addresses the record file says vrrpd added on it. `keeps_proto`: whether
+    the kernel keeps IFA_PROTO (`kernel_keeps_addr_proto`).
+
+    An address is vrrpd's when it carries `VRRPD_ADDR_PROTO`, or, only when the kernel does
+    not keep the protocol, when the record lists it. Where the kernel keeps the protocol the
+    mark is the whole truth and the record is ignored: an address added by hand since (the
+    admin took the address over) carries no mark and must stay, whatever an old record says.
+
+    Every address of vrrpd's is removed, configured or not: one that is no longer configured
+    was left by a predecessor with another configuration, and since no router of this run
+    will ever remove it, keeping it would make the host answer for an address that may now
+    belong to another router, for good. Nothing else sets protocol 112 (see
+    `VRRPD_ADDR_PROTO`), so this never takes an address someone else added. The price: two
+    vrrpd instances must not share an interface (the second would remove the first's VIPs);
+    only the interfaces this run uses are looked at.
+    """
+    remove: list[IPInterface] = []
+    host_owned: set[IPAddress] = set()
+    for a in on_interface:
+        if a.proto == VRRPD_ADDR_PROTO:
+            # Marked by vrrpd (a kernel that seems too old but keeps it anyway counts too).
+            remove.append(a.iface)
+        elif not keeps_proto and a.ip in recorded:
+            # The kernel drops the mark: the record says a vrrpd added it.
+            remove.append(a.iface)
+        elif a.ip in vips:
+            # A configured VIP that a vrrpd did not add: the host's own address.
+            host_owned.add(a.ip)
+        # Anything else is the host's and not configured: not our business.
+    return StartupPlan(tuple(remove), frozenset(host_owned))
+
+
+def recorded_on(entries: Iterable[tuple[str, IPInterface]], ifname: str) -> frozenset[IPAddress]:
+    """The addresses a record (`vrrpd.io.addrrecord.load`) lists for interface `ifname`."""
+    return frozenset(iface.ip for name, iface in entries if name == ifname)
+
+
+def kernel_keeps_addr_proto(release: str) -> bool:
+    """Does a Linux kernel of this release (`os.uname().release`, e.g. "6.1.0-13-amd64")
+    keep an address's protocol? A release that does not parse counts as too old: the record
+    file is then kept as well, which is harmless (a marked address is vrrpd's either way)."""
+    m = _RELEASE.match(release)
+    if m is None:
+        return False
+    return (int(m.group(1)), int(m.group(2))) >= ADDR_PROTO_SINCE
