@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from ipaddress import (
     IPv4Address,
-    IPv4Interface,
     IPv6Address,
     IPv6Interface,
     IPv6Network,
@@ -26,16 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from .packet import ChecksumForm
-
-IPInterface = IPv4Interface | IPv6Interface
-IPAddress = IPv4Address | IPv6Address
+from .types import IPAddress, IPInterface
 
 DEFAULT_CONTROL_SOCKET = "/run/vrrpd/vrrpd.sock"
 DEFAULT_JOURNAL_SOCKET = "/run/systemd/journal/socket"
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-IFNAME_RE = re.compile(r"^[^\s/:]{1,15}$")
+# Whole-string patterns: used with fullmatch (re.match with "$" would accept "gw\n").
+NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+IFNAME_RE = re.compile(r"[^\s/:]{1,15}")
 AUTH_PASS_MAX = 8  # RFC 2338 §5.3.6.1: simple text password, up to 8 octets
 LINK_LOCAL = IPv6Network("fe80::/10")
+# An advertisement must fit in one packet. The real MTU is not known when the file is read,
+# so the check assumes Ethernet's 1500 (RFC 5798 §5.1: IPv4 20 / IPv6 40 header octets,
+# VRRP 8 + one address each; VRRPv2 adds 8 octets of authentication data, RFC 3768 §5.1).
+ASSUMED_MTU = 1500
+VRRP_HEADER = 8
+V2_AUTH_DATA = 8
 
 
 class ConfigError(Exception):
@@ -157,11 +161,19 @@ class _Problems:
         self.lines.append(f"{self.source}: {where}: {message}")
 
 
+_SHOW_DIGITS = 50  # a longer integer is shown by its first digits and its length
+
+
 def _show(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        digits = str(abs(value))  # TOML integers have at most 4300 digits (tomllib's limit)
+        if len(digits) > _SHOW_DIGITS:
+            sign = "-" if value < 0 else ""
+            return f"{sign}{digits[:20]}... ({len(digits)} digits)"
     return str(value)
 
 
@@ -212,9 +224,62 @@ def _absolute_path(v: Any) -> str | None:
     return None if isinstance(v, str) and v.startswith("/") else "must be an absolute path"
 
 
-def _listen_check(v: Any) -> str | None:
-    from .metrics import parse_listen  # the endpoint's own rule; prometheus_client only here
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 
+
+def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]:
+    """`"HOST:PORT"` or `"[IPv6]:PORT"` -> (host, port); ValueError with a one-line message.
+
+    HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address, a zone allowed
+    (`[fe80::1%eth0]:9650`). PORT is 1-65535; 0 (a free port, for tests) only with
+    `allow_port_zero`. The message names the value, not the key: the caller prefixes it
+    (`config.toml: metrics_listen: ...`). It lives here, not in metrics.py, so that checking
+    a configuration does not import prometheus_client; metrics.py re-exports it.
+    """
+    example = "e.g. 127.0.0.1:9650 or [::1]:9650"
+    if not isinstance(text, str):
+        raise ValueError(f"expected a string HOST:PORT, {example}; got {type(text).__name__}")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT, {example}")
+        port_text = rest[1:]
+        try:
+            addr = ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+        if addr.version != 6:
+            raise ValueError(f"{text!r}: brackets are for IPv6 addresses only, {example}")
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep:
+            raise ValueError(f"{text!r}: expected HOST:PORT, {example}")
+        if ":" in host:
+            raise ValueError(f"{text!r}: an IPv6 address needs brackets, e.g. [::1]:9650")
+        if not host:
+            raise ValueError(
+                f"{text!r}: the host is missing; use 0.0.0.0 or [::] for all addresses"
+            )
+        try:
+            IPv4Address(host)
+        except ValueError:
+            if host.replace(".", "").isdigit() or not _HOSTNAME.fullmatch(host):
+                raise ValueError(
+                    f"{text!r}: {host!r} is not an IPv4 address or host name"
+                ) from None
+    if not port_text.isascii() or not port_text.isdigit():
+        raise ValueError(f"{text!r}: port {port_text!r} is not a number 1-65535")
+    port = int(port_text)
+    lowest = 0 if allow_port_zero else 1
+    if not lowest <= port <= 65535:
+        raise ValueError(f"{text!r}: port {port} is out of range {lowest}-65535")
+    return host, port
+
+
+def _listen_check(v: Any) -> str | None:
     try:
         parse_listen(v)
     except ValueError as e:
@@ -226,14 +291,18 @@ def _is_bool(v: Any) -> str | None:
     return None if isinstance(v, bool) else "must be true or false"
 
 
+def _is_number(v: Any) -> bool:
+    """A TOML integer or a finite float. Integers are not passed to math.isfinite: one too
+    large for a float (a 400-digit advert_interval) makes it raise OverflowError; the range
+    checks compare integers with the float bounds exactly."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+
+
 def _number_range(lo: float, hi: float) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
-        ok = (
-            isinstance(v, int | float)
-            and not isinstance(v, bool)
-            and math.isfinite(v)
-            and lo <= v <= hi
-        )
+        ok = _is_number(v) and lo <= v <= hi
         return None if ok else f"must be a number of seconds {lo:g}..{hi:g}"
 
     return check
@@ -241,7 +310,7 @@ def _number_range(lo: float, hi: float) -> Callable[[Any], str | None]:
 
 def _string(pattern: re.Pattern[str], what: str) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
-        return None if isinstance(v, str) and pattern.match(v) else f"must be {what}"
+        return None if isinstance(v, str) and pattern.fullmatch(v) else f"must be {what}"
 
     return check
 
@@ -272,12 +341,7 @@ def _milliseconds(seconds: float) -> int | None:
 
 
 def _garp_refresh_range(v: Any) -> str | None:
-    ok = (
-        isinstance(v, int | float)
-        and not isinstance(v, bool)
-        and math.isfinite(v)
-        and (v == 0 or 1 <= v <= 86400)
-    )
+    ok = _is_number(v) and (v == 0 or 1 <= v <= 86400)
     return None if ok else "must be 0 (off) or a number of seconds 1..86400"
 
 
@@ -343,6 +407,40 @@ def _peer_list_shape(v: Any) -> str | None:
 
 def _is_string(v: Any) -> str | None:
     return None if isinstance(v, str) else "must be an address string"
+
+
+def _unusable_vip(addr: IPAddress) -> str | None:
+    """Why `addr` cannot be a virtual address, or None. IPv6 link-local ones are fine (the
+    virtual router's own, RFC 5798 §5.2.9), and so are IPv4 169.254/16 ones."""
+    if addr.is_multicast:
+        return "must not be a multicast address"
+    if addr.is_loopback:
+        return "must not be a loopback address"
+    if addr.is_unspecified:
+        return "must not be the unspecified address"
+    return None
+
+
+def _max_addresses(family: int, version: int, mtu: int = ASSUMED_MTU) -> int:
+    """How many addresses one advertisement can carry in a packet of `mtu` octets."""
+    ip_header, size = (40, 16) if family == 6 else (20, 4)
+    auth = V2_AUTH_DATA if version == 2 else 0
+    return (mtu - ip_header - VRRP_HEADER - auth) // size
+
+
+def _check_fits_mtu(
+    count: int, family: int, version: int, derived: bool, where: str, problems: _Problems
+) -> None:
+    """An advertisement carries every address; it must fit in one packet (no fragments)."""
+    fit = _max_addresses(family, version)
+    if count <= fit:
+        return
+    given = f"{count} (including the derived link-local address)" if derived else str(count)
+    problems.add(
+        f"{where}virtual_ips",
+        f"an advertisement carries at most {fit} IPv{family} addresses at MTU {ASSUMED_MTU}, "
+        f"got {given}",
+    )
 
 
 def _derived_link_local(vrid: int) -> IPv6Interface:
@@ -441,6 +539,10 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
                     f"must be an IPv4 or IPv6 address with optional /prefix, got {_show(text)}",
                 )
                 continue
+            unusable = _unusable_vip(vip.ip)
+            if unusable is not None:
+                problems.add(f"{where}virtual_ips[{i}]", f"{unusable}, got {_show(text)}")
+                continue
             if any(v.ip == vip.ip for v in vips):
                 problems.add(f"{where}virtual_ips[{i}]", f"duplicate address {_show(text)}")
             vips.append(vip)
@@ -457,6 +559,8 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
             problems.add(f"{where}virtual_ips", "must be IPv4 for version 2")
         if len(problems.lines) == vips_before and family == 6 and version == 3:
             vips, link_local_derived = _link_local_first(vips, vip_texts, vrid, where, problems)
+        if len(problems.lines) == vips_before and family is not None and version is not None:
+            _check_fits_mtu(len(vips), family, version, link_local_derived, where, problems)
 
     # Unicast: a peer list replaces the multicast group; the other unicast keys need it.
     peers: list[IPAddress] = []
@@ -553,14 +657,7 @@ def _link_local_first(
         return [vip, *vips[:i], *vips[i + 1 :]], False
     if vrid is None:
         return vips, False  # the vrid problem is already reported
-    if len(vips) >= 255:
-        problems.add(
-            f"{where}virtual_ips",
-            "must list at most 254 IPv6 addresses when the link-local address is derived "
-            f"(an advertisement carries at most 255), got {len(vips)}",
-        )
-        return vips, False
-    return [_derived_link_local(vrid), *vips], True
+    return [_derived_link_local(vrid), *vips], True  # the MTU check bounds the count
 
 
 def _argv_shape(v: Any) -> str | None:
@@ -704,11 +801,12 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
     top.finish()
 
     routers: list[VirtualRouterConfig] = []
+    indexes: list[int] = []  # routers[n] is virtual_router[indexes[n]]
     for i, raw in enumerate(routers_raw or []):
         vr = _parse_router(raw, i, problems)
         if vr is None:
             continue
-        for j, other in enumerate(routers):
+        for j, other in zip(indexes, routers, strict=True):
             if other.name == vr.name:
                 problems.add(f"virtual_router[{i}].name", f"duplicate name {vr.name!r}")
             if other.key == vr.key:
@@ -717,12 +815,44 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
                     f"vrid {vr.vrid} on {vr.interface} for IPv{vr.family} is already used by "
                     f"virtual_router[{j}] ({other.name!r})",
                 )
+        _check_shared_vips(vr, raw["virtual_ips"], i, routers, indexes, problems)
         routers.append(vr)
+        indexes.append(i)
 
     groups = _parse_sync_groups(groups_raw or [], {r.name for r in routers}, problems)
     if problems.lines:
         raise ConfigError(problems.lines)
     return Config(daemon=daemon, virtual_routers=tuple(routers), sync_groups=groups)
+
+
+def _check_shared_vips(
+    vr: VirtualRouterConfig,
+    texts: list[str],
+    index: int,
+    routers: list[VirtualRouterConfig],
+    indexes: list[int],
+    problems: _Problems,
+) -> None:
+    """No address in two virtual routers, whatever the prefix lengths: each adds its addresses
+    as Master and deletes them on leaving, so on one interface a restart (or FAULT) of one
+    takes the address from the other, and on two both answer for it. A link-local address
+    belongs to its link: it clashes only on the same interface. Routers that already clash
+    by name or by (interface, VRID, family) are not compared again: that line says enough."""
+    for k, text in enumerate(texts):
+        addr = ip_interface(text).ip  # vr was built from these, so they parse
+        for j, other in zip(indexes, routers, strict=True):
+            if other.name == vr.name or other.key == vr.key:
+                continue
+            if addr.is_link_local and other.interface != vr.interface:
+                continue
+            if any(v.ip == addr for v in other.virtual_ips):
+                problems.add(
+                    f"virtual_router[{index}].virtual_ips[{k}]",
+                    f"is also an address of virtual_router[{j}] ({other.name!r}): "
+                    f"{vr.name!r} and {other.name!r} must not share an address (each adds "
+                    f"and deletes it on its own), got {_show(text)}",
+                )
+                break
 
 
 def _parse_sync_groups(
@@ -772,6 +902,9 @@ def load(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{source}: TOML syntax error: {e}"]) from None
+    except ValueError as e:  # an integer of more than 4300 digits (int's str limit)
+        reason = str(e).split(";")[0]
+        raise ConfigError([f"{source}: TOML value out of range: {reason}"]) from None
     return parse(data, source)
 
 

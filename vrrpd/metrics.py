@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import ipaddress
 import logging
 import re
 import socket
@@ -40,6 +39,9 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+# Re-exported: the endpoint's rule lives in config so that checking a file needs no prometheus.
+from .config import parse_listen as parse_listen
 
 log = logging.getLogger("vrrpd")
 
@@ -218,59 +220,6 @@ def render(rows: Iterable[Row] | RowsSource) -> bytes:
 
 
 # --- listen address -----------------------------------------------------------------------
-
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
-
-
-def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]:
-    """`"HOST:PORT"` or `"[IPv6]:PORT"` -> (host, port); ValueError with a one-line message.
-
-    HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address, a zone allowed
-    (`[fe80::1%eth0]:9650`). PORT is 1-65535; 0 (a free port, for tests) only with
-    `allow_port_zero`. The message names the value, not the key: the caller prefixes it
-    (`config.toml: metrics_listen: ...`).
-    """
-    example = "e.g. 127.0.0.1:9650 or [::1]:9650"
-    if not isinstance(text, str):
-        raise ValueError(f"expected a string HOST:PORT, {example}; got {type(text).__name__}")
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise ValueError(f"{text!r}: expected [IPv6]:PORT, {example}")
-        port_text = rest[1:]
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
-        if addr.version != 6:
-            raise ValueError(f"{text!r}: brackets are for IPv6 addresses only, {example}")
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep:
-            raise ValueError(f"{text!r}: expected HOST:PORT, {example}")
-        if ":" in host:
-            raise ValueError(f"{text!r}: an IPv6 address needs brackets, e.g. [::1]:9650")
-        if not host:
-            raise ValueError(
-                f"{text!r}: the host is missing; use 0.0.0.0 or [::] for all addresses"
-            )
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            if host.replace(".", "").isdigit() or not _HOSTNAME.fullmatch(host):
-                raise ValueError(
-                    f"{text!r}: {host!r} is not an IPv4 address or host name"
-                ) from None
-    if not port_text.isascii() or not port_text.isdigit():
-        raise ValueError(f"{text!r}: port {port_text!r} is not a number 1-65535")
-    port = int(port_text)
-    lowest = 0 if allow_port_zero else 1
-    if not lowest <= port <= 65535:
-        raise ValueError(f"{text!r}: port {port} is out of range {lowest}-65535")
-    return host, port
 
 
 def _format_listen(host: str, port: int) -> str:

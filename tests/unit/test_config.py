@@ -183,7 +183,9 @@ class TestProblems:
         ]
 
     def test_same_vrid_other_interface_is_fine(self, tmp_path: Path) -> None:
-        text = one_router(name='"a"') + one_router(name='"b"', interface='"eth1"')
+        text = one_router(name='"a"') + one_router(
+            name='"b"', interface='"eth1"', virtual_ips='["198.51.100.254/24"]'
+        )
         assert len(load(write(tmp_path, text)).virtual_routers) == 2
 
     def test_interval_too_small(self, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ one exact line per problem."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -83,7 +85,7 @@ def test_tracking_problems(tmp_path: Path, extra: str, line: str) -> None:
 
 
 def test_sync_groups(tmp_path: Path) -> None:
-    two = ROUTER + ROUTER.replace('"gw"', '"gw2"').replace("51", "52")
+    two = ROUTER + ROUTER.replace('"gw"', '"gw2"').replace("51", "52").replace(".254/", ".253/")
     ok = write(tmp_path, two + '[[sync_group]]\nname = "g"\nmembers = ["gw", "gw2"]\n')
     (group,) = load(ok).sync_groups
     assert group.members == ("gw", "gw2")
@@ -112,12 +114,38 @@ def test_metrics_listen_ok(tmp_path: Path) -> None:
     assert load(path).daemon.metrics_listen == "[::1]:9650"
 
 
+def test_checking_metrics_listen_needs_no_prometheus_client(tmp_path: Path) -> None:
+    # A fresh interpreter: in this one another test may have imported prometheus_client.
+    path = write(tmp_path, '[daemon]\nmetrics_listen = "127.0.0.1:9650"\n' + ROUTER)
+    code = (
+        "import sys, vrrpd.config\n"
+        f"cfg = vrrpd.config.load({str(path)!r})\n"
+        "assert cfg.daemon.metrics_listen == '127.0.0.1:9650', cfg\n"
+        "assert 'prometheus_client' not in sys.modules, 'prometheus_client imported'\n"
+        "print('clean')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "clean\n", "")
+
+
+def test_metrics_re_exports_parse_listen() -> None:
+    import vrrpd.config
+    import vrrpd.metrics
+
+    assert vrrpd.metrics.parse_listen is vrrpd.config.parse_listen
+
+
 def test_diff_sorts_routers_by_what_a_reload_must_do(tmp_path: Path) -> None:
     from vrrpd.config import diff, parse
 
     def doc(**routers: dict[str, object]) -> dict[str, object]:
-        base = {"interface": "eth0", "virtual_ips": ["192.0.2.254/24"]}
-        return {"virtual_router": [{"name": n, **base, **t} for n, t in routers.items()]}
+        def base(vrid: object) -> dict[str, object]:  # one address per router
+            return {"interface": "eth0", "virtual_ips": [f"192.0.2.{vrid}/24"]}
+
+        return {"virtual_router": [{"name": n, **base(t["vrid"]), **t} for n, t in routers.items()]}
 
     old = parse(
         doc(

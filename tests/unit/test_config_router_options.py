@@ -1,4 +1,5 @@
-"""Config keys of issue 3: auth_pass, use_vmac, unicast_*, accept_mode, garp_*, IPv6 link-local."""
+"""Per-router options of config.py: auth_pass, use_vmac, unicast_*, accept_mode, garp_*, and
+the IPv6 link-local address (given or derived)."""
 
 from __future__ import annotations
 
@@ -410,17 +411,19 @@ class TestLinkLocal:
             "router's own), got 'fe80::1/64', 'fe80::2'"
         ]
 
-    def test_derived_does_not_fit_255(self, tmp_path: Path) -> None:
-        vips = ", ".join(f'"2001:db8::{i:x}"' for i in range(1, 256))
+    @pytest.mark.parametrize("listed", [90, 255])
+    def test_derived_counts_toward_the_mtu_limit(self, tmp_path: Path, listed: int) -> None:
+        # 40 + 8 + 16 * 91 = 1504 > 1500: the derived address is the one too many.
+        vips = ", ".join(f'"2001:db8::{i:x}"' for i in range(1, listed + 1))
         assert bad(tmp_path, virtual_ips=f"[{vips}]") == [
-            "virtual_router[0].virtual_ips: must list at most 254 IPv6 addresses when the "
-            "link-local address is derived (an advertisement carries at most 255), got 255"
+            "virtual_router[0].virtual_ips: an advertisement carries at most 90 IPv6 addresses "
+            f"at MTU 1500, got {listed + 1} (including the derived link-local address)"
         ]
 
-    def test_254_plus_derived_fits(self, tmp_path: Path) -> None:
-        vips = ", ".join(f'"2001:db8::{i:x}"' for i in range(1, 255))
+    def test_89_plus_derived_fits(self, tmp_path: Path) -> None:
+        vips = ", ".join(f'"2001:db8::{i:x}"' for i in range(1, 90))
         vr = router(tmp_path, virtual_ips=f"[{vips}]")
-        assert len(vr.virtual_ips) == 255
+        assert len(vr.virtual_ips) == 90
         assert vr.link_local_derived is True
 
     def test_ipv4_untouched(self, tmp_path: Path) -> None:
