@@ -51,8 +51,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vrrpd import timing
-from vrrpd.control import ControlError as ControlError
-from vrrpd.control import request as control_request
+from vrrpd.io.control import ControlError as ControlError
+from vrrpd.io.control import request as control_request
 
 from .craft import Injector
 from .toml_out import dumps

@@ -7,11 +7,13 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from . import config as config_mod
+from .api import DISCARD_COUNTER, Command, RouterStatus
 from .config import DEFAULT_CONTROL_SOCKET, ConfigError
-from .control import ControlError, follow, request
+from .io.control import ControlError, follow, request
 
 
 def _die(lines: list[str], code: int = 1) -> int:
@@ -85,9 +87,11 @@ STATUS_COLUMNS = (
     ("IN STATE", "time_in_state"),
 )
 
+_DISCARDS = frozenset(DISCARD_COUNTER.values())
 
-def _cell(row: dict[str, Any], key: str) -> str:
-    v = row.get(key)
+
+def _cell(row: RouterStatus, key: str) -> str:
+    v = getattr(row, key)
     if v is None:
         return "-"
     if key == "time_in_state":
@@ -97,7 +101,9 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return str(v)
 
 
-def format_status(rows: list[dict[str, Any]]) -> str:
+def format_status(rows: list[RouterStatus]) -> str:
+    """The `vrrpctl status` table, then one line of counters per router (zero discard
+    counters left out)."""
     table = [[h for h, _ in STATUS_COLUMNS]]
     table += [[_cell(r, k) for _, k in STATUS_COLUMNS] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(STATUS_COLUMNS))]
@@ -105,10 +111,27 @@ def format_status(rows: list[dict[str, Any]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in table
     ]
     for r in rows:
-        counters = r.get("counters", {})
-        shown = " ".join(f"{k}={v}" for k, v in counters.items() if v or not k.startswith("disc"))
-        out.append(f"  {r['name']}: {shown}")
+        shown = " ".join(f"{k}={v}" for k, v in r.counters.items() if v or k not in _DISCARDS)
+        out.append(f"  {r.name}: {shown}")
     return "\n".join(out)
+
+
+def parse_status(result: Any) -> list[RouterStatus]:
+    """The daemon's `status` result as records; ControlError (one line) if it is not a list
+    of status rows."""
+    if not isinstance(result, list):
+        raise ControlError(f"status: expected a list of rows, got {type(result).__name__}")
+    rows = []
+    for i, row in enumerate(result):
+        if not isinstance(row, dict):
+            raise ControlError(f"status row {i}: expected an object, got {type(row).__name__}")
+        try:
+            rows.append(RouterStatus.from_json(row))
+        except (ValueError, TypeError) as e:
+            name = row.get("name")
+            which = f"status row {i}" + (f" ({name})" if isinstance(name, str) else "")
+            raise ControlError(f"{which}: {e}") from None
+    return rows
 
 
 def _print_event(event: dict[str, Any]) -> None:
@@ -130,7 +153,45 @@ def _print_event(event: dict[str, Any]) -> None:
         print(f"{when} {kind}: {rest}")
 
 
-def vrrpctl_main(argv: list[str] | None = None) -> int:
+def _name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="the virtual router")
+
+
+def _status_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print a JSON list of objects")
+
+
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    _name(p)
+    p.add_argument("--json", action="store_true", help="print the JSON answer")
+
+
+def _events_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _maintenance_args(p: argparse.ArgumentParser) -> None:
+    _name(p)
+    p.add_argument("mode", choices=["on", "off"])
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# Per control command (vrrpd.api.Command, the one list of names): its help, its arguments.
+SUBCOMMANDS: dict[Command, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    Command.STATUS: ("one row per virtual router, with counters", _status_args),
+    Command.EXPLAIN: ("the effective priority as a sum of named terms", _explain_args),
+    Command.EVENTS: ("follow transitions, priority and track changes", _events_args),
+    Command.TAKEOVER: ("make this backup the master now (holds priority 254)", _name),
+    Command.RELEASE: ("end a takeover: back to the configured priority", _name),
+    Command.MAINTENANCE: ("step down and stay backup (priority 1) until off", _maintenance_args),
+    Command.RELOAD: ("re-read the configuration file (like SIGHUP)", _no_args),
+}
+
+
+def vrrpctl_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vrrpctl", description="query and drive a running vrrpd")
     p.add_argument(
         "--socket",
@@ -138,46 +199,16 @@ def vrrpctl_main(argv: list[str] | None = None) -> int:
         help=f"control socket (default: {DEFAULT_CONTROL_SOCKET})",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    st = sub.add_parser("status", help="one row per virtual router, with counters")
-    st.add_argument("--json", action="store_true", help="print a JSON list of objects")
-    ex = sub.add_parser("explain", help="the effective priority as a sum of named terms")
-    ex.add_argument("name")
-    ex.add_argument("--json", action="store_true")
-    ev = sub.add_parser("events", help="follow transitions, priority and track changes")
-    ev.add_argument("--json", action="store_true", help="one JSON object per line")
-    tk = sub.add_parser("takeover", help="make this backup the master now (holds priority 254)")
-    tk.add_argument("name")
-    rl = sub.add_parser("release", help="end a takeover: back to the configured priority")
-    rl.add_argument("name")
-    mt = sub.add_parser("maintenance", help="step down and stay backup (priority 1) until off")
-    mt.add_argument("name")
-    mt.add_argument("mode", choices=["on", "off"])
-    sub.add_parser("reload", help="re-read the configuration file (like SIGHUP)")
-    args = p.parse_args(argv)
+    for cmd in Command:
+        text, add_arguments = SUBCOMMANDS[cmd]
+        add_arguments(sub.add_parser(cmd.value, help=text))
+    return p
+
+
+def vrrpctl_main(argv: list[str] | None = None) -> int:
+    args = vrrpctl_parser().parse_args(argv)
     try:
-        if args.command == "status":
-            rows = request(args.socket, {"cmd": "status"})
-            print(json.dumps(rows, indent=2) if args.json else format_status(rows))
-        elif args.command == "explain":
-            answer = request(args.socket, {"cmd": "explain", "name": args.name})
-            print(json.dumps(answer, indent=2) if args.json else answer["explain"])
-        elif args.command == "events":
-            for event in follow(args.socket, {"cmd": "events"}):
-                if args.json:
-                    print(json.dumps(event), flush=True)
-                else:
-                    _print_event(event)
-                    sys.stdout.flush()
-        elif args.command in ("takeover", "release"):
-            answer = request(args.socket, {"cmd": args.command, "name": args.name}, timeout=10)
-            print(f"{answer['name']}: {args.command} done, priority {answer['priority']}")
-        elif args.command == "maintenance":
-            on = args.mode == "on"
-            answer = request(args.socket, {"cmd": "maintenance", "name": args.name, "on": on})
-            print(f"{answer['name']}: maintenance {args.mode}, priority {answer['priority']}")
-        elif args.command == "reload":
-            answer = request(args.socket, {"cmd": "reload"}, timeout=60)
-            print(", ".join(f"{k}: {' '.join(v) or '-'}" for k, v in answer.items()))
+        _run(Command(args.command), args)
     except ControlError as e:
         return _die([f"vrrpctl: {line}" for line in str(e).splitlines()])
     except KeyboardInterrupt:
@@ -185,3 +216,32 @@ def vrrpctl_main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return 0
+
+
+def _run(cmd: Command, args: argparse.Namespace) -> None:
+    path: str = args.socket
+    match cmd:
+        case Command.STATUS:
+            result = request(path, {"cmd": cmd})
+            rows = parse_status(result)
+            print(json.dumps(result, indent=2) if args.json else format_status(rows))
+        case Command.EXPLAIN:
+            answer = request(path, {"cmd": cmd, "name": args.name})
+            print(json.dumps(answer, indent=2) if args.json else answer["explain"])
+        case Command.EVENTS:
+            for event in follow(path, {"cmd": cmd}):
+                if args.json:
+                    print(json.dumps(event), flush=True)
+                else:
+                    _print_event(event)
+                    sys.stdout.flush()
+        case Command.TAKEOVER | Command.RELEASE:
+            answer = request(path, {"cmd": cmd, "name": args.name}, timeout=10)
+            print(f"{answer['name']}: {cmd} done, priority {answer['priority']}")
+        case Command.MAINTENANCE:
+            on = args.mode == "on"
+            answer = request(path, {"cmd": cmd, "name": args.name, "on": on})
+            print(f"{answer['name']}: maintenance {args.mode}, priority {answer['priority']}")
+        case Command.RELOAD:
+            answer = request(path, {"cmd": cmd}, timeout=60)
+            print(", ".join(f"{k}: {' '.join(v) or '-'}" for k, v in answer.items()))

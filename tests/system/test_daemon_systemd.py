@@ -31,7 +31,7 @@ import pytest
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from netns_lab.toml_out import dumps
 from tests.helpers import vr
-from vrrpd.control import request
+from vrrpd.io.control import request
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "tools" / "systemd" / "vrrpd.service"

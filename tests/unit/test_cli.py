@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.unit.helpers import ROUTER, problems, write
-from vrrpd.cli import format_status, vrrpctl_main, vrrpd_main
+from tests.unit.status_samples import counters, record
+from vrrpd.api import DISCARD_COUNTER, Counter
+from vrrpd.cli import format_status, parse_status, vrrpctl_main, vrrpd_main
+from vrrpd.io.control import ControlError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,28 +116,18 @@ def test_vrrpctl_without_daemon(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_format_status() -> None:
     rows = [
-        {
-            "name": "gw",
-            "interface": "eth0",
-            "vrid": 51,
-            "state": "MASTER",
-            "priority": 150,
-            "advert_interval": 1.0,
-            "master": "192.0.2.1",
-            "time_in_state": 12.345,
-            "counters": {"adverts_sent": 3, "discard_ttl": 0, "discard_checksum": 2},
-        },
-        {
-            "name": "backup-router",
-            "interface": "eth1",
-            "vrid": 7,
-            "state": "BACKUP",
-            "priority": 100,
-            "advert_interval": 0.1,
-            "master": None,
-            "time_in_state": 0,
-            "counters": {},
-        },
+        record(counters={"adverts_sent": 3, "discard_ttl": 0, "discard_checksum": 2}),
+        record(
+            name="backup-router",
+            interface="eth1",
+            vrid=7,
+            state="BACKUP",
+            priority=100,
+            advert_interval=0.1,
+            master=None,
+            time_in_state=0,
+            counters={},
+        ),
     ]
     lines = format_status(rows).splitlines()
     assert lines[0].split() == [
@@ -147,3 +141,38 @@ def test_format_status() -> None:
     # Zero discard counters are left out, others shown.
     assert lines[3] == "  gw: adverts_sent=3 discard_checksum=2"
     assert lines[4] == "  backup-router: "
+
+
+def test_format_status_all_counters() -> None:
+    (_, _, counter_line) = format_status([record(counters=counters(discard_vrid=4))]).splitlines()
+    shown = dict(item.split("=") for item in counter_line.removeprefix("  gw: ").split())
+    non_discard = {c.value for c in Counter if c not in DISCARD_COUNTER.values()}
+    assert set(shown) == non_discard | {"discard_vrid"}
+    assert shown["discard_vrid"] == "4"
+
+
+def test_parse_status_rows() -> None:
+    wire = [record().to_json(), record(name="gw6", family=6).to_json()]
+    assert parse_status(wire) == [record(), record(name="gw6", family=6)]
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        ({"name": "gw"}, "status: expected a list of rows, got dict"),
+        (["gw"], "status row 0: expected an object, got str"),
+        ([{"name": "gw", "vrid": 51}], "status row 0 (gw): status row without 'interface'"),
+    ],
+)
+def test_parse_status_bad_rows(result: Any, message: str) -> None:
+    with pytest.raises(ControlError) as info:
+        parse_status(result)
+    assert str(info.value) == message
+
+
+def test_missing_key_names_the_row() -> None:
+    wire = [record().to_json(), record(name="gw6").to_json()]
+    del wire[1]["state"]
+    with pytest.raises(ControlError) as info:
+        parse_status(wire)
+    assert str(info.value) == "status row 1 (gw6): status row without 'state'"

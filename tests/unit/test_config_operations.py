@@ -131,13 +131,6 @@ def test_checking_metrics_listen_needs_no_prometheus_client(tmp_path: Path) -> N
     assert (done.returncode, done.stdout, done.stderr) == (0, "clean\n", "")
 
 
-def test_metrics_re_exports_parse_listen() -> None:
-    import vrrpd.config
-    import vrrpd.metrics
-
-    assert vrrpd.metrics.parse_listen is vrrpd.config.parse_listen
-
-
 def test_diff_sorts_routers_by_what_a_reload_must_do(tmp_path: Path) -> None:
     from vrrpd.config import diff, parse
 

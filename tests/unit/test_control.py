@@ -14,21 +14,25 @@ from typing import Any
 
 import pytest
 
+from tests.unit.status_samples import counters, record
+from vrrpd.api import RouterStatus, unknown_command
 from vrrpd.cli import vrrpctl_main
-from vrrpd.control import ControlError, ControlServer, request
+from vrrpd.io.control import ControlError, ControlServer, request
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
-STATUS = [{"name": "gw", "vrid": 51, "state": "MASTER"}]
+RECORDS = [record(counters=counters(adverts_sent=10)), record(name="gw6", family=6, vrid=7)]
+STATUS = [r.to_json() for r in RECORDS]  # what a client receives
 
 
 async def status_handler(req: dict[str, Any]) -> Any:
+    """`status`: the records; `explain`: echoes `name` (any JSON value); others refused."""
     if req["cmd"] == "status":
-        return STATUS
-    if req["cmd"] == "echo":
-        return req.get("arg")
-    raise ControlError(f"unknown command {req['cmd']!r}; known: status")
+        return RECORDS
+    if req["cmd"] == "explain":
+        return req.get("name")
+    raise ControlError(f"{req['cmd']}: not here")
 
 
 def sock_path(tmp_path: Path) -> str:
@@ -102,12 +106,12 @@ def test_socket_mode_0600(tmp_path: Path) -> None:
 
 def test_creates_missing_directory(tmp_path: Path) -> None:
     path = str(tmp_path / "run" / "c.sock")
-    assert served_request(path, {"cmd": "echo", "arg": 42}) == 42
+    assert served_request(path, {"cmd": "explain", "name": 42}) == 42
 
 
 def test_invalid_json_and_missing_cmd(tmp_path: Path) -> None:
     path = sock_path(tmp_path)
-    lines = b'not json\n{"nocmd": 1}\n[1, 2]\n{"cmd": 5}\n{"cmd": "echo", "arg": "x"}\n'
+    lines = b'not json\n{"nocmd": 1}\n[1, 2]\n{"cmd": 5}\n{"cmd": "explain", "name": "x"}\n'
 
     async def main() -> list[dict[str, Any]]:
         server = await serving(path)
@@ -141,8 +145,66 @@ def test_handler_control_error_is_an_error_answer(tmp_path: Path) -> None:
             await server.close()
 
     raw, message = run(main())
-    assert raw == [{"ok": False, "error": "unknown command 'reload'; known: status"}]
-    assert message == "unknown command 'reload'; known: status"
+    assert raw == [{"ok": False, "error": "reload: not here"}]
+    assert message == "reload: not here"
+
+
+def test_unknown_command_answered_by_the_server(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    seen: list[str] = []
+
+    async def recording(req: dict[str, Any]) -> Any:
+        seen.append(req["cmd"])
+        return await status_handler(req)
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path, recording)
+        try:
+            data = b'{"cmd": "bogus"}\n{"cmd": "STATUS"}\n{"cmd": "status"}\n'
+            return await asyncio.to_thread(raw_exchange, path, data)
+        finally:
+            await server.close()
+
+    answers = run(main())
+    assert answers == [
+        {"ok": False, "error": unknown_command("bogus")},
+        {"ok": False, "error": unknown_command("STATUS")},  # names are case-sensitive
+        {"ok": True, "result": STATUS},
+    ]
+    assert seen == ["status"]  # the handler never saw the unknown ones
+    assert answers[0]["error"] == (
+        "unknown command 'bogus'; known: status, explain, events, takeover, release, "
+        "maintenance, reload"
+    )
+
+
+def test_status_records_round_trip(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+    rows = served_request(path, {"cmd": "status"})
+    assert [RouterStatus.from_json(row) for row in rows] == RECORDS
+
+
+def test_unserialisable_result_is_an_error_answer(tmp_path: Path) -> None:
+    path = sock_path(tmp_path)
+
+    async def odd(req: dict[str, Any]) -> Any:
+        if req["cmd"] == "status":
+            return {"when": object()}
+        return "fine"
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path, odd)
+        try:
+            data = b'{"cmd": "status"}\n{"cmd": "explain"}\n'
+            return await asyncio.to_thread(raw_exchange, path, data)
+        finally:
+            await server.close()
+
+    answers = run(main())
+    assert answers[0]["ok"] is False
+    assert answers[0]["error"].startswith("internal error: ")
+    assert "object" in answers[0]["error"]
+    assert answers[1] == {"ok": True, "result": "fine"}  # the connection goes on
 
 
 def test_request_missing_cmd_raises(tmp_path: Path) -> None:
@@ -183,7 +245,7 @@ def test_handler_exception_becomes_error_answer(tmp_path: Path) -> None:
 
 def test_request_too_long(tmp_path: Path) -> None:
     path = sock_path(tmp_path)
-    big = json.dumps({"cmd": "echo", "arg": "x" * 100_000}).encode() + b"\n"
+    big = json.dumps({"cmd": "explain", "name": "x" * 100_000}).encode() + b"\n"
 
     async def main() -> list[dict[str, Any]]:
         server = await serving(path)
@@ -294,3 +356,43 @@ def test_vrrpctl_status_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
     assert run(main()) == 0
     assert json.loads(capsys.readouterr().out) == STATUS
+
+
+def test_vrrpctl_status_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = sock_path(tmp_path)
+
+    async def main() -> int:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(vrrpctl_main, ["--socket", path, "status"])
+        finally:
+            await server.close()
+
+    assert run(main()) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:3]] == ["gw", "gw6"]
+    assert lines[3].startswith("  gw: adverts_sent=10 ")
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_vrrpctl_status_bad_row_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], json_flag: list[str]
+) -> None:
+    path = sock_path(tmp_path)
+    bad = {k: v for k, v in STATUS[1].items() if k != "priority"}
+
+    async def rows(req: dict[str, Any]) -> Any:
+        return [STATUS[0], bad]
+
+    async def main() -> int:
+        server = await serving(path, rows)
+        try:
+            argv = ["--socket", path, "status", *json_flag]
+            return await asyncio.to_thread(vrrpctl_main, argv)
+        finally:
+            await server.close()
+
+    assert run(main()) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == ["vrrpctl: status row 1 (gw6): status row without 'priority'"]

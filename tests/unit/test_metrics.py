@@ -5,8 +5,8 @@ answers are parsed with prometheus_client's own parser. No mocks."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
-import re
 import select
 import socket
 import time
@@ -19,43 +19,40 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from vrrpd.metrics import CONTENT_TYPE, MetricsServer, parse_listen, render
+from tests.unit.status_samples import counters, record
+from vrrpd.api import Counter, RouterStatus
+from vrrpd.io.metrics import (
+    CONTENT_TYPE,
+    COUNTER_HELP,
+    FIXED_FAMILIES,
+    MetricsServer,
+    counter_family,
+    render,
+)
 
-ROWS: list[dict[str, Any]] = [
-    {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": 51,
-        "family": 4,
-        "state": "MASTER",
-        "priority": 150,
-        "effective_priority": 130,
-        "transitions": 3,
-        "counters": {
-            "adverts_sent": 10,
-            "adverts_received": 2,
-            "became_master": 1,
-            "priority0_sent": 0,
-            "priority0_received": 0,
-            "checksum_rfc5798": 2,
-            "checksum_rfc9568": 0,
-            "address_list_mismatch": 0,
-            "interval_mismatch": 0,
-            "send_errors": 0,
-            "discard_ttl": 4,
-            "discard_vrid": 5,
-        },
-    },
-    {
-        # Tolerance: no effective_priority, no transitions, few counters.
-        "name": "gw6",
-        "interface": "eth1",
-        "vrid": 7,
-        "family": 6,
-        "state": "BACKUP",
-        "priority": 100,
-        "counters": {"adverts_received": 9, "discard_auth": 1},
-    },
+ROWS: list[RouterStatus] = [
+    record(
+        counters=counters(
+            adverts_sent=10,
+            adverts_received=2,
+            became_master=1,
+            checksum_rfc5798=2,
+            discard_ttl=4,
+            discard_vrid=5,
+        ),
+    ),
+    record(
+        # Only a few counters: the others get no sample for this router.
+        name="gw6",
+        interface="eth1",
+        vrid=7,
+        family=6,
+        state="BACKUP",
+        priority=100,
+        effective_priority=100,
+        transitions=0,
+        counters={"adverts_received": 9, "discard_auth": 1},
+    ),
 ]
 
 GW = {"name": "gw", "interface": "eth0", "vrid": "51", "family": "4"}
@@ -106,7 +103,7 @@ def raw(port: int, data: bytes, half_close: bool = False) -> bytes:
 
 
 async def serving(
-    rows: Callable[[], list[dict[str, Any]]] = lambda: ROWS, **kwargs: Any
+    rows: Callable[[], list[RouterStatus]] = lambda: ROWS, **kwargs: Any
 ) -> MetricsServer:
     server = MetricsServer("127.0.0.1:0", rows, **kwargs)
     await server.start()
@@ -147,16 +144,37 @@ def test_render_all_metrics_labels_and_values() -> None:
     assert value(fams, "vrrp_effective_priority", **GW) == 130
     assert fams["vrrp_transitions"].type == "counter"
     assert value(fams, "vrrp_transitions_total", **GW) == 3
-    for key, count in ROWS[0]["counters"].items():
-        assert fams[f"vrrp_{key}"].type == "counter"
-        assert value(fams, f"vrrp_{key}_total", **GW) == count
+    for counter in Counter:
+        assert fams[f"vrrp_{counter}"].type == "counter"
+        assert value(fams, f"vrrp_{counter}_total", **GW) == ROWS[0].counters[counter]
+    assert value(fams, "vrrp_discard_vrid_total", **GW) == 5
     for fam in fams.values():
         assert fam.documentation, fam.name  # every family has HELP
 
 
-def test_render_tolerates_missing_fields() -> None:
+def test_exactly_the_declared_families() -> None:
     fams = families(render(ROWS).decode())
-    assert value(fams, "vrrp_effective_priority", **GW6) == 100  # = priority
+    assert set(fams) == set(FIXED_FAMILIES) | {counter_family(c) for c in Counter}
+
+
+def test_every_counter_has_help() -> None:
+    assert set(COUNTER_HELP) == set(Counter)
+    for counter, text in COUNTER_HELP.items():
+        assert text.strip() and "\n" not in text, counter
+    fams = families(render([]).decode())  # declared even with no virtual router
+    for counter in Counter:
+        assert fams[counter_family(counter)].documentation == COUNTER_HELP[counter]
+
+
+def test_counter_names_do_not_clash_with_fixed_families() -> None:
+    names = {counter_family(c) for c in Counter}
+    assert len(names) == len(Counter)
+    assert not names & set(FIXED_FAMILIES)
+
+
+def test_counters_a_row_lacks_have_no_sample() -> None:
+    fams = families(render(ROWS).decode())
+    assert value(fams, "vrrp_effective_priority", **GW6) == 100
     assert value(fams, "vrrp_transitions_total", **GW6) == 0
     assert value(fams, "vrrp_adverts_received_total", **GW6) == 9
     assert value(fams, "vrrp_discard_auth_total", **GW6) == 1
@@ -176,21 +194,37 @@ def test_state_enum() -> None:
 
 @pytest.mark.parametrize("state", STATES)
 def test_state_enum_each_state(state: str) -> None:
-    fams = families(render([{**ROWS[0], "state": state}]).decode())
+    fams = families(render([dataclasses.replace(ROWS[0], state=state)]).decode())
     ones = [s.labels["state"] for s in fams["vrrp_state"].samples if s.value == 1]
     assert ones == [state]
 
 
 def test_render_odd_rows_do_not_break_the_scrape() -> None:
+    odd_counters: dict[str, Any] = {
+        "adverts_sent": "ten",
+        "adverts_received": 1,
+        "odd-key": 2,
+        "transitions": 5,
+    }
     rows: list[Any] = [
-        {**ROWS[0], "counters": {"adverts_sent": "ten", "odd-key": 2, "transitions": 5}},
+        dataclasses.replace(ROWS[0], counters=odd_counters, state="STRANGE"),
         "not a row",
+        ROWS[1].to_json(),  # a dict, not a record
     ]
     fams = families(render(rows).decode())
     assert value(fams, "vrrp_virtual_routers") == 1
-    assert "vrrp_adverts_sent" not in fams  # non-numeric: left out
-    assert value(fams, "vrrp_odd_key_total", **GW) == 2  # name sanitised
-    assert value(fams, "vrrp_transitions_total", **GW) == 3  # reserved key not duplicated
+    assert not fams["vrrp_adverts_sent"].samples  # non-numeric: left out
+    assert value(fams, "vrrp_adverts_received_total", **GW) == 1
+    assert not [name for name in fams if "odd" in name]  # not a Counter: not exported
+    assert value(fams, "vrrp_transitions_total", **GW) == 3  # the counter key is not used
+    assert value(fams, "vrrp_state", **GW, state="STRANGE") == 1
+    assert [value(fams, "vrrp_state", **GW, state=s) for s in STATES] == [0, 0, 0, 0]
+
+
+def test_duplicate_rows_first_wins() -> None:
+    rows = [ROWS[0], dataclasses.replace(ROWS[0], transitions=99)]
+    fams = families(render(rows).decode())
+    assert value(fams, "vrrp_transitions_total", **GW) == 3
 
 
 def test_render_accepts_a_callable_and_no_rows() -> None:
@@ -200,7 +234,7 @@ def test_render_accepts_a_callable_and_no_rows() -> None:
 
 
 def test_rows_failing_gives_up_0() -> None:
-    def broken() -> list[dict[str, Any]]:
+    def broken() -> list[RouterStatus]:
         raise RuntimeError("boom")
 
     fams = families(render(broken).decode())
@@ -224,7 +258,7 @@ def test_scrape_over_http() -> None:
 
 
 def test_scrape_reads_rows_each_time() -> None:
-    rows = [dict(ROWS[0])]
+    rows = [ROWS[0]]
 
     async def main() -> list[float]:
         server = await serving(lambda: rows)
@@ -232,7 +266,7 @@ def test_scrape_reads_rows_each_time() -> None:
             url = f"http://127.0.0.1:{server.port}/metrics"
             seen = []
             for n in (3, 4):
-                rows[0]["transitions"] = n
+                rows[0] = dataclasses.replace(rows[0], transitions=n)
                 _, _, body = await asyncio.to_thread(fetch, url)
                 seen.append(value(families(body.decode()), "vrrp_transitions_total", **GW))
             return seen
@@ -506,62 +540,6 @@ def test_address_not_on_this_host() -> None:
     with pytest.raises(OSError) as info:
         run(main())
     assert str(info.value) == "metrics_listen 192.0.2.1:9650: address not available on this host"
-
-
-# --- parse_listen -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "want"),
-    [
-        ("127.0.0.1:9650", ("127.0.0.1", 9650)),
-        ("0.0.0.0:1", ("0.0.0.0", 1)),
-        ("[::]:9650", ("::", 9650)),
-        ("[::1]:65535", ("::1", 65535)),
-        ("[2001:db8::1]:9650", ("2001:db8::1", 9650)),
-        ("[fe80::1%eth0]:9650", ("fe80::1%eth0", 9650)),
-        ("localhost:9650", ("localhost", 9650)),
-        ("metrics.example.org:80", ("metrics.example.org", 80)),
-    ],
-)
-def test_parse_listen_good(text: str, want: tuple[str, int]) -> None:
-    assert parse_listen(text) == want
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "expected HOST:PORT"),
-        ("9650", "expected HOST:PORT"),
-        ("127.0.0.1", "expected HOST:PORT"),
-        (":9650", "the host is missing"),
-        ("127.0.0.1:", "is not a number"),
-        ("127.0.0.1:http", "is not a number"),
-        ("127.0.0.1:-1", "is not a number"),
-        ("127.0.0.1:0", "out of range 1-65535"),
-        ("127.0.0.1:65536", "out of range 1-65535"),
-        ("127.0.0.1:٣", "is not a number"),  # a non-ASCII digit
-        ("::1:9650", "needs brackets"),
-        ("[::1]", "expected [IPv6]:PORT"),
-        ("[::1]9650", "expected [IPv6]:PORT"),
-        ("[::1:9650", "expected [IPv6]:PORT"),
-        ("[192.0.2.1]:9650", "brackets are for IPv6"),
-        ("[nope]:9650", "is not an IPv6 address"),
-        ("300.1.2.3:9650", "is not an IPv4 address or host name"),
-        ("bad_host!:9650", "is not an IPv4 address or host name"),
-        ("a b:9650", "is not an IPv4 address or host name"),
-    ],
-)
-def test_parse_listen_bad(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=re.escape(message)) as info:
-        parse_listen(text)
-    assert "\n" not in str(info.value)
-
-
-def test_parse_listen_port_zero_only_when_allowed() -> None:
-    assert parse_listen("127.0.0.1:0", allow_port_zero=True) == ("127.0.0.1", 0)
-    with pytest.raises(ValueError, match="out of range 1-65535"):
-        parse_listen("127.0.0.1:0")
 
 
 def test_bad_listen_rejected_by_the_server_too() -> None:

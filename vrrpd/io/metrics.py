@@ -1,8 +1,8 @@
-"""Prometheus metrics: a custom collector over the daemon's status rows and a tiny asyncio
+"""Prometheus metrics: a custom collector over the daemon's status records and a tiny asyncio
 HTTP server for `GET /metrics`.
 
-The collector reads the same rows as `vrrpctl status` (one dict per virtual router, see
-`StatusCollector`) at scrape time, so there is no second copy of any counter to keep in step.
+The collector reads the same records as `vrrpctl status` (`vrrpd.api.RouterStatus`, one per
+virtual router) at scrape time, so there is no second copy of any counter to keep in step.
 It is registered on its own `CollectorRegistry`, never prometheus_client's global one: the
 process/platform collectors of the global registry would add noise, and tests can run several
 servers in one process.
@@ -19,7 +19,7 @@ Exposed metrics, labelled by `name`, `interface`, `vrid`, `family` ("4" or "6"):
     vrrp_state{state="INITIALIZE"|"BACKUP"|"MASTER"|"FAULT"}  1 for the current state, else 0
     vrrp_priority, vrrp_effective_priority                    gauges
     vrrp_transitions_total                                    counter
-    vrrp_<key>_total                                          one counter per `counters` key
+    vrrp_<counter>_total                                      one counter per `api.Counter`
 
 and, without labels, `vrrp_up` (1; 0 when reading the status failed) and
 `vrrp_virtual_routers` (the number of rows).
@@ -40,81 +40,90 @@ from urllib.parse import urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-# Re-exported: the endpoint's rule lives in config so that checking a file needs no prometheus.
-from .config import parse_listen as parse_listen
+from ..api import Counter, RouterStatus
+from ..config import parse_listen
 
 log = logging.getLogger("vrrpd")
 
 CONTENT_TYPE: str = CONTENT_TYPE_LATEST
 
-Row = Mapping[str, Any]
-RowsSource = Callable[[], Iterable[Row]]
+RowsSource = Callable[[], Iterable[RouterStatus]]
 
 STATES: tuple[str, ...] = ("INITIALIZE", "BACKUP", "MASTER", "FAULT")
 LABELS: tuple[str, ...] = ("name", "interface", "vrid", "family")
 
-# Help for the counters daemon.py keeps today; any other key still gets a counter.
-COUNTER_HELP: dict[str, str] = {
-    "adverts_sent": "Advertisements sent.",
-    "adverts_received": "Advertisements received and accepted for this virtual router.",
-    "became_master": "Transitions to MASTER.",
-    "priority0_sent": "Priority 0 advertisements sent (mastership released, RFC 5798 6.4.3).",
-    "priority0_received": "Priority 0 advertisements received (the master is leaving).",
-    "checksum_rfc5798": "Advertisements received whose checksum covers the pseudo-header "
-    "(RFC 5798 as implemented; always for IPv6).",
-    "checksum_rfc9568": "VRRPv3 IPv4 advertisements received whose checksum covers the "
-    "message only (RFC 9568), and VRRPv2 advertisements.",
-    "address_list_mismatch": "Advertisements accepted whose address list differs from ours "
-    "(RFC 5798 7.1 MAY drop; vrrpd accepts).",
-    "interval_mismatch": "Advertisements accepted whose interval differs from ours.",
-    "send_errors": "Advertisements the kernel refused to send.",
-}
-
-# Counter keys whose family name would clash with a fixed metric (vrrp_up_total and vrrp_up
-# are the same family to an OpenMetrics parser): such keys are not exported.
-_RESERVED_KEYS = frozenset(
-    {"state", "priority", "effective_priority", "transitions", "up", "virtual_routers"}
+# The families that are not `vrrp_<counter>_total`; no Counter may take one of these names
+# (vrrp_up_total and vrrp_up would be the same family to an OpenMetrics parser).
+FIXED_FAMILIES: tuple[str, ...] = (
+    "vrrp_up",
+    "vrrp_virtual_routers",
+    "vrrp_state",
+    "vrrp_priority",
+    "vrrp_effective_priority",
+    "vrrp_transitions",
 )
-_NOT_NAME_CHAR = re.compile(r"[^a-zA-Z0-9_]")
+
+# The HELP text of each `vrrp_<counter>_total` (a unit test checks that every Counter has one).
+COUNTER_HELP: Mapping[Counter, str] = {
+    Counter.ADVERTS_SENT: "Advertisements sent.",
+    Counter.ADVERTS_RECEIVED: "Advertisements received and accepted for this virtual router.",
+    Counter.BECAME_MASTER: "Transitions to MASTER.",
+    Counter.PRIORITY0_SENT: "Priority 0 advertisements sent (mastership released, RFC 5798 6.4.3).",
+    Counter.PRIORITY0_RECEIVED: "Priority 0 advertisements received (the master is leaving).",
+    Counter.CHECKSUM_RFC5798: "Advertisements received whose checksum covers the "
+    "pseudo-header (RFC 5798 as implemented; always for IPv6).",
+    Counter.CHECKSUM_RFC9568: "VRRPv3 IPv4 advertisements received whose checksum covers the "
+    "message only (RFC 9568), and VRRPv2 advertisements.",
+    Counter.ADDRESS_LIST_MISMATCH: "Advertisements accepted whose address list differs from "
+    "ours (RFC 5798 7.1 MAY drop; vrrpd accepts).",
+    Counter.INTERVAL_MISMATCH: "Advertisements accepted whose interval differs from ours.",
+    Counter.SEND_ERRORS: "Advertisements the kernel refused to send.",
+    Counter.DISCARD_IP_HEADER: "Received packets discarded: malformed IP header "
+    "(counted for every virtual router on the interface and family).",
+    Counter.DISCARD_TTL: "Received packets discarded: TTL or hop limit not 255 (RFC 5798 7.1).",
+    Counter.DISCARD_LENGTH: "Received packets discarded: too short or a length that does not "
+    "match the address count (counted for every virtual router on the interface and family).",
+    Counter.DISCARD_VERSION: "Received packets discarded: VRRP version "
+    "not the configured one (or not 2 or 3, or VRRPv2 over IPv6).",
+    Counter.DISCARD_TYPE: "Received packets discarded: VRRP type not ADVERTISEMENT.",
+    Counter.DISCARD_COUNT_ZERO: "Received packets discarded: address count 0.",
+    Counter.DISCARD_INTERVAL_ZERO: "Received packets discarded: advertisement interval 0.",
+    Counter.DISCARD_CHECKSUM: "Received packets discarded: bad VRRP checksum.",
+    Counter.DISCARD_VRID: "Received packets discarded: VRID not configured on the interface "
+    "(counted for every virtual router on the interface and family).",
+    Counter.DISCARD_OWN: "Received packets discarded: our own advertisement looped back.",
+    Counter.DISCARD_PEER: "Received packets discarded: unicast source not a configured peer.",
+    Counter.DISCARD_INTERVAL: "Received packets discarded: VRRPv2 interval not ours "
+    "(RFC 3768 7.1).",
+    Counter.DISCARD_AUTH: "Received packets discarded: VRRPv2 authentication mismatch.",
+}
 
 _HELP_UP = "1 if vrrpd answered this scrape with its status, 0 if reading the status failed."
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     """`value` as a sample value, or None for anything that is not an int or float."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def _counter_name(key: str) -> str | None:
-    """`vrrp_<key>_total` for a counters key, or None when the key cannot be exported."""
-    key = _NOT_NAME_CHAR.sub("_", key).removesuffix("_total")
-    if not key or key in _RESERVED_KEYS:
-        return None
-    return f"vrrp_{key}_total"
-
-
-def _counter_help(key: str) -> str:
-    if key in COUNTER_HELP:
-        return COUNTER_HELP[key]
-    if key.startswith("discard_"):
-        return f"Received packets discarded, reason {key.removeprefix('discard_')}."
-    return f"vrrpd counter {key}."
+def counter_family(counter: Counter) -> str:
+    """The metric family of `counter`: `vrrp_<counter>` (samples `vrrp_<counter>_total`)."""
+    return f"vrrp_{counter.value}"
 
 
 class StatusCollector:
-    """A prometheus_client custom collector over `rows()`, the daemon's status rows.
+    """A prometheus_client custom collector over `rows()`, the daemon's status records.
 
-    Each row is a mapping like `{"name": "gw", "interface": "eth0", "vrid": 51, "family": 4,
-    "state": "MASTER", "priority": 150, "effective_priority": 130, "transitions": 3,
-    "counters": {"adverts_sent": 10, ...}}`. Tolerant by design, a scrape must not fail over
-    one odd row: a missing `effective_priority` is `priority`, a missing `transitions` is 0,
-    `counters` holds whatever keys are present, non-numeric values are left out, and a row
-    that is not a mapping is skipped. A state outside the four gets its own sample at 1 so
-    it is visible rather than lost. If `rows()` raises, the scrape still answers, with
-    `vrrp_up 0` only (the exporter convention: the target is up, the thing it watches is not
-    readable), and the exception is logged.
+    Every `Counter` is a family, with its help, whether or not any row has it. Tolerant by
+    design, a scrape must not fail over one odd row: a counter a row's `counters` lacks gets
+    no sample for that router (nothing is invented), keys that are not a `Counter` are not
+    exported, non-numeric values are left out, and a row that is not a `RouterStatus` is
+    skipped. A state outside the four gets its own sample at 1 so it is visible rather than
+    lost. If `rows()` raises, the scrape still answers, with `vrrp_up 0` only (the exporter
+    convention: the target is up, the thing it watches is not readable), and the exception is
+    logged.
     """
 
     def __init__(self, rows: RowsSource) -> None:
@@ -122,7 +131,7 @@ class StatusCollector:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            rows = [row for row in self._rows() if isinstance(row, Mapping)]
+            rows = [row for row in self._rows() if isinstance(row, RouterStatus)]
         except Exception:
             log.exception("metrics: reading the status rows failed")
             yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=0)
@@ -134,7 +143,7 @@ class StatusCollector:
         yield from self._per_router(rows)
 
     @staticmethod
-    def _per_router(rows: list[Row]) -> Iterator[Metric]:
+    def _per_router(rows: list[RouterStatus]) -> Iterator[Metric]:
         state = GaugeMetricFamily(
             "vrrp_state",
             "Current state of the virtual router: 1 for the current state, 0 for the others.",
@@ -151,53 +160,42 @@ class StatusCollector:
         transitions = CounterMetricFamily(
             "vrrp_transitions", "State transitions of the virtual router.", labels=LABELS
         )
-        counters: dict[str, CounterMetricFamily] = {}
-        seen: set[tuple[str, tuple[str, ...]]] = set()  # (metric, labels): first one wins
+        counters = {
+            c: CounterMetricFamily(counter_family(c), COUNTER_HELP[c], labels=LABELS)
+            for c in Counter
+        }
+        seen: set[tuple[str, ...]] = set()
 
         for row in rows:
-            labels = [str(row.get(k, "")) for k in LABELS]
+            labels = [row.name, row.interface, str(row.vrid), str(row.family)]
             key = tuple(labels)
-            if ("row", key) in seen:
+            if key in seen:
                 continue  # two rows for one (name, interface, vrid, family): keep the first
-            seen.add(("row", key))
+            seen.add(key)
 
-            current = str(row.get("state", ""))
             for s in STATES:
-                state.add_metric([*labels, s], 1.0 if s == current else 0.0)
-            if current and current not in STATES:
-                state.add_metric([*labels, current], 1.0)
+                state.add_metric([*labels, s], 1.0 if s == row.state else 0.0)
+            if row.state and row.state not in STATES:
+                state.add_metric([*labels, str(row.state)], 1.0)
 
-            prio = _number(row.get("priority"))
-            if prio is not None:
-                priority.add_metric(labels, prio)
-            eff = _number(row.get("effective_priority", row.get("priority")))
-            if eff is not None:
-                effective.add_metric(labels, eff)
-            trans = _number(row.get("transitions", 0))
-            if trans is not None:
-                transitions.add_metric(labels, trans)
-
-            raw = row.get("counters")
-            if not isinstance(raw, Mapping):
-                continue
-            for ckey in sorted(raw, key=str):
-                value = _number(raw[ckey])
-                name = _counter_name(str(ckey))
-                if value is None or name is None or (name, key) in seen:
-                    continue
-                seen.add((name, key))
-                if name not in counters:
-                    counters[name] = CounterMetricFamily(
-                        name, _counter_help(str(ckey)), labels=LABELS
-                    )
-                counters[name].add_metric(labels, value)
+            gauges = ((priority, row.priority), (effective, row.effective_priority))
+            for gauge, raw in gauges:
+                value = _number(raw)
+                if value is not None:
+                    gauge.add_metric(labels, value)
+            value = _number(row.transitions)
+            if value is not None:
+                transitions.add_metric(labels, value)
+            for counter, family in counters.items():
+                value = _number(row.counters.get(counter))
+                if value is not None:
+                    family.add_metric(labels, value)
 
         yield state
         yield priority
         yield effective
         yield transitions
-        for name in sorted(counters):
-            yield counters[name]
+        yield from counters.values()
 
 
 def make_registry(rows: RowsSource) -> CollectorRegistry:
@@ -207,13 +205,13 @@ def make_registry(rows: RowsSource) -> CollectorRegistry:
     return registry
 
 
-def render(rows: Iterable[Row] | RowsSource) -> bytes:
-    """The exposition text (`CONTENT_TYPE`) for `rows`: a list of rows or a callable."""
+def render(rows: Iterable[RouterStatus] | RowsSource) -> bytes:
+    """The exposition text (`CONTENT_TYPE`) for `rows`: a list of records or a callable."""
     if callable(rows):
         return generate_latest(make_registry(rows))
     fixed = list(rows)
 
-    def source() -> list[Row]:
+    def source() -> list[RouterStatus]:
         return fixed
 
     return generate_latest(make_registry(source))

@@ -1,7 +1,13 @@
 """The control socket: a Unix stream socket, one JSON object per line each way.
 
 Request `{"cmd": "status"}`; answer `{"ok": true, "result": ...}` or
-`{"ok": false, "error": "one line"}`. The socket file is mode 0600 (root only).
+`{"ok": false, "error": "one line"}`. The socket file is mode 0600 (root only). The commands
+are `vrrpd.api.COMMANDS`: the server answers any other `cmd` itself, with
+`vrrpd.api.unknown_command`, so a handler only sees known ones. A result may hold
+`RouterStatus` records; they go on the wire as their `to_json()` form.
+
+Both sides live here: `ControlServer` (the daemon's) and the blocking client `request` /
+`follow` (`vrrpctl`'s, and the test harness').
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+
+from ..api import COMMANDS, RouterStatus, unknown_command
 
 MAX_REQUEST = 64 * 1024
 
@@ -119,7 +127,12 @@ def _in_use(path: str) -> bool:
 
 
 class ControlServer:
-    """Serves `handler(request) -> result` on `path`; exceptions become error answers."""
+    """Serves `handler(request) -> result` on `path`; exceptions become error answers.
+
+    `handler` gets the request object (a dict whose `"cmd"` is one of `COMMANDS`) and returns
+    the result (anything JSON-serialisable, `RouterStatus` records included) or a `Stream`;
+    it raises `ControlError("one line")` to refuse.
+    """
 
     def __init__(self, path: str, handler: Handler) -> None:
         self.path = path
@@ -186,6 +199,8 @@ class ControlServer:
             return {"ok": False, "error": "request is not valid JSON"}
         if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
             return {"ok": False, "error": 'request must be an object with a string "cmd"'}
+        if req["cmd"] not in COMMANDS:
+            return {"ok": False, "error": unknown_command(req["cmd"])}
         try:
             result = await self.handler(req)
             if isinstance(result, Stream):
@@ -199,5 +214,17 @@ class ControlServer:
 
     @staticmethod
     async def _send(writer: asyncio.StreamWriter, answer: dict[str, Any]) -> None:
-        writer.write(json.dumps(answer).encode() + b"\n")
+        try:
+            line = json.dumps(answer, default=_to_json)
+        except (TypeError, ValueError) as e:  # a handler bug: answer it, keep serving
+            log.error("control: answer not serialisable: %s", e)
+            line = json.dumps({"ok": False, "error": f"internal error: {e}"})
+        writer.write(line.encode() + b"\n")
         await writer.drain()
+
+
+def _to_json(value: object) -> Any:
+    """json.dumps' `default`: the wire form of the records a result may hold."""
+    if isinstance(value, RouterStatus):
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import TrackFile, TrackScript
+from ..config import TrackFile, TrackScript
 
 log = logging.getLogger("vrrpd")
 
