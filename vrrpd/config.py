@@ -11,7 +11,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from fractions import Fraction
 from ipaddress import (
     IPv4Address,
@@ -906,76 +906,3 @@ def load(path: str | Path) -> Config:
         reason = str(e).split(";")[0]
         raise ConfigError([f"{source}: TOML value out of range: {reason}"]) from None
     return parse(data, source)
-
-
-# --- reload -------------------------------------------------------------------------------
-
-# Fields a running virtual router can take over without leaving its state: they change what
-# it advertises or how it judges itself, not what it is on the wire. Any other change
-# (interface, VRID, version, addresses, interval, unicast, virtual MAC, checksum, password)
-# restarts that virtual router: a priority-0 release, then a fresh start.
-OWNER = 255
-
-IN_PLACE_FIELDS = frozenset(
-    {
-        "priority",
-        "preempt",
-        "preempt_delay",
-        "garp_repeat",
-        "garp_interval",
-        "garp_refresh",
-        "notify",
-        "notify_timeout",
-        "track_interfaces",
-        "track_scripts",
-        "track_files",
-        "accept_mode",
-        "router_advertisements",
-    }
-)
-
-
-@dataclass(frozen=True)
-class ConfigDiff:
-    """What a reload does to each virtual router, by name."""
-
-    unchanged: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()  # only IN_PLACE_FIELDS differ: kept running, state kept
-    restarted: tuple[str, ...] = ()
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    daemon_changed: tuple[str, ...] = ()  # [daemon] keys that differ
-
-
-def changed_fields(old: VirtualRouterConfig, new: VirtualRouterConfig) -> set[str]:
-    return {f.name for f in fields(old) if getattr(old, f.name) != getattr(new, f.name)}
-
-
-def diff(old: Config, new: Config) -> ConfigDiff:
-    before = {r.name: r for r in old.virtual_routers}
-    after = {r.name: r for r in new.virtual_routers}
-    unchanged, updated, restarted = [], [], []
-    for name, cfg in after.items():
-        if name not in before:
-            continue
-        changed = changed_fields(before[name], cfg)
-        owner_change = "priority" in changed and OWNER in (before[name].priority, cfg.priority)
-        if not changed:
-            unchanged.append(name)
-        elif changed <= IN_PLACE_FIELDS and not owner_change:  # an owner is what it is
-            updated.append(name)
-        else:
-            restarted.append(name)
-    daemon_changed = tuple(
-        f.name
-        for f in fields(old.daemon)
-        if getattr(old.daemon, f.name) != getattr(new.daemon, f.name)
-    )
-    return ConfigDiff(
-        unchanged=tuple(unchanged),
-        updated=tuple(updated),
-        restarted=tuple(restarted),
-        added=tuple(n for n in after if n not in before),
-        removed=tuple(n for n in before if n not in after),
-        daemon_changed=daemon_changed,
-    )

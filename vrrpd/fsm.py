@@ -13,14 +13,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from fractions import Fraction
-from ipaddress import IPv4Address, IPv6Address
 
 from .packet import Advertisement
 from .timing import CS, master_down_interval, skew_time
-
-IPAddress = IPv4Address | IPv6Address
-
-OWNER_PRIORITY = 255
+from .types import OWNER_PRIORITY, IPAddress
 
 
 class State(enum.Enum):
@@ -246,10 +242,6 @@ class VirtualRouter:
             case Takeover():
                 return self._takeover(now)
         raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
-
-    def set_primary(self, primary: IPAddress) -> None:
-        """The interface's primary address changed (the source of our advertisements)."""
-        self.primary = primary
 
     # -- §6.4.1 Initialize -----------------------------------------------------------------
 

@@ -23,14 +23,13 @@ import struct
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-IPPROTO_VRRP = 112
-VRRP_GROUP_V4 = IPv4Address("224.0.0.18")
-VRRP_GROUP_V6 = IPv6Address("ff02::12")
-VRRP_TTL = 255
+from .types import IPPROTO_VRRP as IPPROTO_VRRP
+from .types import VRRP_GROUP_V4 as VRRP_GROUP_V4
+from .types import VRRP_GROUP_V6 as VRRP_GROUP_V6
+from .types import VRRP_TTL, IPAddress
+
 DSCP_CS6_TOS = 0xC0
 ADVERTISEMENT = 1
-
-IPAddress = IPv4Address | IPv6Address
 
 
 class ChecksumForm(enum.Enum):

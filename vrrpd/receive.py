@@ -20,14 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
 
 from . import packet
 from .packet import Advertisement, ChecksumForm, DecodeError
-
-IPAddress = IPv4Address | IPv6Address
-
-VRRP_TTL = 255
+from .types import VRRP_TTL, IPAddress
 
 DISCARD_REASONS: tuple[str, ...] = (
     *packet.DECODE_REASONS,

@@ -39,9 +39,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-OWNER_PRIORITY = 255
-MIN_PRIORITY = 1
-MAX_BACKUP_PRIORITY = 254
+from .types import MAX_BACKUP_PRIORITY, MIN_PRIORITY, OWNER_PRIORITY
+
 MAX_WEIGHT = 254
 
 JSON = dict[str, object]
@@ -218,6 +217,16 @@ class Tracker:
         before = self._outcome()
         self._base = priority
         return self._outcome() != before
+
+    def carry_over(self, old: Tracker) -> None:
+        """Take the verdicts of `old`'s objects whose specification is unchanged (a reload
+        that adds one script must not send the others back to UNKNOWN, which would hold
+        FAULT for an unweighted one until its next result)."""
+        for name, obj in self._objects.items():
+            before = old._objects.get(name)
+            if before is not None and before.spec == obj.spec:
+                obj.status, obj.fails, obj.oks = before.status, before.fails, before.oks
+                obj.value = before.value
 
     # -- outputs ---------------------------------------------------------------------------
 

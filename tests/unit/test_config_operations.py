@@ -131,44 +131,6 @@ def test_checking_metrics_listen_needs_no_prometheus_client(tmp_path: Path) -> N
     assert (done.returncode, done.stdout, done.stderr) == (0, "clean\n", "")
 
 
-def test_diff_sorts_routers_by_what_a_reload_must_do(tmp_path: Path) -> None:
-    from vrrpd.config import diff, parse
-
-    def doc(**routers: dict[str, object]) -> dict[str, object]:
-        def base(vrid: object) -> dict[str, object]:  # one address per router
-            return {"interface": "eth0", "virtual_ips": [f"192.0.2.{vrid}/24"]}
-
-        return {"virtual_router": [{"name": n, **base(t["vrid"]), **t} for n, t in routers.items()]}
-
-    old = parse(
-        doc(
-            same={"vrid": 1},
-            prio={"vrid": 2},
-            owner={"vrid": 3},
-            ip={"vrid": 4},
-            gone={"vrid": 5},
-        ),
-        "old",
-    )
-    new = parse(
-        doc(
-            same={"vrid": 1},
-            prio={"vrid": 2, "priority": 120, "preempt": False},
-            owner={"vrid": 3, "priority": 255},
-            ip={"vrid": 4, "virtual_ips": ["192.0.2.253/24"]},
-            fresh={"vrid": 6},
-        ),
-        "new",
-    )
-    d = diff(old, new)
-    assert d.unchanged == ("same",)
-    assert d.updated == ("prio",)
-    assert d.restarted == ("owner", "ip")
-    assert d.added == ("fresh",)
-    assert d.removed == ("gone",)
-    assert d.daemon_changed == ()
-
-
 def test_router_advertisements_ipv6_only(tmp_path: Path) -> None:
     path = write(tmp_path, ROUTER + "router_advertisements = true\n")
     assert problems(path) == [

@@ -369,9 +369,10 @@ class TestMaster:
             StateChanged(M, B, Reason.HIGHER_PRIORITY),
         ]
 
-    def test_set_primary_changes_tie_break(self) -> None:
+    def test_primary_change_changes_tie_break(self) -> None:
+        """A reload of unicast_source changes our primary address in place."""
         vr, t0 = master(primary=IPv4Address("192.0.2.2"))
-        vr.set_primary(IPv4Address("192.0.2.200"))
+        vr.primary = IPv4Address("192.0.2.200")
         assert vr.primary == IPv4Address("192.0.2.200")
         assert rx(vr, 100, HIGHER_ADDR, t0 + 0.1) == [SendAdvert(100), Announce()]
 

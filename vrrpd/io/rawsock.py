@@ -19,24 +19,15 @@ import time
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
-from ..packet import DSCP_CS6_TOS, IPPROTO_VRRP, VRRP_TTL, ipv4_header, ipv6_header
+from ..packet import DSCP_CS6_TOS
+from ..types import IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, IPAddress
 
-IPAddress = IPv4Address | IPv6Address
-
-VRRP_GROUP_V4 = IPv4Address("224.0.0.18")
-VRRP_GROUP_V6 = IPv6Address("ff02::12")
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 IPV6_MULTICAST_ALL = 29  # linux/in6.h
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h; SCM_TIMESTAMPNS has the same value
 RECV_BUFFER = 1 << 20
-ETH_P_IP = 0x0800
-ETH_P_IPV6 = 0x86DD
 _ANC_SPACE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 _TIMESPEC = struct.Struct("@qq")
-
-
-def group(family: int) -> IPAddress:
-    return VRRP_GROUP_V4 if family == 4 else VRRP_GROUP_V6
 
 
 def _mreqn(grp: IPv4Address, ifindex: int) -> bytes:
@@ -119,37 +110,6 @@ def receive(sock: socket.socket) -> Received:
         src = IPv6Address(addr[0].split("%", 1)[0])
         return Received(data, arrived, src, dst, hop_limit)
     return Received(data, arrived)
-
-
-def ip_packet(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
-    """The whole IP packet carrying `message`: our header, TTL/hop limit 255, DSCP CS6."""
-    if isinstance(src, IPv4Address) and isinstance(dst, IPv4Address):
-        return ipv4_header(src, dst, len(message)) + message
-    if isinstance(src, IPv6Address) and isinstance(dst, IPv6Address):
-        return ipv6_header(src, dst, len(message)) + message
-    raise ValueError("source and destination must be of one family")
-
-
-def _mac_bytes(mac: str) -> bytes:
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
-def multicast_mac(addr: IPAddress) -> bytes:
-    """The Ethernet destination of an IP multicast address (RFC 1112 §6.4, RFC 2464 §7)."""
-    if isinstance(addr, IPv4Address):
-        return bytes((0x01, 0x00, 0x5E)) + bytes((addr.packed[1] & 0x7F,)) + addr.packed[2:]
-    return b"\x33\x33" + addr.packed[12:]
-
-
-def ethernet_frame(src_mac: str, dst: IPAddress, packet: bytes) -> bytes:
-    """An Ethernet frame carrying an IP packet to a multicast destination."""
-    ethertype = ETH_P_IP if isinstance(dst, IPv4Address) else ETH_P_IPV6
-    return multicast_mac(dst) + _mac_bytes(src_mac) + struct.pack("!H", ethertype) + packet
-
-
-def unicast_payload(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
-    """What `send_unicast` hands the socket: IPv4 with our own header, IPv6 the message."""
-    return ip_packet(message, src, dst) if isinstance(dst, IPv4Address) else message
 
 
 def send_unicast(

@@ -1,0 +1,207 @@
+"""Everything a virtual router puts on the wire, built once, pure: advertisements (whole
+Ethernet frames for multicast, one payload per unicast peer), gratuitous ARP (RFC 5798
+§6.4.1/§6.4.2, RFC 5227 §3), unsolicited Neighbor Advertisements (RFC 4861 §7.2.6) and Router
+Advertisements (RFC 5798 §6.4.3, RFC 4861 §4.2).
+
+ARP, NA and RA frames are built with scapy (only the layers used are imported); the
+advertisements with our own codec and `struct`, checked against scapy by the tests. At run
+time only bytes are sent: no per-packet work on the hot path.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+
+from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
+    ICMPv6ND_RA,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
+from scapy.layers.l2 import ARP, Ether
+
+from . import packet
+from .config import VirtualRouterConfig
+from .receive import auth_data
+from .types import IPAddress, IPInterface, vrrp_group
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+ALL_NODES = "ff02::1"
+ALL_NODES_MAC = "33:33:00:00:00:01"
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+# Router Advertisements (RFC 4861 §6.2.1 defaults: lifetime 3 x MaxRtrAdvInterval 600 s).
+RA_ROUTER_LIFETIME = 1800
+
+
+# --- advertisements -------------------------------------------------------------------------
+
+
+def ip_packet(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
+    """The whole IP packet carrying `message`: our header, TTL/hop limit 255, DSCP CS6."""
+    if isinstance(src, IPv4Address) and isinstance(dst, IPv4Address):
+        return packet.ipv4_header(src, dst, len(message)) + message
+    if isinstance(src, IPv6Address) and isinstance(dst, IPv6Address):
+        return packet.ipv6_header(src, dst, len(message)) + message
+    raise ValueError("source and destination must be of one family")
+
+
+def _mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def multicast_mac(addr: IPAddress) -> bytes:
+    """The Ethernet destination of an IP multicast address (RFC 1112 §6.4, RFC 2464 §7)."""
+    if isinstance(addr, IPv4Address):
+        return bytes((0x01, 0x00, 0x5E)) + bytes((addr.packed[1] & 0x7F,)) + addr.packed[2:]
+    return b"\x33\x33" + addr.packed[12:]
+
+
+def ethernet_frame(src_mac: str, dst: IPAddress, ip: bytes) -> bytes:
+    """An Ethernet frame carrying an IP packet to a multicast destination."""
+    ethertype = ETH_P_IP if isinstance(dst, IPv4Address) else ETH_P_IPV6
+    return multicast_mac(dst) + _mac_bytes(src_mac) + struct.pack("!H", ethertype) + ip
+
+
+def unicast_payload(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
+    """What the raw socket is handed for unicast: IPv4 with our own header, IPv6 the message."""
+    return ip_packet(message, src, dst) if isinstance(dst, IPv4Address) else message
+
+
+def advert_frames(
+    cfg: VirtualRouterConfig, src: IPAddress, mac: str, priority: int
+) -> list[tuple[IPAddress, bytes]]:
+    """(destination, bytes) to send for `priority`: one multicast Ethernet frame, or one
+    unicast payload per peer (the checksum covers the destination, so one each)."""
+    adv = packet.Advertisement(
+        version=cfg.version,
+        vrid=cfg.vrid,
+        priority=priority,
+        interval_cs=cfg.advert_interval_cs,
+        addresses=cfg.advert_addresses,
+        auth_type=1 if cfg.auth_pass else 0,
+        auth_data=auth_data(cfg.auth_pass) if cfg.version == 2 else b"",
+    )
+    if cfg.unicast_peers:
+        return [
+            (peer, unicast_payload(packet.encode(adv, src, peer, cfg.checksum), src, peer))
+            for peer in cfg.unicast_peers
+        ]
+    grp = vrrp_group(cfg.family)
+    message = packet.encode(adv, src, grp, cfg.checksum)
+    return [(grp, ethernet_frame(mac, grp, ip_packet(message, src, grp)))]
+
+
+# --- announcements --------------------------------------------------------------------------
+
+
+def garp_frame(mac: str, vip: IPv4Address, sender: str | None = None) -> bytes:
+    """An ARP request from the VIP to the VIP, broadcast: Linux hosts update an existing
+    neighbour entry from it (and, with arp_accept, create one), as do switches' MAC tables.
+
+    `mac` is the address announced for the VIP; `sender` the frame's Ethernet source when
+    another host's address is announced (default: `mac`)."""
+    frame = Ether(src=sender or mac, dst=BROADCAST) / ARP(
+        op=1, hwsrc=mac, psrc=str(vip), hwdst="00:00:00:00:00:00", pdst=str(vip)
+    )
+    return bytes(frame)
+
+
+def na_frame(mac: str, source: IPv6Address, vip: IPv6Address, sender: str | None = None) -> bytes:
+    """An unsolicited NA for `vip` to all nodes: Router and Override set, Solicited clear,
+    with `mac` as the target link-layer address, so neighbours replace their entry at once.
+    `sender` as for `garp_frame`."""
+    frame = (
+        Ether(src=sender or mac, dst=ALL_NODES_MAC)
+        / IPv6(src=str(source), dst=ALL_NODES, hlim=255)
+        / ICMPv6ND_NA(R=1, S=0, O=1, tgt=str(vip))
+        / ICMPv6NDOptDstLLAddr(lladdr=mac)
+    )
+    return bytes(frame)
+
+
+def announce_frame(
+    vip: IPInterface, mac: str, primary: IPAddress, sender: str | None = None
+) -> bytes:
+    """The gratuitous ARP (IPv4) or unsolicited NA (IPv6, from `primary`) for one address."""
+    if isinstance(vip.ip, IPv4Address):
+        return garp_frame(mac, vip.ip, sender)
+    assert isinstance(primary, IPv6Address)
+    return na_frame(mac, primary, vip.ip, sender)
+
+
+def ra_frame(
+    mac: str, source: IPv6Address, prefixes: list[tuple[IPv6Address, int]], lifetime: int
+) -> bytes:
+    """An ND Router Advertisement for the virtual router (RFC 5798 §6.4.3, RFC 4861 §4.2):
+    from its link-local address and MAC, with `lifetime` seconds as a default router (0:
+    "no longer a router"), and each virtual prefix as on-link (no autoconfiguration)."""
+    frame = (
+        Ether(src=mac, dst=ALL_NODES_MAC)
+        / IPv6(src=str(source), dst=ALL_NODES, hlim=255)
+        / ICMPv6ND_RA(chlim=64, routerlifetime=lifetime)
+        / ICMPv6NDOptSrcLLAddr(lladdr=mac)
+    )
+    for prefix, length in prefixes:
+        frame /= ICMPv6NDOptPrefixInfo(
+            prefix=str(prefix),
+            prefixlen=length,
+            L=1,
+            A=0,
+            validlifetime=lifetime or 0,
+            preferredlifetime=0,
+        )
+    return bytes(frame)
+
+
+def ra_frames(cfg: VirtualRouterConfig, mac: str) -> dict[int, bytes]:
+    """Router lifetime -> RA frame (RA_ROUTER_LIFETIME and 0), or {} when RAs are off."""
+    first = cfg.virtual_ips[0].ip  # IPv6: the virtual router's link-local address
+    if not cfg.router_advertisements or not isinstance(first, IPv6Address):
+        return {}
+    prefixes = sorted(
+        {
+            (v.network.network_address, v.network.prefixlen)
+            for v in cfg.virtual_ips
+            if isinstance(v.network.network_address, IPv6Address)
+            and not v.ip.is_link_local
+            and v.network.prefixlen < 128
+        }
+    )
+    return {
+        lifetime: ra_frame(mac, first, list(prefixes), lifetime)
+        for lifetime in (RA_ROUTER_LIFETIME, 0)
+    }
+
+
+@dataclass
+class Frames:
+    """One virtual router's frames for its current configuration, source and MAC."""
+
+    cfg: VirtualRouterConfig
+    src: IPAddress  # advertisements' source
+    primary: IPAddress  # the interface's primary address (IPv6 NAs' source)
+    mac: str
+    announce: dict[IPInterface, bytes] = field(init=False)
+    ra: dict[int, bytes] = field(init=False)
+    _adverts: dict[int, list[tuple[IPAddress, bytes]]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.announce = {
+            vip: announce_frame(vip, self.mac, self.primary) for vip in self.cfg.virtual_ips
+        }
+        self.ra = ra_frames(self.cfg, self.mac)
+
+    def advert(self, priority: int) -> list[tuple[IPAddress, bytes]]:
+        """Built on first use per priority, then cached."""
+        cached = self._adverts.get(priority)
+        if cached is None:
+            cached = self._adverts[priority] = advert_frames(self.cfg, self.src, self.mac, priority)
+        return cached
+
+    def announcements(self, vips: tuple[IPInterface, ...]) -> list[bytes]:
+        return [self.announce[v] for v in vips if v in self.announce]

@@ -1,0 +1,631 @@
+"""One virtual router's decisions, pure: the state machine, its tracked objects, the operator's
+overrides (takeover, release, maintenance), its counters, and what a reload changes.
+
+Every input is a method that takes `now` (seconds, monotonic) and returns typed outputs, in
+the order the runtime must carry them out. The runtime (`vrrpd.io.executor`) decides nothing:
+it sends, adds and removes addresses, announces, starts and stops the periodic tasks, and
+reports what the kernel refused. Everything that decides is here, and reached by unit tests
+without root: which addresses to add, announce or remove (never the host's own, which an
+RFC 5798 owner advertises but does not manage), when to refresh or send Router Advertisements,
+when to hand over to a winner after a split brain, and what a reload rebuilds.
+
+Like `fsm`, this module never reads a clock, sleeps, opens a socket or logs.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import fsm
+from .api import CHANNEL_COUNTERS, DISCARD_COUNTER, Counter, RouterStatus, zero_counters
+from .config import VirtualRouterConfig
+from .packet import ChecksumForm
+from .receive import Accepted, RouterView
+from .reload import changed_fields
+from .tracking import Kind, Tracker, TrackSpec
+from .types import MAX_BACKUP_PRIORITY, MIN_PRIORITY, IPAddress, IPInterface
+
+MAINTENANCE_PRIORITY = MIN_PRIORITY
+TAKEOVER_PRIORITY = MAX_BACKUP_PRIORITY
+
+
+# --- outputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendAdvert:
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class AddAddresses:
+    """Add these addresses; `claim`: we are becoming master (a virtual MAC goes up first)."""
+
+    addresses: tuple[IPInterface, ...]
+    claim: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DelAddresses:
+    """Remove these addresses; `release`: we are leaving master (a virtual MAC goes down
+    after, so a backup never accepts frames sent to it, §6.4.2)."""
+
+    addresses: tuple[IPInterface, ...]
+    release: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Gratuitous ARP / unsolicited NA for these addresses (`garp_repeat` rounds)."""
+
+    addresses: tuple[IPInterface, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StopAnnouncing:
+    """Cancel a burst in progress and the periodic refresh."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """(Re)start the periodic re-announcement every `interval` seconds; 0 stops it."""
+
+    interval: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class RouterAds:
+    """IPv6 Router Advertisements: on starts them; off stops them and sends lifetime 0."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """We stepped down for `winner`: announce our addresses at its MAC (split brain)."""
+
+    winner: IPAddress
+    addresses: tuple[IPInterface, ...]
+
+
+class Part(enum.Enum):
+    """What the runtime rebuilds after a reload changed the configuration in place."""
+
+    FRAMES = "frames"  # advertisements, GARP/NA and RA frames
+    VIEW = "view"  # the channel's receive checks (addresses, interval, peers, auth)
+    TRACKING = "tracking"  # the script/file runner
+    FILTER = "filter"  # the accept_mode nftables table
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    parts: frozenset[Part]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    old: fsm.State
+    new: fsm.State
+    reason: fsm.Reason
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityChanged:
+    old: int
+    new: int
+    explain: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingChanged:
+    what: str
+    explain: str
+
+
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """One log line at warning level (each kind of warning once per sender)."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Updated:
+    """A reload changed these keys in place."""
+
+    changed: tuple[str, ...]
+
+
+Output = (
+    SendAdvert
+    | AddAddresses
+    | DelAddresses
+    | Announce
+    | StopAnnouncing
+    | Refresh
+    | RouterAds
+    | HandOver
+    | Rebuild
+    | Transition
+    | PriorityChanged
+    | TrackingChanged
+    | Warn
+    | Updated
+)
+
+# Outputs the runtime reports at once (logs, events); the others are carried out in order.
+REPORTS = (Transition, PriorityChanged, TrackingChanged, Warn, Updated)
+
+
+class Refused(Exception):
+    """An operator request that cannot be carried out; str() is one line."""
+
+
+# --- configuration -> parts of the machine --------------------------------------------------
+
+
+def track_specs(cfg: VirtualRouterConfig) -> list[TrackSpec]:
+    """The tracked objects: the configured ones, plus the router's own interface, whose link
+    going down is always FAULT."""
+    specs = [
+        TrackSpec(t.name, Kind.INTERFACE, t.weight, target=t.interface)
+        for t in cfg.track_interfaces
+    ]
+    specs += [
+        TrackSpec(t.name, Kind.SCRIPT, t.weight, t.rise, t.fall, shlex.join(t.command))
+        for t in cfg.track_scripts
+    ]
+    specs += [TrackSpec(t.name, Kind.FILE, t.weight, target=t.path) for t in cfg.track_files]
+    names = {spec.name for spec in specs}
+    own = cfg.interface if cfg.interface not in names else f"{cfg.interface}.link"
+    specs.append(TrackSpec(own, Kind.INTERFACE, None, target=cfg.interface))
+    return specs
+
+
+def fsm_params(cfg: VirtualRouterConfig) -> fsm.Params:
+    return fsm.Params(
+        vrid=cfg.vrid,
+        priority=cfg.priority,
+        interval_cs=cfg.advert_interval_cs,
+        preempt=cfg.preempt,
+        preempt_delay=cfg.preempt_delay,
+        version=cfg.version,
+    )
+
+
+def view(cfg: VirtualRouterConfig) -> RouterView:
+    """What the channel's receive checks need of this virtual router."""
+    return RouterView(
+        version=cfg.version,
+        addresses=frozenset(v.ip for v in cfg.virtual_ips),
+        interval_cs=cfg.advert_interval_cs,
+        auth_pass=cfg.auth_pass,
+        peers=frozenset(cfg.unicast_peers),
+        ttl_check=cfg.unicast_ttl_check or not cfg.unicast_peers,
+    )
+
+
+_CHECKSUM_COUNTER = {
+    ChecksumForm.PSEUDO: Counter.CHECKSUM_RFC5798,
+    ChecksumForm.PLAIN: Counter.CHECKSUM_RFC9568,
+}
+
+_FRAME_KEYS = frozenset(
+    {
+        "advert_interval_cs",
+        "checksum",
+        "auth_pass",
+        "unicast_peers",
+        "unicast_source",
+        "virtual_ips",
+        "router_advertisements",
+    }
+)
+_VIEW_KEYS = frozenset(
+    {
+        "advert_interval_cs",
+        "auth_pass",
+        "unicast_peers",
+        "unicast_source",
+        "unicast_ttl_check",
+        "virtual_ips",
+    }
+)
+_TRACK_KEYS = frozenset({"track_interfaces", "track_scripts", "track_files", "priority"})
+
+
+# --- the virtual router -------------------------------------------------------------------
+
+
+class Instance:
+    """One virtual router. `primary` is its interface's primary address (IPv6: link-local);
+    `host_owned` are configured virtual addresses that are the host's own (an RFC 5798 owner
+    listing the interface's address): advertised, announced, never added or removed."""
+
+    def __init__(
+        self,
+        cfg: VirtualRouterConfig,
+        primary: IPAddress,
+        host_owned: Iterable[IPAddress] = (),
+    ) -> None:
+        self.cfg = cfg
+        self.primary = primary
+        self.host_owned = frozenset(host_owned)
+        self.fsm = fsm.VirtualRouter(fsm_params(cfg), primary=self.src)
+        self.tracker = Tracker(cfg.priority, track_specs(cfg))
+        self.maintenance = False
+        self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
+        self.group: str | None = None  # the sync group, set by SyncGroups
+        self.group_fault = ""  # why the sync group holds this router in FAULT ("" if not)
+        self.counters = zero_counters()
+        self.transitions = 0
+        self.state_since = 0.0
+        self.started = False
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- facts -----------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def state(self) -> fsm.State:
+        return self.fsm.state
+
+    @property
+    def src(self) -> IPAddress:
+        """Our advertisements' source, also our primary address in tie-breaks (§6.4.3)."""
+        return self.cfg.unicast_source or self.primary
+
+    @property
+    def own_fault(self) -> bool:
+        return self.tracker.fault
+
+    @property
+    def tracked_links(self) -> frozenset[str]:
+        return frozenset(t.target for t in track_specs(self.cfg) if t.kind is Kind.INTERFACE)
+
+    def managed(self, vips: Iterable[IPInterface] | None = None) -> tuple[IPInterface, ...]:
+        """The addresses vrrpd adds and removes: the virtual ones minus the host's own."""
+        chosen = self.cfg.virtual_ips if vips is None else vips
+        return tuple(v for v in chosen if v.ip not in self.host_owned)
+
+    def view(self) -> RouterView:
+        return view(self.cfg)
+
+    def desired_priority(self) -> int:
+        if self.maintenance:
+            return MAINTENANCE_PRIORITY
+        if self.takeover_held:
+            return TAKEOVER_PRIORITY
+        return self.tracker.effective_priority
+
+    def explain(self) -> str:
+        text = self.tracker.explain()
+        if self.maintenance:
+            text += f"; maintenance: advertising {MAINTENANCE_PRIORITY}"
+        elif self.takeover_held:
+            text += f"; takeover: advertising {TAKEOVER_PRIORITY} (vrrpctl release to end)"
+        if self.group_fault and self.group is not None:
+            text += f"; FAULT: sync group {self.group}: {self.group_fault}"
+        return text
+
+    # -- protocol inputs -------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Output]:
+        """Enable the router: FAULT if a check that must hold has no good verdict yet
+        (never claim the addresses before knowing), else Initialize -> Backup/Master."""
+        self.started = True
+        self.state_since = now
+        if self.own_fault or self.group_fault:
+            out = self._run(fsm.FaultOn(), now)
+        else:
+            out = self._run(fsm.Startup(), now)
+        return out + self.apply(now)
+
+    def advert(self, verdict: Accepted, now: float) -> list[Output]:
+        """A validated advertisement for this VRID."""
+        c = self.counters
+        c[Counter.ADVERTS_RECEIVED] += 1
+        c[_CHECKSUM_COUNTER[verdict.checksum_form]] += 1
+        out: list[Output] = []
+        if verdict.advert.priority == 0:
+            c[Counter.PRIORITY0_RECEIVED] += 1
+        if verdict.address_mismatch:
+            c[Counter.ADDRESS_LIST_MISMATCH] += 1
+            theirs = " ".join(str(a) for a in verdict.advert.addresses)
+            out += self._warn_once(
+                "addresses",
+                str(verdict.src),
+                f"address list from {verdict.src} differs from ours: {theirs} "
+                "(accepted, RFC 5798 §7.1 MAY)",
+            )
+        if verdict.interval_mismatch:
+            c[Counter.INTERVAL_MISMATCH] += 1
+            out += self._warn_once(
+                "interval",
+                str(verdict.src),
+                f"advertisement interval {verdict.advert.interval_cs / 100:g} s from "
+                f"{verdict.src} differs from ours ({self.cfg.advert_interval_cs / 100:g} s); "
+                "backups follow the master's (RFC 5798 §6.4.2)",
+            )
+        return out + self._run(fsm.AdvertReceived(verdict.advert, verdict.src), now)
+
+    def discarded(self, reason: str) -> None:
+        self.counters[DISCARD_COUNTER[reason]] += 1
+
+    def sent(self, priority: int, ok: bool) -> None:
+        """The runtime's report of one advertisement sent (or refused by the kernel)."""
+        if not ok:
+            self.counters[Counter.SEND_ERRORS] += 1
+            return
+        self.counters[Counter.ADVERTS_SENT] += 1
+        if priority == 0:
+            self.counters[Counter.PRIORITY0_SENT] += 1
+
+    def timeout(self, now: float) -> list[Output]:
+        return self._run(fsm.Timeout(), now)
+
+    def next_deadline(self) -> float | None:
+        return self.fsm.next_deadline()
+
+    def shutdown(self, now: float) -> list[Output]:
+        return self._run(fsm.Shutdown(), now)
+
+    def vips_lost(self, address: IPAddress, now: float) -> list[Output]:
+        """A virtual address disappeared from the interface: a master puts it back."""
+        if self.state is not fsm.State.MASTER:
+            return []
+        if not any(v.ip == address for v in self.managed()):
+            return []
+        return [
+            Warn(f"virtual address {address} removed while master; putting it back"),
+            *self._run(fsm.VipsLost(), now),
+        ]
+
+    def link_up_again(self, now: float) -> list[Output]:
+        """Our interface is back from a flap: Linux flushed IPv6 addresses when it went
+        down, and neighbours may have moved on."""
+        return self._run(fsm.VipsLost(), now)
+
+    # -- tracking --------------------------------------------------------------------------
+
+    def link(self, ifname: str, up: bool, now: float) -> list[Output]:
+        if ifname not in self.tracked_links or not self.tracker.interface(ifname, up):
+            return []
+        return self._tracking(f"interface {ifname} {'up' if up else 'down'}", now)
+
+    def script_result(self, name: str, ok: bool, detail: str, now: float) -> list[Output]:
+        if not self.tracker.script_result(name, ok):
+            return []
+        return self._tracking(f"script {name} {'ok' if ok else 'failing'} ({detail})", now)
+
+    def file_value(self, name: str, value: int | None, now: float) -> list[Output]:
+        if not self.tracker.file_value(name, value):
+            return []
+        return self._tracking(f"file {name} = {value}", now)
+
+    def _tracking(self, what: str, now: float) -> list[Output]:
+        return [TrackingChanged(what, self.explain()), *self.apply(now)]
+
+    def set_group_fault(self, reason: str, now: float) -> list[Output]:
+        self.group_fault = reason
+        return self.apply(now)
+
+    def apply(self, now: float) -> list[Output]:
+        """Bring the state machine in line with tracking, overrides and the sync group."""
+        if not self.started:
+            return []
+        out: list[Output] = []
+        fault = self.own_fault or bool(self.group_fault)
+        if fault and self.state is not fsm.State.FAULT:
+            out += self._run(fsm.FaultOn(), now)
+        wanted = self.desired_priority()
+        if wanted != self.fsm.priority:
+            old = self.fsm.priority
+            out += self._run(fsm.SetPriority(wanted), now)
+            out.append(PriorityChanged(old, wanted, self.explain()))
+        if not fault and self.state is fsm.State.FAULT:
+            out += self._run(fsm.FaultOff(), now)
+        return out
+
+    # -- operator overrides ----------------------------------------------------------------
+
+    def takeover(self, now: float) -> list[Output]:
+        """Become master now: raise the advertised priority to 254, add and announce the
+        addresses, then advertise (the old master sees a higher priority, §6.4.3)."""
+        if self.state is not fsm.State.BACKUP:
+            raise Refused(f"{self.name}: takeover needs state BACKUP, not {self.state.value}")
+        if self.maintenance:
+            raise Refused(f"{self.name}: in maintenance; turn it off first")
+        master = self.fsm.master_priority
+        if master is not None and master >= TAKEOVER_PRIORITY:
+            raise Refused(
+                f"{self.name}: the master advertises priority {master}, not below "
+                f"{TAKEOVER_PRIORITY}"
+            )
+        held, self.takeover_held = self.takeover_held, True
+        out = self.apply(now)
+        try:
+            return out + self._run(fsm.Takeover(), now)
+        except ValueError as e:
+            self.takeover_held = held
+            self.apply(now)  # a backup's priority is not on the wire: nothing to carry out
+            raise Refused(f"{self.name}: {e}") from None
+
+    def release(self, now: float) -> list[Output]:
+        """Back to the configured (tracked) priority; a better router may preempt."""
+        self.takeover_held = False
+        return self.apply(now)
+
+    def set_maintenance(self, on: bool, now: float) -> list[Output]:
+        """On: advertise priority 1, release with priority 0, stay backup until off."""
+        self.maintenance = on
+        if on:
+            self.takeover_held = False
+        out = self.apply(now)
+        if on:
+            out += self._run(fsm.StepDown(), now)
+        return out
+
+    def step_down(self, now: float) -> list[Output]:
+        """Leave Master (a sync group member stepped down)."""
+        return self._run(fsm.StepDown(), now)
+
+    # -- reload ----------------------------------------------------------------------------
+
+    def update(
+        self, cfg: VirtualRouterConfig, host_owned: Iterable[IPAddress], now: float
+    ) -> list[Output]:
+        """Take a new configuration of the same virtual router (same interface, VRID,
+        family, version, virtual MAC: see `vrrpd.reload`) without leaving the state."""
+        old = self.cfg
+        changed = changed_fields(old, cfg)
+        if not changed:
+            return []
+        master = self.state is fsm.State.MASTER
+        old_managed = self.managed()
+        before: list[Output] = []  # while the old frames are still in place
+        after: list[Output] = []
+        parts: set[Part] = set()
+        if changed & _FRAME_KEYS:
+            parts.add(Part.FRAMES)
+        if changed & _VIEW_KEYS:
+            parts.add(Part.VIEW)
+        if "accept_mode" in changed or ("virtual_ips" in changed and not cfg.accept_mode):
+            parts.add(Part.FILTER)
+        ra_was, ra_now = old.router_advertisements, cfg.router_advertisements
+        if master and ra_was and (not ra_now or "virtual_ips" in changed):
+            before.append(RouterAds(False))  # lifetime 0 for what hosts know of us
+
+        self.cfg = cfg
+        self.host_owned = frozenset(host_owned)
+        self.fsm.params = fsm_params(cfg)
+        self.fsm.primary = self.src
+        if changed & _TRACK_KEYS:
+            tracker = Tracker(cfg.priority, track_specs(cfg))
+            tracker.carry_over(self.tracker)
+            self.tracker = tracker
+            parts.add(Part.TRACKING)
+
+        if master and "virtual_ips" in changed:
+            new_managed = self.managed()
+            added = tuple(v for v in new_managed if v not in old_managed)
+            dropped = tuple(v for v in old_managed if v not in new_managed)
+            announced = tuple(v for v in cfg.virtual_ips if v not in old.virtual_ips)
+            if added:
+                after.append(AddAddresses(added, claim=False))
+            if dropped:
+                after.append(DelAddresses(dropped, release=False))
+            if announced:
+                after.append(Announce(announced))
+        if master and "garp_refresh" in changed:
+            after.append(Refresh(cfg.garp_refresh))
+        if master and ra_now and (not ra_was or "virtual_ips" in changed):
+            after.append(RouterAds(True))
+        return [
+            *before,
+            *([Rebuild(frozenset(parts))] if parts else []),
+            *after,
+            Updated(tuple(sorted(changed))),
+            *self.apply(now),
+        ]
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def status(
+        self, now: float, channel_counters: Mapping[Counter, int], vmac: str | None
+    ) -> RouterStatus:
+        f, cfg = self.fsm, self.cfg
+        counters = {str(k): v for k, v in self.counters.items()}
+        for key in CHANNEL_COUNTERS:
+            # The channel's discards (no configured VRID in the packet) add to the router's.
+            counters[str(key)] += channel_counters.get(key, 0)
+        return RouterStatus(
+            name=cfg.name,
+            interface=cfg.interface,
+            vrid=cfg.vrid,
+            family=cfg.family,
+            version=cfg.version,
+            state=f.state.value,
+            priority=cfg.priority,
+            effective_priority=f.priority,
+            transitions=self.transitions,
+            maintenance=self.maintenance,
+            takeover=self.takeover_held,
+            fault_reasons=tuple(self.tracker.fault_reasons())
+            + ((f"sync group {self.group}: {self.group_fault}",) if self.group_fault else ()),
+            advert_interval=cfg.advert_interval_cs / 100,
+            master_adver_interval=f.master_adver_interval_cs / 100,
+            master=None if f.master_address is None else str(f.master_address),
+            primary=str(self.src),
+            time_in_state=round(max(0.0, now - self.state_since), 3),
+            virtual_ips=tuple(str(v) for v in cfg.virtual_ips),
+            checksum=cfg.checksum.value,
+            vmac=vmac,
+            unicast_peers=tuple(str(p) for p in cfg.unicast_peers),
+            accept_mode=cfg.accept_mode,
+            counters=counters,
+        )
+
+    # -- the state machine's actions -> outputs --------------------------------------------
+
+    def _run(self, event: fsm.Event, now: float) -> list[Output]:
+        out: list[Output] = []
+        for action in self.fsm.handle(event, now):
+            match action:
+                case fsm.SendAdvert(priority):
+                    out.append(SendAdvert(priority))
+                case fsm.AddVips():
+                    out.append(AddAddresses(self.managed()))
+                case fsm.DelVips():
+                    out += [StopAnnouncing(), DelAddresses(self.managed())]
+                case fsm.Announce():
+                    out.append(Announce(self.cfg.virtual_ips))
+                case fsm.StateChanged(old, new, reason):
+                    out += self._changed(old, new, reason, now)
+        return out
+
+    def _changed(
+        self, old: fsm.State, new: fsm.State, reason: fsm.Reason, now: float
+    ) -> list[Output]:
+        # Counted when it happens, so a status read never sees a state its counters, log and
+        # event stream do not show yet.
+        self.transitions += 1
+        self.state_since = now
+        if new is fsm.State.MASTER:
+            self.counters[Counter.BECAME_MASTER] += 1
+        out: list[Output] = [Transition(old, new, reason, self.fsm.priority)]
+        ra = self.cfg.router_advertisements
+        if new is fsm.State.MASTER:
+            if self.cfg.garp_refresh > 0:
+                out.append(Refresh(self.cfg.garp_refresh))
+            if ra:
+                out.append(RouterAds(True))
+            return out
+        out.append(StopAnnouncing())
+        if old is fsm.State.MASTER and ra:
+            out.append(RouterAds(False))
+        winner = self.fsm.master_address
+        if (
+            reason is fsm.Reason.HIGHER_PRIORITY
+            and old is fsm.State.MASTER
+            and not self.cfg.use_vmac  # with the virtual MAC, hosts need no new mapping
+            and winner is not None
+        ):
+            # After a split brain hosts may still map the addresses to us, and the winner
+            # may never hear us (we heard it first and went quiet): hand over.
+            out.append(HandOver(winner, self.cfg.virtual_ips))
+        return out
+
+    def _warn_once(self, kind: str, who: str, message: str) -> list[Output]:
+        if (kind, who) in self._warned:
+            return []
+        self._warned.add((kind, who))
+        return [Warn(message)]

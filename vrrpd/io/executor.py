@@ -1,0 +1,362 @@
+"""The runtime of one virtual router: carries out its `Instance`'s outputs, in order, on its
+own worker task, and owns what they need (frames, the deadline timer, the periodic tasks).
+
+It decides nothing: every choice was made by `vrrpd.instance`. Advertisements go out at once
+when nothing is pending (no trip through the worker on the hot path); netlink changes complete
+in sequence on the worker, so the state machine reacts at once while the kernel catches up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Protocol
+
+from .. import fsm
+from ..frames import RA_ROUTER_LIFETIME, Frames, announce_frame
+from ..groups import GroupSettled
+from ..instance import (
+    AddAddresses,
+    Announce,
+    DelAddresses,
+    HandOver,
+    Instance,
+    Output,
+    Part,
+    Rebuild,
+    Refresh,
+    RouterAds,
+    SendAdvert,
+    StopAnnouncing,
+    Transition,
+)
+from ..types import IPAddress, IPInterface
+from . import rawsock
+from .channel import Channel, Port
+from .netlink import Link, Netlink, NetlinkFailure
+from .timer import DeadlineTimer
+
+log = logging.getLogger("vrrpd")
+
+RA_INTERVAL = 200.0  # seconds between periodic RAs (RFC 4861 §6.2.1 MaxRtrAdvInterval 600)
+RA_INITIAL = (4.0, 4.0)  # seconds after the first and second advertisement (§6.2.4)
+HAND_OVER_WAIT = 1.0  # seconds to learn the new master's MAC after stepping down
+
+Step = Output | GroupSettled
+
+
+class Hooks(Protocol):
+    """What the executor asks of the daemon."""
+
+    netlink: Netlink | None
+
+    def timer_fired(self, ex: Executor, now: float) -> None: ...
+
+    def after_transition(self, ex: Executor, t: Transition) -> None: ...
+
+    def group_settled(self, settled: GroupSettled) -> None: ...
+
+    async def rebuild(self, ex: Executor, parts: frozenset[Part]) -> None: ...
+
+    def addresses_added(self, ex: Executor, vips: Sequence[IPInterface]) -> None:
+        """About to add `vips` (a record of what vrrpd added, where the kernel keeps none)."""
+
+    def addresses_removed(self, ex: Executor, vips: Sequence[IPInterface]) -> None: ...
+
+
+class Executor:
+    def __init__(
+        self, inst: Instance, channel: Channel, hooks: Hooks, vmac: Link | None = None
+    ) -> None:
+        self.inst = inst
+        self.channel = channel
+        self.port: Port = channel.port
+        self.hooks = hooks
+        self.vmac = vmac  # the macvlan, when use_vmac
+        self.frames = self.build_frames()
+        self.timer: DeadlineTimer | None = None
+        self.timer_at: float | None = None
+        self.busy = False  # the worker is carrying out outputs
+        self.queue: asyncio.Queue[list[Step]] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None
+        self._announcing: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Task[None] | None = None
+        self._advertising_router: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.inst.name
+
+    @property
+    def vip_index(self) -> int:
+        """The interface that holds the virtual addresses: the macvlan, or the interface."""
+        return self.vmac.index if self.vmac is not None else self.port.index
+
+    @property
+    def frame_mac(self) -> str:
+        return self.vmac.mac if self.vmac is not None else self.port.mac
+
+    def build_frames(self) -> Frames:
+        return Frames(self.inst.cfg, self.inst.src, self.channel.primary, self.frame_mac)
+
+    # -- life --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timer = DeadlineTimer(loop, self._on_timer)
+        self.worker = loop.create_task(self._work(), name=self.name)
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    async def drain(self) -> None:
+        """Finish what is queued, then stop every task and the timer."""
+        await self.queue.join()
+        for task in (self.worker, self._announcing, self._refreshing, self._advertising_router):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.worker = None
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None
+        self.timer_at = None
+
+    # -- outputs in ----------------------------------------------------------------------------
+
+    def submit(self, steps: list[Step]) -> None:
+        if not self.busy and self.queue.empty():
+            # Nothing is pending: send now rather than after a trip through the worker.
+            while steps and isinstance(first := steps[0], SendAdvert):
+                self._send(first.priority)
+                steps.pop(0)
+        if steps:
+            self.queue.put_nowait(steps)
+
+    def reschedule(self) -> None:
+        deadline = self.inst.next_deadline()
+        if deadline == self.timer_at or self.timer is None:
+            return
+        self.timer_at = deadline
+        if deadline is None:
+            self.timer.cancel()
+        else:
+            self.timer.set(deadline)
+
+    def _on_timer(self) -> None:
+        deadline = self.timer_at
+        self.timer_at = None
+        now = asyncio.get_running_loop().time()
+        if deadline is not None:
+            if now < deadline:
+                now = deadline  # woken within the clock's resolution of the deadline
+            elif log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: timer woke %.0f us late", self.name, (now - deadline) * 1e6)
+        self.hooks.timer_fired(self, now)
+
+    async def _work(self) -> None:
+        while True:
+            steps = await self.queue.get()
+            self.busy = True
+            try:
+                for step in steps:
+                    await self._execute(step)
+            except Exception:  # an adapter bug must not kill the virtual router
+                log.exception("%s: carrying out %s failed", self.name, steps)
+            finally:
+                self.busy = False
+                self.queue.task_done()
+
+    async def _execute(self, step: Step) -> None:
+        match step:
+            case SendAdvert(priority):
+                self._send(priority)
+            case AddAddresses(vips, claim):
+                await self._addresses(vips, add=True, link=claim)
+            case DelAddresses(vips, release):
+                await self._addresses(vips, add=False, link=release)
+            case Announce(vips):
+                self.announce(self.frames.announcements(vips))
+            case StopAnnouncing():
+                self._stop_announcing()
+            case Refresh(interval):
+                self._refresh(interval)
+            case RouterAds(on):
+                self._router_ads(on)
+            case HandOver(winner, vips):
+                self._cancel("_announcing")
+                self._announcing = asyncio.get_running_loop().create_task(
+                    self._hand_over(winner, vips)
+                )
+            case Rebuild(parts):
+                await self.hooks.rebuild(self, parts)
+            case Transition():
+                self.hooks.after_transition(self, step)
+            case GroupSettled():
+                self.hooks.group_settled(step)
+
+    # -- advertisements --------------------------------------------------------------------
+
+    def _send(self, priority: int) -> None:
+        ok = True
+        try:
+            for dst, data in self.frames.advert(priority):
+                if self.inst.cfg.unicast_peers:
+                    assert self.channel.sock is not None
+                    rawsock.send_unicast(
+                        self.channel.sock, data, self.inst.src, dst, self.port.index
+                    )
+                else:
+                    assert self.port.announcer is not None
+                    self.port.announcer.sock.send(data)
+        except OSError as e:
+            ok = False
+            log.warning("%s: advertisement not sent: %s", self.name, e.strerror or e)
+        self.inst.sent(priority, ok)
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    async def _addresses(self, vips: Sequence[IPInterface], add: bool, link: bool) -> None:
+        """Add or remove addresses. With a virtual MAC the macvlan is up only while master:
+        a backup must not accept frames sent to the virtual MAC (§6.4.2)."""
+        nl = self.hooks.netlink
+        assert nl is not None
+        done: list[IPInterface] = []
+        if add:
+            self.hooks.addresses_added(self, vips)  # recorded before they exist (crash-safe)
+        try:
+            if add and link and self.vmac is not None:
+                await nl.set_up(self.vmac.index)
+            for vip in vips:
+                if add:
+                    await nl.add_address(self.vip_index, vip)
+                else:
+                    await nl.del_address(self.vip_index, vip)
+                done.append(vip)
+            if not add and link and self.vmac is not None:
+                await nl.set_down(self.vmac.index)
+        except NetlinkFailure as e:
+            log.error("%s: %s", self.name, e)
+        finally:
+            if done and not add:
+                self.hooks.addresses_removed(self, done)
+
+    # -- gratuitous ARP / unsolicited NA ---------------------------------------------------
+
+    def announce(self, frames: list[bytes]) -> None:
+        """One burst now: `garp_repeat` rounds, `garp_interval` apart (later rounds on a task)."""
+        self._cancel("_announcing")
+        repeat, interval = self.inst.cfg.garp_repeat, self.inst.cfg.garp_interval
+        if repeat <= 0 or not frames:
+            return
+        if interval == 0:
+            self._announce_round(frames, repeat)
+            return
+        self._announce_round(frames, 1)
+        if repeat > 1:
+            self._announcing = asyncio.get_running_loop().create_task(
+                self._announce_rest(frames, repeat - 1, interval)
+            )
+
+    def _announce_round(self, frames: list[bytes], times: int) -> None:
+        assert self.port.announcer is not None
+        failed = 0
+        for _ in range(times):
+            failed += self.port.announcer.send(frames)
+        if failed:
+            log.warning("%s: %d gratuitous ARP/NA frames not sent", self.name, failed)
+
+    async def _announce_rest(self, frames: list[bytes], times: int, interval: Fraction) -> None:
+        for _ in range(times):
+            await asyncio.sleep(float(interval))
+            self._announce_round(frames, 1)
+
+    def _refresh(self, interval: Fraction) -> None:
+        """(Re)start the periodic re-announcement at `interval` (fixed for this task: a
+        reload to 0 stops it rather than making it sleep 0 s)."""
+        self._cancel("_refreshing")
+        if interval > 0:
+            self._refreshing = asyncio.get_running_loop().create_task(self._refresh_every(interval))
+
+    async def _refresh_every(self, interval: Fraction) -> None:
+        while True:
+            await asyncio.sleep(float(interval))
+            self.announce(self.frames.announcements(self.inst.cfg.virtual_ips))
+
+    def _stop_announcing(self) -> None:
+        self._cancel("_announcing")
+        self._cancel("_refreshing")
+
+    def _cancel(self, attr: str) -> None:
+        task: asyncio.Task[None] | None = getattr(self, attr)
+        if task is not None:
+            task.cancel()
+            setattr(self, attr, None)
+
+    async def _hand_over(self, winner: IPAddress, vips: tuple[IPInterface, ...]) -> None:
+        """Announce the addresses at the winner's MAC, learnt from the neighbour table, from
+        our own port (so switches keep the winner's MAC where it is)."""
+        nl = self.hooks.netlink
+        if nl is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HAND_OVER_WAIT
+        mac = await nl.neighbour(self.port.index, winner)
+        while mac is None and loop.time() < deadline:
+            self._poke(winner)
+            await asyncio.sleep(0.05)
+            mac = await nl.neighbour(self.port.index, winner)
+        if mac is None or self.inst.state is not fsm.State.BACKUP:
+            return
+        frames = [announce_frame(v, mac, self.channel.primary, self.port.mac) for v in vips]
+        assert self.port.announcer is not None
+        for _ in range(max(1, self.inst.cfg.garp_repeat)):
+            self.port.announcer.send(frames)
+        log.info(
+            "%s: announced the virtual addresses at the new master's MAC %s (%s)",
+            self.name,
+            mac,
+            winner,
+        )
+
+    def _poke(self, address: IPAddress) -> None:
+        """Make the kernel resolve `address` (one datagram to the discard port)."""
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.port.name.encode())
+            if family == socket.AF_INET:
+                s.sendto(b"", (str(address), 9))
+            else:
+                s.sendto(b"", (str(address), 9, 0, self.port.index))
+
+    # -- Router Advertisements -------------------------------------------------------------
+
+    def _router_ads(self, on: bool) -> None:
+        if on:
+            if self.frames.ra and self._advertising_router is None:
+                self._advertising_router = asyncio.get_running_loop().create_task(
+                    self._router_ads_every()
+                )
+            return
+        # Leaving Master, or RAs switched off: say "no longer a router" at once (§6.2.5).
+        self._cancel("_advertising_router")
+        if self.frames.ra and self.port.announcer is not None:
+            self.port.announcer.send([self.frames.ra[0]])
+
+    async def _router_ads_every(self) -> None:
+        """RFC 4861 §6.2.4/§6.2.6: a few quick advertisements when we start, then one every
+        RA_INTERVAL seconds while Master. (Router Solicitations are not answered: hosts
+        that solicit get the next periodic one.)"""
+        assert self.port.announcer is not None
+        for delay in RA_INITIAL:
+            self.port.announcer.send([self.frames.ra[RA_ROUTER_LIFETIME]])
+            await asyncio.sleep(delay)
+        while True:
+            self.port.announcer.send([self.frames.ra[RA_ROUTER_LIFETIME]])
+            await asyncio.sleep(RA_INTERVAL)
