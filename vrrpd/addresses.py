@@ -113,3 +113,32 @@ def kernel_keeps_addr_proto(release: str) -> bool:
     if m is None:
         return False
     return (int(m.group(1)), int(m.group(2))) >= ADDR_PROTO_SINCE
+
+
+def primary_address(
+    family: int, on_interface: Iterable[Address], managed: Collection[IPAddress]
+) -> IPAddress | None:
+    """The address advertisements are sent from: the interface's primary IPv4 address, or
+    its IPv6 link-local address (RFC 5798 §5.1.1.1, §5.1.2.1), never a virtual address
+    vrrpd manages (the host's own, an owner's, is eligible: it is the interface's)."""
+    for a in on_interface:
+        if a.ip in managed or a.ip.version != family:
+            continue
+        if family == 4 and a.primary:
+            return a.ip
+        if family == 6 and a.ip.is_link_local:
+            return a.ip
+    return None
+
+
+def filtered(routers: Iterable[tuple[bool, bool, Iterable[IPAddress]]]) -> list[IPAddress]:
+    """The addresses the accept_mode filter drops traffic to, from (accept_mode, owner,
+    virtual addresses) per virtual router: those of non-owners with accept_mode false
+    (RFC 5798 §6.4.3: the owner always accepts), link-local ones excepted (ND must work)."""
+    return [
+        ip
+        for accept, owner, ips in routers
+        if not accept and not owner
+        for ip in ips
+        if not ip.is_link_local
+    ]

@@ -237,7 +237,7 @@ def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]
     (`[fe80::1%eth0]:9650`). PORT is 1-65535; 0 (a free port, for tests) only with
     `allow_port_zero`. The message names the value, not the key: the caller prefixes it
     (`config.toml: metrics_listen: ...`). It lives here, not in metrics.py, so that checking
-    a configuration does not import prometheus_client; metrics.py re-exports it.
+    a configuration does not import prometheus_client (vrrpd.io.metrics imports it).
     """
     example = "e.g. 127.0.0.1:9650 or [::1]:9650"
     if not isinstance(text, str):

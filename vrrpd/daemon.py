@@ -14,13 +14,20 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import config as config_mod
 from . import fsm
 from . import reload as reload_mod
-from .addresses import Address, StartupPlan, recorded_on, startup_plan
+from .addresses import (
+    Address,
+    StartupPlan,
+    filtered,
+    primary_address,
+    recorded_on,
+    startup_plan,
+)
 from .api import DISCARD_COUNTER, Command, RouterStatus, unknown_command
 from .config import Config, ConfigError, VirtualRouterConfig
 from .events import EventBus
@@ -42,7 +49,7 @@ from .io.channel import Channel, Port
 from .io.control import ControlError, ControlServer, Stream
 from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
-from .io.notify import Job, NotifyRunner
+from .io.notify import NotifyRunner, group_job, instance_job
 from .io.sdnotify import Notifier
 from .io.track import TrackRunner
 from .io.vmac import Vmacs
@@ -57,23 +64,6 @@ IO_ERRORS = (NetlinkFailure, OSError)
 
 class StartupError(Exception):
     """The daemon cannot start; str() is one line for the operator."""
-
-
-def primary_address(
-    family: int, on_interface: Iterable[Address], vips: Iterable[IPAddress]
-) -> IPAddress | None:
-    """The address advertisements are sent from: the interface's primary IPv4 address, or
-    its IPv6 link-local address (RFC 5798 §5.1.1.1, §5.1.2.1), never one of the virtual
-    addresses vrrpd manages (the host's own, an owner's, are eligible)."""
-    managed = set(vips)
-    for a in on_interface:
-        if a.ip in managed or a.ip.version != family:
-            continue
-        if family == 4 and a.primary:
-            return a.ip
-        if family == 6 and a.ip.is_link_local:
-            return a.ip
-    return None
 
 
 class Daemon:
@@ -191,41 +181,17 @@ class Daemon:
     def after_transition(self, ex: Executor, t: Transition) -> None:
         """Notify scripts, once the transition's actions ran (a MASTER script finds the
         addresses in place, as with keepalived)."""
-        cfg = ex.inst.cfg
-        if not cfg.notify or t.new is fsm.State.INITIALIZE:
-            return
-        self.notify_runner.submit(
-            Job(
-                argv=(*cfg.notify, "INSTANCE", cfg.name, t.new.value, str(t.priority)),
-                env={
-                    "VRRP_KIND": "INSTANCE",
-                    "VRRP_NAME": cfg.name,
-                    "VRRP_STATE": t.new.value,
-                    "VRRP_OLD_STATE": t.old.value,
-                    "VRRP_REASON": t.reason.value,
-                    "VRRP_PRIORITY": str(t.priority),
-                    "VRRP_VRID": str(cfg.vrid),
-                    "VRRP_IFACE": cfg.interface,
-                    "VRRP_FAMILY": f"ipv{cfg.family}",
-                },
-                timeout=float(cfg.notify_timeout),
-                what=f"{cfg.name} {t.new.value}",
-            )
-        )
+        job = instance_job(ex.inst.cfg, t)
+        if job is not None:
+            self.notify_runner.submit(job)
 
     def group_settled(self, settled: GroupSettled) -> None:
         group, state = settled.group, settled.state
         self.bus.publish("group", name=group.name, state=state.value)
         log.info("sync group %s: all members %s", group.name, state.value)
-        if group.notify and state is not fsm.State.INITIALIZE:
-            self.notify_runner.submit(
-                Job(
-                    argv=(*group.notify, "GROUP", group.name, state.value),
-                    env={"VRRP_KIND": "GROUP", "VRRP_NAME": group.name, "VRRP_STATE": state.value},
-                    timeout=10.0,
-                    what=f"group {group.name} {state.value}",
-                )
-            )
+        job = group_job(group, state)
+        if job is not None:
+            self.notify_runner.submit(job)
 
     async def rebuild(self, ex: Executor, parts: frozenset[Part]) -> None:
         if Part.FRAMES in parts:
@@ -439,13 +405,14 @@ class Daemon:
             del self.ports[ch.port.name]
 
     async def _sync_accept_mode(self) -> None:
-        dropped = [
-            v.ip
+        dropped = filtered(
+            (
+                ex.inst.cfg.accept_mode,
+                ex.inst.cfg.priority == OWNER_PRIORITY,
+                (v.ip for v in ex.inst.cfg.virtual_ips),
+            )
             for ex in self.execs.values()
-            if not ex.inst.cfg.accept_mode and ex.inst.cfg.priority != OWNER_PRIORITY
-            for v in ex.inst.cfg.virtual_ips
-            if not v.ip.is_link_local
-        ]
+        )
         if dropped:
             await nft.install(dropped)
             self._nft_installed = True

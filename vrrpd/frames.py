@@ -72,12 +72,9 @@ def unicast_payload(message: bytes, src: IPAddress, dst: IPAddress) -> bytes:
     return ip_packet(message, src, dst) if isinstance(dst, IPv4Address) else message
 
 
-def advert_frames(
-    cfg: VirtualRouterConfig, src: IPAddress, mac: str, priority: int
-) -> list[tuple[IPAddress, bytes]]:
-    """(destination, bytes) to send for `priority`: one multicast Ethernet frame, or one
-    unicast payload per peer (the checksum covers the destination, so one each)."""
-    adv = packet.Advertisement(
+def advertisement(cfg: VirtualRouterConfig, priority: int) -> packet.Advertisement:
+    """The advertisement a virtual router sends at `priority`."""
+    return packet.Advertisement(
         version=cfg.version,
         vrid=cfg.vrid,
         priority=priority,
@@ -86,6 +83,14 @@ def advert_frames(
         auth_type=1 if cfg.auth_pass else 0,
         auth_data=auth_data(cfg.auth_pass) if cfg.version == 2 else b"",
     )
+
+
+def advert_frames(
+    cfg: VirtualRouterConfig, src: IPAddress, mac: str, priority: int
+) -> list[tuple[IPAddress, bytes]]:
+    """(destination, bytes) to send for `priority`: one multicast Ethernet frame, or one
+    unicast payload per peer (the checksum covers the destination, so one each)."""
+    adv = advertisement(cfg, priority)
     if cfg.unicast_peers:
         return [
             (peer, unicast_payload(packet.encode(adv, src, peer, cfg.checksum), src, peer))

@@ -41,7 +41,8 @@ from netns_lab import craft, wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.conformance.conftest import REPO, capture, counters, vr
 from vrrpd.config import parse
-from vrrpd.receive import Accepted, Discarded, Receiver, RouterView
+from vrrpd.instance import view
+from vrrpd.receive import Accepted, Discarded, Receiver
 
 pytestmark = pytest.mark.netns
 
@@ -65,17 +66,9 @@ ADDRESSES = [VIP, "192.0.2.253", "198.51.100.254"]
 
 
 def receiver(table: dict[str, Any], primary: str) -> Receiver:
-    """What daemon.Channel builds for this configuration (see daemon.Router.view)."""
+    """What the daemon's channel builds for this configuration (vrrpd.instance.view)."""
     cfg = parse({"virtual_router": [table]}, "fuzz").virtual_routers[0]
-    view = RouterView(
-        version=cfg.version,
-        addresses=frozenset(v.ip for v in cfg.virtual_ips),
-        interval_cs=cfg.advert_interval_cs,
-        auth_pass=cfg.auth_pass,
-        peers=frozenset(cfg.unicast_peers),
-        ttl_check=cfg.unicast_ttl_check or not cfg.unicast_peers,
-    )
-    return Receiver({cfg.vrid: view}, {IPv4Address(primary)})
+    return Receiver({cfg.vrid: view(cfg)}, {IPv4Address(primary)})
 
 
 @dataclass

@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
+from tests.helpers import vr
 from vrrpd import fsm, packet
 from vrrpd.config import Config, parse
+from vrrpd.frames import advertisement
 from vrrpd.groups import GroupSettled, SyncGroups
 from vrrpd.instance import (
     AddAddresses,
@@ -30,7 +32,7 @@ from vrrpd.instance import (
     StopAnnouncing,
     Transition,
 )
-from vrrpd.receive import Accepted, Receiver, auth_data
+from vrrpd.receive import Accepted, Receiver
 from vrrpd.types import IPAddress, IPInterface, vrrp_group
 
 MAX_DELAY = 0.005
@@ -47,16 +49,8 @@ def config(
 
 
 def router(**keys: object) -> dict[str, object]:
-    table: dict[str, object] = {
-        "name": "gw",
-        "interface": "eth0",
-        "vrid": 51,
-        "priority": 100,
-        "advert_interval": 1.0,
-        "virtual_ips": ["192.0.2.254/24"],
-    }
-    table.update(keys)
-    return table
+    """The lab's default virtual router (tests.helpers.vr) at a 1 s interval."""
+    return vr(**{"advert_interval": 1.0, **keys})
 
 
 @dataclass(order=True)
@@ -127,6 +121,7 @@ class Network:
         self.queue: list[Delivery] = []
         self.events: list[Event] = []
         self.watchers: list[Callable[[Network], None]] = []
+        self.discarded: list[tuple[float, int, str]] = []  # (time, node, reason)
         self._seq = 0
         self._link_last: dict[tuple[int, int], float] = {}
 
@@ -195,6 +190,7 @@ class Network:
                     continue
                 verdict = n.receiver.receive(msg.message, msg.src, msg.dst, 255)
                 if not isinstance(verdict, Accepted):
+                    self.discarded.append((self.now, n.index, verdict.reason))
                     continue
                 inst = next(i for i in n.insts.values() if i.cfg.vrid == verdict.vrid)
                 self.input(n.index, inst.name, inst.advert, verdict)
@@ -226,15 +222,7 @@ class Network:
 
     def _send(self, n: Node, inst: Instance, priority: int) -> None:
         cfg = inst.cfg
-        adv = packet.Advertisement(
-            version=cfg.version,
-            vrid=cfg.vrid,
-            priority=priority,
-            interval_cs=cfg.advert_interval_cs,
-            addresses=cfg.advert_addresses,
-            auth_type=1 if cfg.auth_pass else 0,
-            auth_data=auth_data(cfg.auth_pass) if cfg.version == 2 else b"",
-        )
+        adv = advertisement(cfg, priority)
         grp = vrrp_group(cfg.family)
         message = packet.encode(adv, inst.src, grp, cfg.checksum)
         for m in self.nodes:
@@ -255,6 +243,7 @@ class Network:
         return self.nodes[node].insts[name].state
 
     def masters(self, name: str = "gw") -> list[int]:
+        """The living nodes where `name` is MASTER."""
         return [n.index for n in self.nodes if n.alive and n.insts[name].state is fsm.State.MASTER]
 
     def holders(self, address: str) -> list[int]:

@@ -1,10 +1,11 @@
 """An in-memory network of 2-5 virtual routers (one VRID) on a shared virtual clock.
 
-Each router is a pure `fsm.VirtualRouter`. Its SendAdvert actions are encoded with the real
-codec and delivered to every other router, through the real `Receiver`, after a random delay
-(0-5 ms; a link never reorders) and with random loss (0-30 %). Timers fire exactly at
-`next_deadline()`. After a lossy phase and a final loss-free phase there must be exactly one
-master: the highest priority, ties broken by the highest primary address (RFC 5798 §6.4.3).
+Each router is vrrpd's pure virtual router (`Instance`, on the shared harness of
+tests/property/harness.py). Its advertisements are encoded with the real codec and delivered
+to every other router, through the real `Receiver`, after a random delay (0-5 ms; a link never
+reorders) and with random loss (0-30 %). Timers fire exactly at `next_deadline()`. After a
+lossy phase and a final loss-free phase there must be exactly one master: the highest
+priority, ties broken by the highest primary address (RFC 5798 §6.4.3).
 
 The tie rule needs the tied routers to contend at the same moment (all start together here):
 a Backup follows an equal-priority Master whatever its address (§6.4.2 "greater than or
@@ -14,173 +15,69 @@ failover scenarios check the priority always and the address only when it decide
 
 from __future__ import annotations
 
-import heapq
 import math
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from ipaddress import IPv4Address, IPv6Address
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.helpers import VIP, VRID, advert, make
-from vrrpd import packet
-from vrrpd.fsm import (
-    Action,
-    AdvertReceived,
-    SendAdvert,
-    Shutdown,
-    Startup,
-    State,
-    StateChanged,
-    Timeout,
-    VirtualRouter,
-)
-from vrrpd.packet import ChecksumForm, encode
-from vrrpd.receive import Accepted, Receiver, RouterView
+from tests.property import harness
+from tests.property.harness import MAX_DELAY, config, router
+from vrrpd.fsm import State
+from vrrpd.instance import Instance, Transition
 from vrrpd.timing import master_down_interval
 
-GROUP = packet.VRRP_GROUP_V4
-MAX_DELAY = 0.005
 
+class Network(harness.Network):
+    """The harness with one virtual router ("gw") per node and the election's questions."""
 
-@dataclass(order=True)
-class Delivery:
-    time: float
-    seq: int
-    target: int = field(compare=False)
-    src: IPv4Address | IPv6Address = field(compare=False)
-    message: bytes = field(compare=False)
+    @property
+    def routers(self) -> list[Instance]:
+        return [n.insts["gw"] for n in self.nodes]
 
+    @property
+    def alive(self) -> list[bool]:
+        return [n.alive for n in self.nodes]
 
-@dataclass
-class Network:
-    routers: list[VirtualRouter]
-    rng: random.Random
-    loss: float = 0.0
-    now: float = 0.0
-    alive: list[bool] = field(default_factory=list)
-    queue: list[Delivery] = field(default_factory=list)
-    changes: list[tuple[float, int, StateChanged]] = field(default_factory=list)
-    sent: int = 0
-    _seq: int = 0
-    _link_last: dict[tuple[int, int], float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.alive = [True] * len(self.routers)
-        self.receivers = [
-            Receiver({VRID: RouterView(3, frozenset({VIP}))}, local={r.primary})
-            for r in self.routers
+    @property
+    def changes(self) -> list[tuple[float, int, Transition]]:
+        return [
+            (e.time, e.node, e.out) for e in self.transitions() if isinstance(e.out, Transition)
         ]
 
-    def start(self) -> None:
-        for i, r in enumerate(self.routers):
-            self._execute(i, r.handle(Startup(), self.now))
-
-    def kill(self, i: int) -> None:
-        """Router i stops dead: it sends nothing more and hears nothing."""
-        self.alive[i] = False
+    @property
+    def sent(self) -> int:
+        return len(self.outputs(harness.SendAdvert))
 
     def shutdown(self, i: int) -> None:
         """Router i is disabled cleanly (a master sends priority 0), then stops."""
-        self._execute(i, self.routers[i].handle(Shutdown(), self.now))
-        self.alive[i] = False
-
-    def run_until(self, end: float) -> None:
-        while True:
-            timers = [
-                (d, i)
-                for i, r in enumerate(self.routers)
-                if self.alive[i] and (d := r.next_deadline()) is not None
-            ]
-            t_timer, i_timer = min(timers) if timers else (math.inf, -1)
-            t_msg = self.queue[0].time if self.queue else math.inf
-            if min(t_timer, t_msg) > end:
-                self.now = end
-                return
-            if t_timer <= t_msg:  # a timer due with a delivery fires first
-                self.now = t_timer
-                router = self.routers[i_timer]
-                self._execute(i_timer, router.handle(Timeout(), t_timer))
-                after = router.next_deadline()
-                assert after is None or after > t_timer, f"timer of router {i_timer} stuck"
-            else:
-                msg = heapq.heappop(self.queue)
-                self.now = msg.time
-                if not self.alive[msg.target]:
-                    continue
-                verdict = self.receivers[msg.target].receive(msg.message, msg.src, GROUP, 255)
-                assert isinstance(verdict, Accepted), verdict
-                assert verdict.address_mismatch is False
-                event = AdvertReceived(verdict.advert, verdict.src)
-                self._execute(msg.target, self.routers[msg.target].handle(event, msg.time))
-
-    def _execute(self, i: int, actions: list[Action]) -> None:
-        router = self.routers[i]
-        for action in actions:
-            if isinstance(action, StateChanged):
-                self.changes.append((self.now, i, action))
-            elif isinstance(action, SendAdvert):
-                assert action.priority in (0, router.params.priority)
-                self._send(i, action.priority)
-
-    def _send(self, i: int, priority: int) -> None:
-        router = self.routers[i]
-        adv = advert(priority, router.params.interval_cs)
-        message = encode(adv, router.primary, GROUP, ChecksumForm.PSEUDO)
-        self.sent += 1
-        for j in range(len(self.routers)):
-            if j == i or not self.alive[j] or self.rng.random() < self.loss:
-                continue
-            self._seq += 1
-            # A link never reorders: a packet does not overtake the previous one.
-            when = max(self.now + self.rng.uniform(0.0, MAX_DELAY), self._link_last.get((i, j), 0))
-            self._link_last[i, j] = when
-            heapq.heappush(self.queue, Delivery(when, self._seq, j, router.primary, message))
-
-    # -- what the test checks --------------------------------------------------------------
-
-    def masters(self) -> list[int]:
-        return [i for i, r in enumerate(self.routers) if self.alive[i] and r.state is State.MASTER]
+        self.input(i, "gw", self.routers[i].shutdown)
+        self.kill(i)
 
     def expected_master(self) -> int:
         """Highest priority, then highest primary address, among the living."""
         living = [i for i in range(len(self.routers)) if self.alive[i]]
-        return max(
-            living, key=lambda i: (self.routers[i].params.priority, int(self.routers[i].primary))
-        )
+        return max(living, key=lambda i: (self.routers[i].cfg.priority, int(self.routers[i].src)))
 
     def top_priority(self) -> int:
-        return max(r.params.priority for i, r in enumerate(self.routers) if self.alive[i])
-
-    def describe(self) -> str:
-        rows = [
-            f"r{i} prio={r.params.priority} addr={r.primary} state={r.state.value}"
-            f"{'' if self.alive[i] else ' (dead)'}"
-            for i, r in enumerate(self.routers)
-        ]
-        tail = [
-            f"{t:.4f} r{i} {c.old.value}->{c.new.value} {c.reason.value}"
-            for t, i, c in self.changes[-12:]
-        ]
-        return "\n".join([*rows, "last changes:", *tail])
+        return max(r.cfg.priority for i, r in enumerate(self.routers) if self.alive[i])
 
     def assert_one_right_master(self, *, strict_tie: bool = True) -> int:
         masters = self.masters()
         assert len(masters) == 1, self.describe()
         (m,) = masters
-        assert self.routers[m].params.priority == self.top_priority(), self.describe()
+        assert self.routers[m].cfg.priority == self.top_priority(), self.describe()
         if strict_tie:
             assert m == self.expected_master(), self.describe()
         for i, r in enumerate(self.routers):
             if self.alive[i] and i != m:
                 assert r.state is State.BACKUP, self.describe()
+        assert self.discarded == [], self.describe()
         return m
 
     def assert_quiet_since(self, t: float) -> None:
-        late = [c for c in self.changes if c[0] >= t]
-        assert late == [], self.describe()
+        assert self.transitions(t) == [], self.describe()
 
 
 @dataclass(frozen=True)
@@ -211,11 +108,9 @@ def setups(draw: st.DrawFn, min_routers: int = 2) -> Setup:
 
 
 def build(s: Setup) -> Network:
-    routers = [
-        make(p, s.interval_cs, primary=IPv4Address(f"192.0.2.{h}"))
-        for p, h in zip(s.priorities, s.hosts, strict=True)
-    ]
-    return Network(routers, random.Random(s.seed), loss=s.loss)
+    interval = s.interval_cs / 100
+    configs = [config([router(priority=p, advert_interval=interval)]) for p in s.priorities]
+    return Network(configs, seed=s.seed, loss=s.loss, hosts=s.hosts)
 
 
 def settle_window(s: Setup) -> float:
@@ -291,7 +186,7 @@ def test_failover_without_loss_within_master_down_interval(s: Setup) -> None:
     when its priority is unique."""
     s, net, old = lossless_master(s)
     # Kill just after an advert went out, as in the worst case for detection.
-    last_advert = net.routers[old].adver_deadline
+    last_advert = net.routers[old].fsm.adver_deadline
     assert last_advert is not None
     net.run_until(last_advert + 1e-6)
     net.kill(old)

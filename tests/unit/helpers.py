@@ -136,3 +136,12 @@ def one_router(**keys: object) -> str:
     base.update(keys)
     body = "".join(f"{k} = {v}\n" for k, v in base.items() if v is not None)
     return "[[virtual_router]]\n" + body
+
+
+def bad(tmp_path: Path, text: str) -> list[str]:
+    """The problem lines of a file, with the file name cut off."""
+    path = write(tmp_path, text)
+    prefix = f"{path}: "
+    lines = problems(path)
+    assert all(line.startswith(prefix) for line in lines)
+    return [line[len(prefix) :] for line in lines]

@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.helpers import one_router, problems, write
+from tests.unit.helpers import bad, one_router, write
 from vrrpd.config import ConfigError, VirtualRouterConfig, _max_addresses, load, parse
 
 
 def router(tmp_path: Path, **keys: object) -> VirtualRouterConfig:
     (vr,) = load(write(tmp_path, one_router(**keys))).virtual_routers
     return vr
-
-
-def bad(tmp_path: Path, text: str) -> list[str]:
-    """The problem lines of a file, with the file name cut off."""
-    path = write(tmp_path, text)
-    prefix = f"{path}: "
-    lines = problems(path)
-    assert all(line.startswith(prefix) for line in lines)
-    return [line[len(prefix) :] for line in lines]
 
 
 def vips(*texts: str) -> str:

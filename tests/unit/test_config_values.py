@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.helpers import ROUTER, one_router, problems, write
+from tests.unit.helpers import ROUTER, bad, one_router, problems, write
 from vrrpd.config import ConfigError, load, parse
 
 HUGE = "9" * 400  # float() overflows from 2**1024 (309 digits): math.isfinite raised
 SHOWN = "99999999999999999999... (400 digits)"
-
-
-def bad(tmp_path: Path, text: str) -> list[str]:
-    """The problem lines of a file, with the file name cut off."""
-    path = write(tmp_path, text)
-    prefix = f"{path}: "
-    lines = problems(path)
-    assert all(line.startswith(prefix) for line in lines)
-    return [line[len(prefix) :] for line in lines]
 
 
 def script(**keys: str) -> str:

@@ -12,10 +12,12 @@ import asyncio
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
 
+from ..types import IPAddress
+
 TABLE = "vrrpd"
 
 
-def ruleset(addresses: Iterable[IPv4Address | IPv6Address]) -> str:
+def ruleset(addresses: Iterable[IPAddress]) -> str:
     v4 = sorted({a for a in addresses if isinstance(a, IPv4Address)})
     v6 = sorted({a for a in addresses if isinstance(a, IPv6Address)})
     rules = []
@@ -58,7 +60,7 @@ async def _nft(script: str) -> None:
         raise OSError(f"nft failed: {err.decode(errors='replace').strip()}")
 
 
-async def install(addresses: Iterable[IPv4Address | IPv6Address]) -> None:
+async def install(addresses: Iterable[IPAddress]) -> None:
     await _nft(ruleset(addresses))
 
 

@@ -16,6 +16,10 @@ import os
 import signal
 from dataclasses import dataclass
 
+from ..config import SyncGroup, VirtualRouterConfig
+from ..fsm import State
+from ..instance import Transition
+
 log = logging.getLogger("vrrpd")
 
 QUEUE_LIMIT = 1000
@@ -27,6 +31,43 @@ class Job:
     env: dict[str, str]
     timeout: float
     what: str  # for logs: "gw MASTER"
+
+
+GROUP_TIMEOUT = 10.0
+
+
+def instance_job(cfg: VirtualRouterConfig, t: Transition) -> Job | None:
+    """The notify script run for a virtual router's transition (None: none to run)."""
+    if not cfg.notify or t.new is State.INITIALIZE:
+        return None
+    return Job(
+        argv=(*cfg.notify, "INSTANCE", cfg.name, t.new.value, str(t.priority)),
+        env={
+            "VRRP_KIND": "INSTANCE",
+            "VRRP_NAME": cfg.name,
+            "VRRP_STATE": t.new.value,
+            "VRRP_OLD_STATE": t.old.value,
+            "VRRP_REASON": t.reason.value,
+            "VRRP_PRIORITY": str(t.priority),
+            "VRRP_VRID": str(cfg.vrid),
+            "VRRP_IFACE": cfg.interface,
+            "VRRP_FAMILY": f"ipv{cfg.family}",
+        },
+        timeout=float(cfg.notify_timeout),
+        what=f"{cfg.name} {t.new.value}",
+    )
+
+
+def group_job(group: SyncGroup, state: State) -> Job | None:
+    """The notify script run when a sync group settles in `state` (None: none to run)."""
+    if not group.notify or state is State.INITIALIZE:
+        return None
+    return Job(
+        argv=(*group.notify, "GROUP", group.name, state.value),
+        env={"VRRP_KIND": "GROUP", "VRRP_NAME": group.name, "VRRP_STATE": state.value},
+        timeout=GROUP_TIMEOUT,
+        what=f"group {group.name} {state.value}",
+    )
 
 
 class NotifyRunner:

@@ -1,0 +1,281 @@
+"""One virtual router's decisions (vrrpd.instance), with an explicit clock: the outputs the
+runtime carries out, an address owner that keeps the host's address, counters and status,
+tracking, and what a reload rebuilds. Also the small decisions next to it: the primary
+address, the accept_mode filter and the notify jobs."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, ip_interface
+from typing import Any
+
+import pytest
+
+from vrrpd import packet
+from vrrpd.addresses import Address, filtered, primary_address
+from vrrpd.api import Counter
+from vrrpd.config import SyncGroup, VirtualRouterConfig, parse
+from vrrpd.fsm import Reason, State
+from vrrpd.instance import (
+    AddAddresses,
+    Announce,
+    DelAddresses,
+    Instance,
+    Part,
+    PriorityChanged,
+    Rebuild,
+    Refresh,
+    SendAdvert,
+    StopAnnouncing,
+    TrackingChanged,
+    Transition,
+    Updated,
+    Warn,
+)
+from vrrpd.io.notify import group_job, instance_job
+from vrrpd.packet import Advertisement, ChecksumForm
+from vrrpd.receive import Accepted
+
+ME = IPv4Address("192.0.2.1")
+PEER = IPv4Address("192.0.2.2")
+VIP = IPv4Interface("192.0.2.254/24")
+OWN = IPv4Interface("192.0.2.1/24")
+
+
+def cfg(**keys: Any) -> VirtualRouterConfig:
+    table = {"name": "gw", "interface": "eth0", "vrid": 51, "virtual_ips": [str(VIP)]} | keys
+    return parse({"virtual_router": [table]}, "t.toml").virtual_routers[0]
+
+
+def started(now: float = 0.0, host_owned: tuple[IPv4Address, ...] = (), **keys: Any) -> Instance:
+    inst = Instance(cfg(**keys), ME, host_owned)
+    inst.tracker.interface("eth0", True)
+    inst.start(now)
+    return inst
+
+
+def master(**keys: Any) -> tuple[Instance, float]:
+    inst = started(**keys)
+    if inst.state is State.BACKUP:
+        deadline = inst.next_deadline()
+        assert deadline is not None
+        inst.timeout(deadline)
+        return inst, deadline
+    return inst, 0.0
+
+
+def accepted(priority: int, src: IPv4Address = PEER, **kw: Any) -> Accepted:
+    adv = Advertisement(3, 51, priority, 100, (VIP.ip,))
+    defaults: dict[str, Any] = {"address_mismatch": False}
+    defaults.update(kw)
+    return Accepted(51, adv, src, ChecksumForm.PSEUDO, **defaults)
+
+
+# --- start, master, backup ----------------------------------------------------------------
+
+
+def test_becoming_master_sends_then_claims_then_announces() -> None:
+    inst = started()
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    out = inst.timeout(deadline)
+    assert out == [
+        SendAdvert(100),
+        AddAddresses((VIP,)),
+        Announce((VIP,)),
+        Transition(State.BACKUP, State.MASTER, Reason.MASTER_DOWN, 100),
+    ]
+    assert inst.counters[Counter.BECAME_MASTER] == 1 and inst.transitions == 2
+
+
+def test_master_with_refresh_and_stepping_down_for_a_better_one() -> None:
+    inst, t = master(garp_refresh=2)
+    assert inst.state is State.MASTER
+    out = inst.advert(accepted(200), t + 0.5)
+    assert out == [
+        StopAnnouncing(),
+        DelAddresses((VIP,)),
+        Transition(State.MASTER, State.BACKUP, Reason.HIGHER_PRIORITY, 100),
+        StopAnnouncing(),
+        inst_hand_over(inst),
+    ]
+
+
+def inst_hand_over(inst: Instance) -> Any:
+    from vrrpd.instance import HandOver
+
+    return HandOver(PEER, inst.cfg.virtual_ips)
+
+
+def test_refresh_starts_with_the_configured_period_on_becoming_master() -> None:
+    inst = started(garp_refresh=2)
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    assert Refresh(Fraction(2)) in inst.timeout(deadline)
+
+
+# --- the address owner (RFC 5798 §1): the host's own address --------------------------------
+
+
+def test_owner_of_the_interface_address_never_adds_or_removes_it() -> None:
+    inst = started(host_owned=(OWN.ip,), priority=255, virtual_ips=[str(OWN)])
+    assert inst.state is State.MASTER  # at once (§6.4.1)
+    assert inst.managed() == ()
+    out = inst.shutdown(1.0)
+    assert out[:2] == [SendAdvert(0), StopAnnouncing()]
+    assert DelAddresses(()) in out and DelAddresses((OWN,)) not in out
+
+
+def test_owner_with_an_extra_vip_manages_only_that_one() -> None:
+    inst = started(host_owned=(OWN.ip,), priority=255, virtual_ips=[str(OWN), str(VIP)])
+    assert inst.managed() == (VIP,)
+    assert inst.vips_lost(OWN.ip, 1.0) == []  # the host's address is not ours to restore
+    lost = inst.vips_lost(VIP.ip, 1.0)
+    assert isinstance(lost[0], Warn) and AddAddresses((VIP,)) in lost
+
+
+# --- counters, warnings, status -------------------------------------------------------------
+
+
+def test_counters_and_one_warning_per_sender() -> None:
+    inst = started()
+    inst.advert(accepted(100, address_mismatch=True), 0.1)
+    out = inst.advert(accepted(0, address_mismatch=True), 0.2)
+    assert not [o for o in out if isinstance(o, Warn)]  # once per sender
+    c = inst.counters
+    assert c[Counter.ADVERTS_RECEIVED] == 2 and c[Counter.ADDRESS_LIST_MISMATCH] == 2
+    assert c[Counter.PRIORITY0_RECEIVED] == 1 and c[Counter.CHECKSUM_RFC5798] == 2
+    inst.discarded("ttl")
+    inst.sent(0, True)
+    inst.sent(100, False)
+    assert c[Counter.DISCARD_TTL] == 1 and c[Counter.PRIORITY0_SENT] == 1
+    assert c[Counter.ADVERTS_SENT] == 1 and c[Counter.SEND_ERRORS] == 1
+
+
+def test_status_adds_the_channel_discards() -> None:
+    inst = started(now=5.0)
+    inst.discarded("vrid")  # cannot normally happen, but it adds
+    status = inst.status(7.5, {Counter.DISCARD_VRID: 3}, None)
+    assert status.counters["discard_vrid"] == 4
+    assert status.state == "BACKUP" and status.time_in_state == 2.5
+    assert status.virtual_ips == ("192.0.2.254/24",) and status.primary == "192.0.2.1"
+
+
+# --- tracking and overrides ------------------------------------------------------------------
+
+
+def test_a_weighted_link_lowers_the_priority_and_says_why() -> None:
+    inst, t = master(track_interfaces=[{"interface": "up1", "weight": -60}])
+    out = inst.link("up1", False, t + 1)
+    assert out[0] == TrackingChanged("interface up1 down", "base 100, -60 interface up1 down = 40")
+    assert SendAdvert(40) in out
+    assert PriorityChanged(100, 40, "base 100, -60 interface up1 down = 40") in out
+    assert inst.link("other", False, t + 2) == []  # not tracked
+
+
+def test_own_interface_down_is_fault_and_up_again_is_backup() -> None:
+    inst, t = master()
+    out = inst.link("eth0", False, t + 1)
+    assert SendAdvert(0) in out and inst.state is State.FAULT
+    out = inst.link("eth0", True, t + 2)
+    assert inst.state is State.BACKUP
+    assert Transition(State.FAULT, State.BACKUP, Reason.FAULT_CLEARED, 100) in out
+
+
+# --- reload -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "parts"),
+    [
+        ({"priority": 90}, {Part.TRACKING}),
+        ({"advert_interval": 0.5}, {Part.FRAMES, Part.VIEW}),
+        ({"checksum": "rfc9568"}, {Part.FRAMES}),
+        ({"unicast_peers": ["192.0.2.2"]}, {Part.FRAMES, Part.VIEW}),
+        ({"accept_mode": False}, {Part.FILTER}),
+        ({"garp_repeat": 1}, set()),
+        ({"notify": ["/bin/true"]}, set()),
+        ({"track_files": [{"name": "f", "path": "/run/f", "weight": -1}]}, {Part.TRACKING}),
+    ],
+)
+def test_update_rebuilds_only_what_the_change_needs(keys: dict[str, Any], parts: set[Part]) -> None:
+    inst, t = master()
+    out = inst.update(cfg(**keys), (), t + 1)
+    rebuilt = [o for o in out if isinstance(o, Rebuild)]
+    assert rebuilt == ([Rebuild(frozenset(parts))] if parts else [])
+    assert [o for o in out if isinstance(o, Updated)] == [Updated(tuple(sorted(_fields(keys))))]
+    assert inst.state is State.MASTER
+
+
+def _fields(keys: dict[str, Any]) -> list[str]:
+    return ["advert_interval_cs" if k == "advert_interval" else k for k in keys]
+
+
+def test_update_keeps_verdicts_of_unchanged_tracked_objects() -> None:
+    scripts = [{"name": "chk", "command": ["/bin/true"]}]  # unweighted: FAULT while unknown
+    inst = Instance(cfg(track_scripts=scripts), ME)
+    inst.tracker.interface("eth0", True)
+    inst.script_result("chk", True, "exit 0", 0.0)
+    inst.start(0.0)
+    assert inst.state is State.BACKUP
+    more = [*scripts, {"name": "load", "command": ["/bin/true"], "weight": -10}]
+    out = inst.update(cfg(track_scripts=more), (), 1.0)
+    assert inst.state is State.BACKUP, out  # "chk" kept its verdict: no FAULT
+
+
+def test_unicast_source_changes_the_tie_break_address() -> None:
+    inst = started(unicast_peers=["192.0.2.2"])
+    inst.update(cfg(unicast_peers=["192.0.2.2"], unicast_source="192.0.2.9"), (), 1.0)
+    assert inst.src == IPv4Address("192.0.2.9") == inst.fsm.primary
+
+
+def test_update_of_an_unchanged_configuration_does_nothing() -> None:
+    inst, t = master()
+    assert inst.update(cfg(), (), t + 1) == []
+
+
+# --- next to the instance: primary address, filter, notify --------------------------------
+
+
+def test_primary_address_skips_managed_vips_but_not_the_hosts_own() -> None:
+    on = [
+        Address(VIP, primary=True),
+        Address(OWN, primary=True),
+        Address(IPv4Interface("192.0.2.7/24"), primary=False),
+        Address(ip_interface("fe80::1/64"), primary=True),  # type: ignore[arg-type]
+    ]
+    assert primary_address(4, on, {VIP.ip}) == OWN.ip
+    assert primary_address(4, on, {VIP.ip, OWN.ip}) is None
+    assert primary_address(6, on, set()) == IPv6Address("fe80::1")
+
+
+def test_accept_mode_filter() -> None:
+    ll = IPv6Address("fe80::1")
+    routers = [
+        (False, False, [VIP.ip, ll]),
+        (False, True, [OWN.ip]),  # the owner always accepts
+        (True, False, [IPv4Address("192.0.2.5")]),
+    ]
+    assert filtered(routers) == [VIP.ip]
+
+
+def test_notify_jobs() -> None:
+    c = cfg(notify=["/usr/bin/n", "-x"])
+    t = Transition(State.BACKUP, State.MASTER, Reason.MASTER_DOWN, 100)
+    job = instance_job(c, t)
+    assert job is not None
+    assert job.argv == ("/usr/bin/n", "-x", "INSTANCE", "gw", "MASTER", "100")
+    assert job.env["VRRP_REASON"] == "master-down" and job.env["VRRP_FAMILY"] == "ipv4"
+    assert instance_job(cfg(), t) is None
+    shut = Transition(State.MASTER, State.INITIALIZE, Reason.SHUTDOWN, 100)
+    assert instance_job(c, shut) is None
+    g = SyncGroup("edge", ("a", "b"), ("/usr/bin/g",))
+    gj = group_job(g, State.FAULT)
+    assert gj is not None and gj.argv == ("/usr/bin/g", "GROUP", "edge", "FAULT")
+    assert group_job(SyncGroup("edge", ("a", "b")), State.MASTER) is None
+
+
+def test_packet_constants_come_from_one_place() -> None:
+    from vrrpd import types
+
+    assert packet.VRRP_GROUP_V4 is types.VRRP_GROUP_V4 and packet.VRRP_TTL == types.VRRP_TTL
