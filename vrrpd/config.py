@@ -540,6 +540,8 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
                 )
                 continue
             unusable = _unusable_vip(vip.ip)
+            if "%" in text:  # ipaddress keeps a zone in the interface, not in .ip
+                unusable = "must be an address without %scope (the router's interface)"
             if unusable is not None:
                 problems.add(f"{where}virtual_ips[{i}]", f"{unusable}, got {_show(text)}")
                 continue

@@ -224,3 +224,11 @@ class TestMtu:
         addresses = [f"198.51.100.{i}" for i in range(1, 256)]
         vr = router(tmp_path, version=version, virtual_ips=vips(*addresses))
         assert len(vr.virtual_ips) == 255
+
+
+def test_vip_with_a_scope_is_refused(tmp_path: Path) -> None:
+    text = one_router(virtual_ips='["fe80::1%eth0/64", "2001:db8::1/64"]')
+    assert bad(tmp_path, text) == [
+        "virtual_router[0].virtual_ips[0]: must be an address without %scope (the router's "
+        "interface), got 'fe80::1%eth0/64'"
+    ]
