@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -471,6 +472,7 @@ class Daemon:
         self.groups.stopping = True
         for ex in list(self.execs.values()):
             await self._remove(ex)
+        self._prune_ports()
         await self.notify_runner.drain(timeout=5.0)
         await self.notify_runner.close()
         for task in self._tasks:
@@ -542,11 +544,7 @@ class Daemon:
                             continue
                         if event.name:
                             self.feed(ex, ex.inst.link, event.name, event.up)
-                        if (
-                            event.up
-                            and event.index == ex.port.index
-                            and ex.inst.state is fsm.State.MASTER
-                        ):
+                        if event.up and event.index == ex.port.index:
                             self.feed(ex, ex.inst.link_up_again)
         except asyncio.CancelledError:
             raise
@@ -597,11 +595,11 @@ class Daemon:
     async def _apply(self, new: Config, plan: reload_mod.Plan) -> None:
         A = reload_mod.Action
         new_by_name = {c.name: c for c in new.virtual_routers}
-        # Before anything changes: every interface the new routers need must exist.
+        starting = [new_by_name[n] for n in (*plan.names(A.RESTART), *plan.names(A.ADD))]
         try:
-            for name in (*plan.names(A.RESTART), *plan.names(A.ADD)):
-                await self._port(new_by_name[name].interface)
+            await self._can_start(starting)
         except (*IO_ERRORS, StartupError) as e:
+            self._prune_ports()
             raise ControlError(f"reload not applied (nothing changed): {e}") from None
         done: list[str] = []
         try:
@@ -612,10 +610,7 @@ class Daemon:
             for name in plan.names(A.UPDATE):
                 await self._update(self.execs[name], new_by_name[name])
                 done.append(f"{name} updated")
-            started = await self._add(
-                [new_by_name[n] for n in (*plan.names(A.RESTART), *plan.names(A.ADD))],
-                startup=False,
-            )
+            started = await self._add(starting, startup=False)
             self.groups = SyncGroups(new.sync_groups, self._instances(), self.groups.settled)
             for ex in started:
                 self._start(ex)
@@ -623,17 +618,45 @@ class Daemon:
             for ex in list(self.execs.values()):
                 self.feed(ex, ex.inst.apply)
             await self._sync_accept_mode()
+            done.append("accept_mode filter")
             if "metrics_listen" in plan.daemon_changed:
                 await self._restart_metrics()
-        except (*IO_ERRORS, StartupError) as e:
-            applied = "; ".join(done) or "nothing"
+        except Exception as e:  # whatever failed, the daemon runs on and says what it did
+            if not isinstance(e, (*IO_ERRORS, StartupError)):
+                log.exception("reload: unexpected failure")
+            # What runs is the configuration now: a router that did not start is "added"
+            # by the next reload.
+            running = tuple(ex.inst.cfg for ex in self.execs.values())
+            self.config = dataclasses.replace(new, virtual_routers=running)
             missing = sorted(set(new_by_name) - {ex.name for ex in self.execs.values()})
             message = (
-                f"reload failed while applying: {e}; applied: {applied}; "
+                f"reload failed while applying: {e}; applied: {'; '.join(done) or 'nothing'}; "
                 f"not running: {', '.join(missing) or 'none'}"
             )
             log.error("%s", message)
             raise ControlError(message) from None
+
+    def _prune_ports(self) -> None:
+        """Close the interfaces no channel uses (opened for a reload that did not happen)."""
+        used = {ch.port.name for ch in self.channels.values()}
+        for name in [n for n in self.ports if n not in used]:
+            self.ports.pop(name).close()
+
+    async def _can_start(self, cfgs: Sequence[VirtualRouterConfig]) -> None:
+        """Before a reload changes anything: every interface the new virtual routers need
+        exists and has an address to send from (raises StartupError or NetlinkFailure)."""
+        for cfg in cfgs:
+            port = await self._port(cfg.interface)
+            if (port.name, cfg.family) in self.channels:
+                continue
+            vips = {v.ip for v in cfg.virtual_ips}
+            on_interface, plan = await self._host_owned(cfg.interface, vips)
+            if primary_address(cfg.family, on_interface, vips - plan.host_owned) is None:
+                what = "IPv4 address" if cfg.family == 4 else "IPv6 link-local address"
+                raise StartupError(
+                    f"{cfg.name}: interface {port.name}: no {what} of its own to send "
+                    "advertisements from"
+                )
 
     async def _update(self, ex: Executor, cfg: VirtualRouterConfig) -> None:
         """A change that keeps the virtual router running (`vrrpd.reload.KEYS`)."""

@@ -391,8 +391,8 @@ class Instance:
 
     def link_up_again(self, now: float) -> list[Output]:
         """Our interface is back from a flap: Linux flushed IPv6 addresses when it went
-        down, and neighbours may have moved on."""
-        return self._run(fsm.VipsLost(), now)
+        down, and neighbours may have moved on. A master puts them back and announces."""
+        return self._run(fsm.VipsLost(), now)  # nothing unless Master
 
     # -- tracking --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ known", and `close`, which never fails).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -127,9 +128,11 @@ def _link(msg: Any) -> Link:
 
 
 class Netlink:
-    """One request socket; `monitor()` opens its own socket for events."""
+    """One request socket; `monitor()` opens its own socket for events. Requests are
+    serialized: two dumps in flight on one socket make the kernel answer EBUSY."""
 
     def __init__(self) -> None:
+        self._lock = asyncio.Lock()
         try:
             self.ipr = AsyncIPRoute()
         except Failed as e:
@@ -147,37 +150,35 @@ class Netlink:
         return kernel_keeps_addr_proto(os.uname().release)
 
     async def link(self, name: str) -> Link:
-        try:
-            found = await self.ipr.link_lookup(ifname=name)
-            if not found:
-                raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
-            links = [m async for m in await self.ipr.get_links(found[0])]
-        except Failed as e:
-            raise _failure(f"interface {name}", e) from e
+        async with self._lock:
+            try:
+                found = await self.ipr.link_lookup(ifname=name)
+                if not found:
+                    raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
+                links = [m async for m in await self.ipr.get_links(found[0])]
+            except Failed as e:
+                raise _failure(f"interface {name}", e) from e
         if not links:  # removed between the lookup and the query
             raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
         return _link(links[0])
 
     async def links(self) -> list[Link]:
         """Every interface of this namespace, in one dump."""
-        try:
-            return [_link(m) async for m in await self.ipr.get_links()]
-        except Failed as e:
-            raise _failure("listing interfaces", e) from e
+        async with self._lock:
+            try:
+                return [_link(m) async for m in await self.ipr.get_links()]
+            except Failed as e:
+                raise _failure("listing interfaces", e) from e
 
     async def address_records(self, index: int) -> list[Address]:
         """Every address on the interface (address/prefix, primary?, protocol), kernel
         order."""
-        try:
-            msgs = [m async for m in await self.ipr.get_addr(index=index)]
-        except Failed as e:
-            raise _failure(f"listing the addresses of interface {index}", e) from e
+        async with self._lock:
+            try:
+                msgs = [m async for m in await self.ipr.get_addr(index=index)]
+            except Failed as e:
+                raise _failure(f"listing the addresses of interface {index}", e) from e
         return [a for a in map(_address, msgs) if a is not None]
-
-    async def addresses(self, index: int) -> list[tuple[IPInterface, bool]]:
-        """(address/prefix, primary?) for every address on the interface, kernel order.
-        Kept for existing callers; `address_records` also says who added each."""
-        return [(a.iface, a.primary) for a in await self.address_records(index)]
 
     async def add_address(self, index: int, iface: IPInterface) -> bool:
         """Add; True if it was added, False if it was already there.
@@ -189,19 +190,20 @@ class Netlink:
         address must be usable the moment it is added, not a second later.
         """
         extra: dict[str, Any] = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
-        try:
-            await self.ipr.addr(
-                "add",
-                index=index,
-                address=str(iface.ip),
-                prefixlen=iface.network.prefixlen,
-                proto=VRRPD_ADDR_PROTO,
-                **extra,
-            )
-        except Failed as e:
-            if _code(e) == errno.EEXIST:
-                return False
-            raise _failure(f"adding {iface} to interface {index}", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.addr(
+                    "add",
+                    index=index,
+                    address=str(iface.ip),
+                    prefixlen=iface.network.prefixlen,
+                    proto=VRRPD_ADDR_PROTO,
+                    **extra,
+                )
+            except Failed as e:
+                if _code(e) == errno.EEXIST:
+                    return False
+                raise _failure(f"adding {iface} to interface {index}", e) from e
         return True
 
     async def neighbour(self, index: int, address: IPAddress) -> str | None:
@@ -209,13 +211,14 @@ class Netlink:
         if it knows none, and also if the table cannot be read (a caller waits for it to be
         learnt, and a failure is no different from "not yet")."""
         family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-        try:
-            async for msg in await self.ipr.get_neighbours(family=family, ifindex=index):
-                dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
-                if dst and lladdr and ip_address(dst) == address and msg["state"] & NUD_VALID:
-                    return str(lladdr)
-        except Failed:
-            return None
+        async with self._lock:
+            try:
+                async for msg in await self.ipr.get_neighbours(family=family, ifindex=index):
+                    dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
+                    if dst and lladdr and ip_address(dst) == address and msg["state"] & NUD_VALID:
+                        return str(lladdr)
+            except Failed:
+                return None
         return None
 
     async def find_link(self, name: str) -> Link | None:
@@ -226,51 +229,56 @@ class Netlink:
 
     async def add_macvlan(self, parent: int, name: str, mac: str) -> Link:
         """A macvlan in bridge mode on `parent` with address `mac`, not yet up."""
-        try:
-            await self.ipr.link(
-                "add",
-                ifname=name,
-                kind="macvlan",
-                link=parent,
-                macvlan_mode="bridge",
-                address=mac,
-            )
-        except Failed as e:
-            raise _failure(f"creating macvlan {name} ({mac})", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.link(
+                    "add",
+                    ifname=name,
+                    kind="macvlan",
+                    link=parent,
+                    macvlan_mode="bridge",
+                    address=mac,
+                )
+            except Failed as e:
+                raise _failure(f"creating macvlan {name} ({mac})", e) from e
         return await self.link(name)
 
     async def set_up(self, index: int) -> None:
-        try:
-            await self.ipr.link("set", index=index, state="up")
-        except Failed as e:
-            raise _failure(f"setting interface {index} up", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.link("set", index=index, state="up")
+            except Failed as e:
+                raise _failure(f"setting interface {index} up", e) from e
 
     async def set_down(self, index: int) -> None:
-        try:
-            await self.ipr.link("set", index=index, state="down")
-        except Failed as e:
-            if _code(e) != errno.ENODEV:
-                raise _failure(f"setting interface {index} down", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.link("set", index=index, state="down")
+            except Failed as e:
+                if _code(e) != errno.ENODEV:
+                    raise _failure(f"setting interface {index} down", e) from e
 
     async def del_link(self, index: int) -> bool:
-        try:
-            await self.ipr.link("del", index=index)
-        except Failed as e:
-            if _code(e) == errno.ENODEV:
-                return False
-            raise _failure(f"removing interface {index}", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.link("del", index=index)
+            except Failed as e:
+                if _code(e) == errno.ENODEV:
+                    return False
+                raise _failure(f"removing interface {index}", e) from e
         return True
 
     async def del_address(self, index: int, iface: IPInterface) -> bool:
         """Delete; True if it was removed, False if it was not there."""
-        try:
-            await self.ipr.addr(
-                "del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
-            )
-        except Failed as e:
-            if _code(e) in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
-                return False
-            raise _failure(f"removing {iface} from interface {index}", e) from e
+        async with self._lock:
+            try:
+                await self.ipr.addr(
+                    "del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                )
+            except Failed as e:
+                if _code(e) in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                    return False
+                raise _failure(f"removing {iface} from interface {index}", e) from e
         return True
 
 
