@@ -21,8 +21,7 @@ from vrrpd.packet import (
     parse_ipv4,
 )
 from vrrpd.receive import DISCARD_REASONS, Accepted, Discarded, Receiver, RouterView
-
-IPAddress = IPv4Address | IPv6Address
+from vrrpd.types import IPAddress
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

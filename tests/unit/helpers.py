@@ -4,7 +4,7 @@ in a given state, adverts for them, and the configuration files of the config/CL
 from __future__ import annotations
 
 from fractions import Fraction
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,7 @@ from vrrpd.fsm import (
     VirtualRouter,
 )
 from vrrpd.packet import Advertisement
-
-IPAddress = IPv4Address | IPv6Address
+from vrrpd.types import IPAddress
 
 VRID = 51
 ME = IPv4Address("192.0.2.2")

@@ -16,11 +16,9 @@ from scapy.utils import rdpcap
 from vrrpd import packet
 from vrrpd.packet import ChecksumForm, decode, encode
 from vrrpd.receive import Accepted, Discarded, Receiver, RouterView
+from vrrpd.types import IPAddress
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
-
-
-IPAddress = IPv4Address | IPv6Address
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,7 @@ from vrrpd.packet import (
     ipv4_header,
     parse_ipv4,
 )
-
-IPAddress = IPv4Address | IPv6Address
+from vrrpd.types import IPAddress
 
 R1 = IPv4Address("192.0.2.1")
 R2 = IPv4Address("192.0.2.2")

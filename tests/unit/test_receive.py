@@ -10,8 +10,7 @@ import pytest
 from vrrpd import packet
 from vrrpd.packet import Advertisement, ChecksumForm, encode, ipv4_header
 from vrrpd.receive import DISCARD_REASONS, Accepted, Discarded, Receiver, RouterView, Verdict
-
-IPAddress = IPv4Address | IPv6Address
+from vrrpd.types import IPAddress
 
 ME = IPv4Address("192.0.2.2")
 PEER = IPv4Address("192.0.2.1")
