@@ -500,24 +500,19 @@ def test_router_advertisements_switched_by_reload(lab: Lab) -> None:
     d1.wait_state("gw6", "MASTER", timeout=15)
     cap = c1.capture("icmp6")
     transitions = d1.router("gw6")["transitions"]
-    on_at = time.time()
-    set_router(d1, router_advertisements=True)
-    reload(d1)
-    cap.wait_packets(
-        lambda p: float(p.time) > on_at and bool(_ras([p], r1.mac, 1800)),
-        1,
-        10,
-        "an RA from the virtual router's link-local after router_advertisements = true",
-    )
-    off_at = time.time()
-    set_router(d1, router_advertisements=False)
-    reload(d1)
-    cap.wait_packets(
-        lambda p: float(p.time) > off_at and bool(_ras([p], r1.mac, 0)),
-        1,
-        10,
-        "an RA with router lifetime 0 after router_advertisements = false",
-    )
+    for on, lifetime, what in (
+        (True, 1800, "an RA from the virtual router's link-local"),
+        (False, 0, "an RA with router lifetime 0"),
+    ):
+        since = time.time()
+        set_router(d1, router_advertisements=on)
+        reload(d1)
+        cap.wait_packets(
+            lambda p, t=since, life=lifetime: float(p.time) > t and bool(_ras([p], r1.mac, life)),
+            1,
+            10,
+            f"{what} after router_advertisements = {str(on).lower()}",
+        )
     row = d1.router("gw6")
     assert (row["state"], row["transitions"]) == ("MASTER", transitions)
     cap.stop()

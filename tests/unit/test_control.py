@@ -64,6 +64,19 @@ def raw_exchange(path: str, data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buf.splitlines()]
 
 
+def served_exchange(path: str, handler: Any, data: bytes) -> list[dict[str, Any]]:
+    """Serve `handler` on `path`, send `data` raw, return the answers."""
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path, handler)
+        try:
+            return await asyncio.to_thread(raw_exchange, path, data)
+        finally:
+            await server.close()
+
+    return run(main())
+
+
 async def serving(path: str, handler: Handler = status_handler) -> ControlServer:
     server = ControlServer(path, handler)
     await server.start()
@@ -157,15 +170,8 @@ def test_unknown_command_answered_by_the_server(tmp_path: Path) -> None:
         seen.append(req["cmd"])
         return await status_handler(req)
 
-    async def main() -> list[dict[str, Any]]:
-        server = await serving(path, recording)
-        try:
-            data = b'{"cmd": "bogus"}\n{"cmd": "STATUS"}\n{"cmd": "status"}\n'
-            return await asyncio.to_thread(raw_exchange, path, data)
-        finally:
-            await server.close()
-
-    answers = run(main())
+    data = b'{"cmd": "bogus"}\n{"cmd": "STATUS"}\n{"cmd": "status"}\n'
+    answers = served_exchange(path, recording, data)
     assert answers == [
         {"ok": False, "error": unknown_command("bogus")},
         {"ok": False, "error": unknown_command("STATUS")},  # names are case-sensitive
@@ -192,15 +198,7 @@ def test_unserialisable_result_is_an_error_answer(tmp_path: Path) -> None:
             return {"when": object()}
         return "fine"
 
-    async def main() -> list[dict[str, Any]]:
-        server = await serving(path, odd)
-        try:
-            data = b'{"cmd": "status"}\n{"cmd": "explain"}\n'
-            return await asyncio.to_thread(raw_exchange, path, data)
-        finally:
-            await server.close()
-
-    answers = run(main())
+    answers = served_exchange(path, odd, b'{"cmd": "status"}\n{"cmd": "explain"}\n')
     assert answers[0]["ok"] is False
     assert answers[0]["error"].startswith("internal error: ")
     assert "object" in answers[0]["error"]
