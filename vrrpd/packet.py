@@ -324,9 +324,11 @@ def ipv6_header(
     payload_len: int,
     hop_limit: int = VRRP_TTL,
     tclass: int = DSCP_CS6_TOS,
+    next_header: int = IPPROTO_VRRP,
 ) -> bytes:
-    """A 40-byte IPv6 header for protocol 112 (no extension headers, flow label 0)."""
+    """A 40-byte IPv6 header (no extension headers, flow label 0); protocol 112 unless
+    `next_header` says otherwise (58, ICMPv6, for Neighbor Discovery)."""
     first = (6 << 28) | (tclass << 20)
     return (
-        struct.pack("!IHBB", first, payload_len, IPPROTO_VRRP, hop_limit) + src.packed + dst.packed
+        struct.pack("!IHBB", first, payload_len, next_header, hop_limit) + src.packed + dst.packed
     )
