@@ -50,13 +50,18 @@ class StartupPlan:
     """What the start-up cleanup does on one interface.
 
     `remove`: the addresses to delete (address/prefix, kernel order). `host_owned`: the
-    configured VIPs that are on the interface but not vrrpd's (the host's own address, as an
-    address owner configures it): vrrpd never adds or removes those, and keeps them eligible
-    as the primary (advertisement source) address.
+    address owners' VIPs that are the interface's own addresses: vrrpd never adds or removes
+    those, and keeps them eligible as the primary (advertisement source) address.
+    `leftovers`: the part of `remove` that carried no mark of vrrpd's (a non-owner's VIP left
+    by keepalived or a vrrpd from before the mark): worth a warning. `claimed`: non-owner VIPs
+    that are the interface's only address of their family: removing them would cut the host
+    off, keeping them would make every node answer for them: the configuration is wrong.
     """
 
     remove: tuple[IPInterface, ...]
     host_owned: frozenset[IPAddress]
+    leftovers: tuple[IPInterface, ...] = ()
+    claimed: tuple[IPAddress, ...] = ()
 
 
 def startup_plan(
@@ -64,40 +69,53 @@ def startup_plan(
     vips: Collection[IPAddress],
     recorded: Collection[IPAddress],
     keeps_proto: bool,
+    owner_vips: Collection[IPAddress] = (),
 ) -> StartupPlan:
     """Decide what to remove from one interface before the virtual routers start.
 
-    `on_interface`: every address on it now. `vips`: the VIPs configured on it.
-    `recorded`: the addresses the record file says vrrpd added on it. `keeps_proto`: whether
-    the kernel keeps IFA_PROTO (`kernel_keeps_addr_proto`).
+    `on_interface`: every address on it now. `vips`: the VIPs configured on it; `owner_vips`
+    those of them that belong to an address owner (priority 255). `recorded`: the addresses
+    the record file says vrrpd added on it. `keeps_proto`: whether the kernel keeps
+    IFA_PROTO (`kernel_keeps_addr_proto`).
 
     An address is vrrpd's when it carries `VRRPD_ADDR_PROTO`, or, only when the kernel does
-    not keep the protocol, when the record lists it. Where the kernel keeps the protocol the
-    mark is the whole truth and the record is ignored: an address added by hand since (the
-    admin took the address over) carries no mark and must stay, whatever an old record says.
+    not keep the protocol, when the record lists it. Every address of vrrpd's is removed,
+    configured or not: one that is no longer configured was left by a predecessor with
+    another configuration, and since no router of this run will ever remove it, keeping it
+    would make the host answer for an address that may now belong to another router, for
+    good. Nothing else sets protocol 112 (see `VRRPD_ADDR_PROTO`). The price: two vrrpd
+    instances must not share an interface (the second would remove the first's VIPs).
 
-    Every address of vrrpd's is removed, configured or not: one that is no longer configured
-    was left by a predecessor with another configuration, and since no router of this run
-    will ever remove it, keeping it would make the host answer for an address that may now
-    belong to another router, for good. Nothing else sets protocol 112 (see
-    `VRRPD_ADDR_PROTO`), so this never takes an address someone else added. The price: two
-    vrrpd instances must not share an interface (the second would remove the first's VIPs);
-    only the interfaces this run uses are looked at.
+    A configured VIP without the mark is the host's own when an owner lists it (RFC 5798
+    §1: the owner has the address as a real interface address): never touched. Listed by a
+    non-owner, it cannot be the host's by the RFC: it is a leftover (keepalived leaves its
+    VIPs after SIGKILL and marks nothing; so did vrrpd before the mark), removed like a
+    marked one, unless it is the interface's only address of its family, which would leave
+    the host without an address to send from: then it is `claimed`, for the daemon to refuse.
     """
+    addresses = list(on_interface)
     remove: list[IPInterface] = []
+    leftovers: list[IPInterface] = []
     host_owned: set[IPAddress] = set()
-    for a in on_interface:
+    claimed: list[IPAddress] = []
+    for a in addresses:
         if a.proto == VRRPD_ADDR_PROTO:
             # Marked by vrrpd (a kernel that seems too old but keeps it anyway counts too).
             remove.append(a.iface)
         elif not keeps_proto and a.ip in recorded:
             # The kernel drops the mark: the record says a vrrpd added it.
             remove.append(a.iface)
+        elif a.ip in owner_vips:
+            host_owned.add(a.ip)  # the owner's own address
         elif a.ip in vips:
-            # A configured VIP that a vrrpd did not add: the host's own address.
-            host_owned.add(a.ip)
+            others = [b for b in addresses if b.ip.version == a.ip.version and b.ip not in vips]
+            if others:
+                remove.append(a.iface)
+                leftovers.append(a.iface)
+            else:
+                claimed.append(a.ip)
         # Anything else is the host's and not configured: not our business.
-    return StartupPlan(tuple(remove), frozenset(host_owned))
+    return StartupPlan(tuple(remove), frozenset(host_owned), tuple(leftovers), tuple(claimed))
 
 
 def recorded_on(entries: Iterable[tuple[str, IPInterface]], ifname: str) -> frozenset[IPAddress]:

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import config as config_mod
@@ -288,16 +288,31 @@ class Daemon:
         ch.refresh((ex.inst.cfg.vrid, ex.inst.view(), ex.inst.src) for ex in self._routers_on(ch))
 
     async def _host_owned(
-        self, ifname: str, vips: set[IPAddress]
+        self, ifname: str, cfgs: Iterable[VirtualRouterConfig]
     ) -> tuple[list[Address], StartupPlan]:
-        """The interface's addresses and what the start-up cleanup decides for `vips`."""
+        """The interface's addresses and what the start-up cleanup decides for the virtual
+        addresses of `cfgs` on it; StartupError if a non-owner claims the host's address."""
         assert self.netlink is not None
         port = await self._port(ifname)
         on_interface = await self.netlink.address_records(port.index)
         recorded: frozenset[IPAddress] = frozenset()
         if not self.keeps_proto:
             recorded = recorded_on(addrrecord.load(self.record), ifname)
-        return on_interface, startup_plan(on_interface, vips, recorded, self.keeps_proto)
+        vips: set[IPAddress] = set()
+        owners: set[IPAddress] = set()
+        for cfg in cfgs:
+            ips = {v.ip for v in cfg.virtual_ips}
+            vips |= ips
+            if cfg.priority == OWNER_PRIORITY:
+                owners |= ips
+        plan = startup_plan(on_interface, vips, recorded, self.keeps_proto, owners)
+        if plan.claimed:
+            shown = ", ".join(str(a) for a in plan.claimed)
+            raise StartupError(
+                f"interface {ifname}: {shown} is its own address; only the address owner "
+                "(priority = 255) may list it in virtual_ips"
+            )
+        return on_interface, plan
 
     async def _add(self, cfgs: Sequence[VirtualRouterConfig], startup: bool) -> list[Executor]:
         """Set up virtual routers (not yet started): sockets, stale addresses, frames. One
@@ -305,19 +320,29 @@ class Daemon:
         assert self.netlink is not None
         nl = self.netlink
         vips_on: dict[str, set[IPAddress]] = {}
+        cfgs_on: dict[str, list[VirtualRouterConfig]] = {}
         for cfg in cfgs:
             vips_on.setdefault(cfg.interface, set()).update(v.ip for v in cfg.virtual_ips)
+            cfgs_on.setdefault(cfg.interface, []).append(cfg)
         owned: dict[str, frozenset[IPAddress]] = {}
         dumps: dict[str, list[Address]] = {}
         for ifname, vips in vips_on.items():
-            on_interface, plan = await self._host_owned(ifname, vips)
+            on_interface, plan = await self._host_owned(ifname, cfgs_on[ifname])
             port = self.ports[ifname]
             # A crashed predecessor must not leave a duplicate VIP: remove what a vrrpd added
             # before electing (at a reload, only the new routers' own addresses).
             stale = [a for a in plan.remove if startup or a.ip in vips]
             for a in stale:
                 await nl.del_address(port.index, a)
-                log.info("%s: removed stale virtual address %s found at start-up", ifname, a)
+                if a in plan.leftovers:
+                    log.warning(
+                        "%s: removed virtual address %s found at start-up without vrrpd's "
+                        "mark (left by keepalived or an older vrrpd?)",
+                        ifname,
+                        a,
+                    )
+                else:
+                    log.info("%s: removed stale virtual address %s found at start-up", ifname, a)
             if stale and not self.keeps_proto:
                 addrrecord.remove(self.record, ifname, *stale)
             owned[ifname] = plan.host_owned
@@ -596,8 +621,13 @@ class Daemon:
         A = reload_mod.Action
         new_by_name = {c.name: c for c in new.virtual_routers}
         starting = [new_by_name[n] for n in (*plan.names(A.RESTART), *plan.names(A.ADD))]
+        readdressed = [
+            new_by_name[n]
+            for n in plan.names(A.UPDATE)
+            if new_by_name[n].virtual_ips != self.execs[n].inst.cfg.virtual_ips
+        ]
         try:
-            await self._can_start(starting)
+            await self._can_start([*starting, *readdressed])
         except (*IO_ERRORS, StartupError) as e:
             self._prune_ports()
             raise ControlError(f"reload not applied (nothing changed): {e}") from None
@@ -643,14 +673,15 @@ class Daemon:
             self.ports.pop(name).close()
 
     async def _can_start(self, cfgs: Sequence[VirtualRouterConfig]) -> None:
-        """Before a reload changes anything: every interface the new virtual routers need
-        exists and has an address to send from (raises StartupError or NetlinkFailure)."""
+        """Before a reload changes anything: every interface the new or changed virtual
+        routers need exists, has an address to send from, and none of their addresses is the
+        host's own unless an owner lists it (raises StartupError or NetlinkFailure)."""
         for cfg in cfgs:
             port = await self._port(cfg.interface)
+            vips = {v.ip for v in cfg.virtual_ips}
+            on_interface, plan = await self._host_owned(cfg.interface, [cfg])
             if (port.name, cfg.family) in self.channels:
                 continue
-            vips = {v.ip for v in cfg.virtual_ips}
-            on_interface, plan = await self._host_owned(cfg.interface, vips)
             if primary_address(cfg.family, on_interface, vips - plan.host_owned) is None:
                 what = "IPv4 address" if cfg.family == 4 else "IPv6 link-local address"
                 raise StartupError(
@@ -662,7 +693,7 @@ class Daemon:
         """A change that keeps the virtual router running (`vrrpd.reload.KEYS`)."""
         host_owned: frozenset[IPAddress] = frozenset()
         if cfg.virtual_ips != ex.inst.cfg.virtual_ips:
-            _, plan = await self._host_owned(cfg.interface, {v.ip for v in cfg.virtual_ips})
+            _, plan = await self._host_owned(cfg.interface, [cfg])
             host_owned = plan.host_owned
         else:
             host_owned = ex.inst.host_owned

@@ -194,3 +194,34 @@ def test_stale_vip_of_a_non_owner_removed_at_start_other_addresses_kept(lab: Lab
         assert not gone, f"{kept} left r1's eth0 during the restart (not vrrpd's to remove)"
         assert r1.has_address(kept)
     assert last_run_transitions(d1) == [("INITIALIZE", "BACKUP", "startup")]
+
+
+def test_unmarked_leftover_of_a_non_owner_is_removed_with_a_warning(lab: Lab) -> None:
+    """keepalived (or a vrrpd from before the address mark) killed hard leaves the VIP with
+    no mark of vrrpd's: a non-owner cannot own it (RFC 5798 §1), so it goes at start."""
+    r1 = lab.add_router("r1", f"{R1}/24")
+    r1.run(["ip", "addr", "add", VIP, "dev", "eth0"])  # what keepalived leaves: proto 0
+    r2 = lab.add_router("r2", f"{R2}/24")
+    d2 = r2.start_vrrpd([vr(priority=200, advert_interval=INTERVAL)])
+    d2.wait_state("gw", "MASTER", timeout=15)
+    d1 = r1.start_vrrpd([vr(priority=100, advert_interval=INTERVAL)])
+    d1.wait_state("gw", "BACKUP", timeout=15)
+    assert not r1.has_address(VIP_ADDR), "the leftover VIP stayed on the backup"
+    assert r1.has_address(R1)
+    assert f"removed virtual address {VIP} found at start-up without vrrpd's mark" in (
+        d1.log_text()
+    )
+
+
+def test_a_non_owner_listing_the_hosts_only_address_is_refused(lab: Lab) -> None:
+    """priority 100 with r1's own (only) address as its VIP: one clear line, exit 1, and the
+    address stays (removing it would cut the host off; keeping it, every node would answer)."""
+    r1 = lab.add_router("r1", f"{R1}/24")
+    d1 = r1.start_vrrpd([backup_table()])
+    wait_for(lambda: not d1.alive, 15, what="vrrpd to refuse the configuration")
+    assert d1.returncode == 1
+    assert (
+        f"interface eth0: {R1} is its own address; only the address owner (priority = 255) "
+        "may list it in virtual_ips"
+    ) in d1.log_text()
+    assert r1.has_address(R1)

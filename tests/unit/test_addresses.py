@@ -47,7 +47,7 @@ def test_the_protocol_is_vrrps_number_everywhere() -> None:
 def test_owner_keeps_its_own_address_and_reports_it_host_owned() -> None:
     # RFC 5798 address owner: the VIP is the interface's own address, not added by vrrpd.
     for keeps in (True, False):
-        plan = startup_plan([HOST, LINK_LOCAL], ips("192.0.2.1"), set(), keeps)
+        plan = startup_plan([HOST, LINK_LOCAL], ips("192.0.2.1"), set(), keeps, ips("192.0.2.1"))
         assert plan == StartupPlan((), frozenset(ips("192.0.2.1")))
 
 
@@ -61,17 +61,35 @@ def test_marked_stale_vip_is_removed_and_the_host_address_kept() -> None:
 def test_owner_and_stale_vip_on_one_interface() -> None:
     stale6 = addr("2001:db8::254/64", VRRPD_ADDR_PROTO)
     vips = ips("192.0.2.1", "2001:db8::254")
-    plan = startup_plan([HOST, stale6, LINK_LOCAL], vips, set(), True)
+    plan = startup_plan([HOST, stale6, LINK_LOCAL], vips, set(), True, ips("192.0.2.1"))
     assert plan.remove == (ip_interface("2001:db8::254/64"),)
     assert plan.host_owned == frozenset(ips("192.0.2.1"))
 
 
-def test_unmarked_vip_is_host_owned_when_the_kernel_keeps_the_protocol() -> None:
-    # A hand-added copy of a VIP carries no mark; an old record entry must not condemn it.
+def test_unmarked_vip_of_a_non_owner_is_a_leftover_and_removed() -> None:
+    # keepalived (or a vrrpd from before the mark) left it; an old record changes nothing.
     vip = addr("192.0.2.254/24", primary=False)
-    plan = startup_plan([HOST, vip], ips("192.0.2.254"), ips("192.0.2.254"), True)
-    assert plan.remove == ()
-    assert plan.host_owned == frozenset(ips("192.0.2.254"))
+    for recorded in (set(), ips("192.0.2.254")):
+        plan = startup_plan([HOST, vip], ips("192.0.2.254"), recorded, True)
+        assert plan.remove == plan.leftovers == (ip_interface("192.0.2.254/24"),)
+        assert plan.host_owned == frozenset() and plan.claimed == ()
+
+
+def test_unmarked_vip_of_an_owner_is_kept_whatever_the_record_says() -> None:
+    vip = addr("192.0.2.254/24", primary=False)
+    plan = startup_plan(
+        [HOST, vip], ips("192.0.2.254"), ips("192.0.2.254"), True, ips("192.0.2.254")
+    )
+    assert plan == StartupPlan((), frozenset(ips("192.0.2.254")))
+
+
+def test_a_non_owner_listing_the_only_address_is_claimed_not_removed() -> None:
+    plan = startup_plan([HOST, LINK_LOCAL], ips("192.0.2.1"), set(), True)
+    assert plan.remove == () and plan.claimed == (ip_address("192.0.2.1"),)
+    # IPv6: the link-local address is the other address of the family.
+    glob = addr("2001:db8::1/64")
+    plan6 = startup_plan([glob, LINK_LOCAL], ips("2001:db8::1"), set(), True)
+    assert plan6.remove == (ip_interface("2001:db8::1/64"),) and plan6.claimed == ()
 
 
 def test_without_the_protocol_a_recorded_vip_is_removed() -> None:
@@ -81,16 +99,16 @@ def test_without_the_protocol_a_recorded_vip_is_removed() -> None:
     assert plan.host_owned == frozenset()
 
 
-def test_without_the_protocol_an_unrecorded_vip_is_kept() -> None:
+def test_without_the_protocol_an_unrecorded_owner_vip_is_kept() -> None:
     vip = addr("192.0.2.254/24", primary=False)
-    plan = startup_plan([HOST, vip], ips("192.0.2.254"), set(), False)
+    plan = startup_plan([HOST, vip], ips("192.0.2.254"), set(), False, ips("192.0.2.254"))
     assert plan.remove == ()
     assert plan.host_owned == frozenset(ips("192.0.2.254"))
 
 
 def test_the_record_never_takes_the_owners_address_unless_it_lists_it() -> None:
     # Record of another address only: the owner's own address stays.
-    plan = startup_plan([HOST], ips("192.0.2.1"), ips("192.0.2.254"), False)
+    plan = startup_plan([HOST], ips("192.0.2.1"), ips("192.0.2.254"), False, ips("192.0.2.1"))
     assert plan == StartupPlan((), frozenset(ips("192.0.2.1")))
 
 
