@@ -52,10 +52,11 @@ class StartupPlan:
     `remove`: the addresses to delete (address/prefix, kernel order). `host_owned`: the
     address owners' VIPs that are the interface's own addresses: vrrpd never adds or removes
     those, and keeps them eligible as the primary (advertisement source) address.
-    `leftovers`: the part of `remove` that carried no mark of vrrpd's (a non-owner's VIP left
-    by keepalived or a vrrpd from before the mark): worth a warning. `claimed`: non-owner VIPs
-    that are the interface's only address of their family: removing them would cut the host
-    off, keeping them would make every node answer for them: the configuration is wrong.
+    `leftovers`: the part of `remove` that carried no mark of vrrpd's: a non-owner's VIP found
+    as an IPv4 secondary address (how keepalived, or a vrrpd from before the mark, leaves a
+    VIP after SIGKILL): worth a warning. `claimed`: a non-owner's VIP found without the mark
+    as a primary IPv4 address or an IPv6 address: it may be the host's own, so it is never
+    removed, and a virtual router must not run with it: the daemon refuses.
     """
 
     remove: tuple[IPInterface, ...]
@@ -88,17 +89,17 @@ def startup_plan(
 
     A configured VIP without the mark is the host's own when an owner lists it (RFC 5798
     §1: the owner has the address as a real interface address): never touched. Listed by a
-    non-owner, it cannot be the host's by the RFC: it is a leftover (keepalived leaves its
-    VIPs after SIGKILL and marks nothing; so did vrrpd before the mark), removed like a
-    marked one, unless it is the interface's only address of its family, which would leave
-    the host without an address to send from: then it is `claimed`, for the daemon to refuse.
+    non-owner it is either a leftover (keepalived leaves its VIPs after SIGKILL and marks
+    nothing; so did vrrpd before the mark) or the host's own address listed by mistake. An
+    IPv4 secondary is taken for a leftover and removed (a VIP in the interface's subnet is
+    added as a secondary; the host's own address is the primary). Anything else is `claimed`:
+    never removed, for the daemon to refuse with a line saying how to tell the two apart.
     """
-    addresses = list(on_interface)
     remove: list[IPInterface] = []
     leftovers: list[IPInterface] = []
     host_owned: set[IPAddress] = set()
     claimed: list[IPAddress] = []
-    for a in addresses:
+    for a in on_interface:
         if a.proto == VRRPD_ADDR_PROTO:
             # Marked by vrrpd (a kernel that seems too old but keeps it anyway counts too).
             remove.append(a.iface)
@@ -108,12 +109,11 @@ def startup_plan(
         elif a.ip in owner_vips:
             host_owned.add(a.ip)  # the owner's own address
         elif a.ip in vips:
-            others = [b for b in addresses if b.ip.version == a.ip.version and b.ip not in vips]
-            if others:
-                remove.append(a.iface)
+            if a.ip.version == 4 and not a.primary:
+                remove.append(a.iface)  # a leftover (see above)
                 leftovers.append(a.iface)
             else:
-                claimed.append(a.ip)
+                claimed.append(a.ip)  # maybe the host's own: never removed
         # Anything else is the host's and not configured: not our business.
     return StartupPlan(tuple(remove), frozenset(host_owned), tuple(leftovers), tuple(claimed))
 

@@ -309,8 +309,10 @@ class Daemon:
         if plan.claimed:
             shown = ", ".join(str(a) for a in plan.claimed)
             raise StartupError(
-                f"interface {ifname}: {shown} is its own address; only the address owner "
-                "(priority = 255) may list it in virtual_ips"
+                f"interface {ifname}: {shown} is on it without vrrpd's mark: if it is the "
+                "host's own address, only the address owner (priority = 255) may list it in "
+                "virtual_ips; if a stopped keepalived or vrrpd left it, remove it "
+                f"(ip addr del {shown} dev {ifname})"
             )
         return on_interface, plan
 

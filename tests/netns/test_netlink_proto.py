@@ -39,7 +39,8 @@ async def main(req):
                 recorded = recorded_on(addrrecord.load(req["record"]), "eth0")
             keeps = req.get("keeps_proto", out["keeps_proto"])
             vips = {ip_address(v) for v in req["vips"]}
-            plan = startup_plan(records, vips, recorded, keeps)
+            owners = {ip_address(a) for a in req.get("owners", [])}
+            plan = startup_plan(records, vips, recorded, keeps, owners)
             out["remove"] = [str(i) for i in plan.remove]
             out["host_owned"] = sorted(str(a) for a in plan.host_owned)
             out["removed"] = [await nl.del_address(index, i) for i in plan.remove]
@@ -132,7 +133,8 @@ def test_vrrpd_marks_what_it_adds_and_removes_only_that(lab: Lab) -> None:
 
     # A restarted vrrpd: its configuration has an address owner (VIP = the host's address)
     # and a backup VIP that the predecessor left behind.
-    second = vrrpd_step(r1, vips=[HOST.split("/")[0], VIP4.split("/")[0], VIP6.split("/")[0]])
+    owner = HOST.split("/")[0]
+    second = vrrpd_step(r1, vips=[owner, VIP4.split("/")[0], VIP6.split("/")[0]], owners=[owner])
     assert {a: p for a, _, p in second["records"]} == kernel, "address_records vs the kernel"
     primary = {a: p for a, p, _ in second["records"]}
     assert primary[HOST] and not primary[VIP4], "192.0.2.254/24 is a secondary of eth0"
@@ -154,6 +156,7 @@ def test_without_the_mark_the_record_decides(lab: Lab) -> None:
     step = vrrpd_step(
         r1,
         vips=[HOST.split("/")[0], VIP4.split("/")[0]],
+        owners=[HOST.split("/")[0]],
         record=str(record),
         keeps_proto=False,
     )

@@ -214,14 +214,16 @@ def test_unmarked_leftover_of_a_non_owner_is_removed_with_a_warning(lab: Lab) ->
 
 
 def test_a_non_owner_listing_the_hosts_only_address_is_refused(lab: Lab) -> None:
-    """priority 100 with r1's own (only) address as its VIP: one clear line, exit 1, and the
-    address stays (removing it would cut the host off; keeping it, every node would answer)."""
+    """priority 100 with r1's own (primary) address as its VIP: one clear line, exit 1, and
+    the address stays (removing it would cut the host off; keeping it, every node would
+    answer for it)."""
     r1 = lab.add_router("r1", f"{R1}/24")
     d1 = r1.start_vrrpd([backup_table()])
     wait_for(lambda: not d1.alive, 15, what="vrrpd to refuse the configuration")
     assert d1.returncode == 1
     assert (
-        f"interface eth0: {R1} is its own address; only the address owner (priority = 255) "
-        "may list it in virtual_ips"
+        f"interface eth0: {R1} is on it without vrrpd's mark: if it is the host's own address, "
+        "only the address owner (priority = 255) may list it in virtual_ips; if a stopped "
+        f"keepalived or vrrpd left it, remove it (ip addr del {R1} dev eth0)"
     ) in d1.log_text()
     assert r1.has_address(R1)

@@ -83,13 +83,17 @@ def test_unmarked_vip_of_an_owner_is_kept_whatever_the_record_says() -> None:
     assert plan == StartupPlan((), frozenset(ips("192.0.2.254")))
 
 
-def test_a_non_owner_listing_the_only_address_is_claimed_not_removed() -> None:
+def test_a_non_owners_unmarked_primary_or_ipv6_vip_is_claimed_never_removed() -> None:
+    # The host's own primary address listed by a non-owner, or a leftover we cannot tell
+    # from it: never removed; the daemon refuses with a line saying how to tell.
     plan = startup_plan([HOST, LINK_LOCAL], ips("192.0.2.1"), set(), True)
     assert plan.remove == () and plan.claimed == (ip_address("192.0.2.1"),)
-    # IPv6: the link-local address is the other address of the family.
+    other = addr("198.51.100.7/24")  # another primary: still the host's own possibly
+    plan = startup_plan([HOST, other], ips("192.0.2.1"), set(), True)
+    assert plan.remove == () and plan.claimed == (ip_address("192.0.2.1"),)
     glob = addr("2001:db8::1/64")
     plan6 = startup_plan([glob, LINK_LOCAL], ips("2001:db8::1"), set(), True)
-    assert plan6.remove == (ip_interface("2001:db8::1/64"),) and plan6.claimed == ()
+    assert plan6.remove == () and plan6.claimed == (ip_address("2001:db8::1"),)
 
 
 def test_without_the_protocol_a_recorded_vip_is_removed() -> None:
