@@ -71,12 +71,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netns_lab.craft import Sender, craft
-from netns_lab.failover import interval_arg
+from netns_lab.failover import VRID, interval_arg, virtual_router
 from netns_lab.keepalived import Keepalived, start_keepalived, stop_all
 from netns_lab.lab import Capture, ControlError, Lab, Node, Vrrpd, read_text
 from vrrpd.types import IPPROTO_VRRP, OWNER_PRIORITY
 
-VRID = 51
 VIP = "192.0.2.254/24"
 R1, R2, C1 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
 MASTER_PRIO, BACKUP_PRIO = 200, 100
@@ -350,16 +349,7 @@ class KeepalivedDaemon(Daemon):
 def start(impl: str, node: Node, priority: int, interval: float, vip: str) -> Daemon:
     """Start `impl` on `node`: one virtual router, VRID 51, VRRPv3, multicast."""
     if impl == "vrrpd":
-        table: dict[str, Any] = {
-            "name": VR_NAME,
-            "interface": "eth0",
-            "vrid": VRID,
-            "priority": priority,
-            "advert_interval": interval,
-            "preempt": True,
-            "version": 3,
-            "virtual_ips": [vip],
-        }
+        table = virtual_router(priority, interval) | {"virtual_ips": [vip]}
         return VrrpdDaemon(node, table)
     instance: dict[str, Any] = {
         "name": KA_NAME,
