@@ -279,3 +279,13 @@ def test_packet_constants_come_from_one_place() -> None:
     from vrrpd import types
 
     assert packet.VRRP_GROUP_V4 is types.VRRP_GROUP_V4 and packet.VRRP_TTL == types.VRRP_TTL
+
+
+def test_auth_pass_changes_in_place_with_frames_and_receive_checks() -> None:
+    """VRRPv2 password: applied in place (a rolling change of it drops the other side's
+    adverts until both are reloaded: that is what a password is for)."""
+    inst, t = master(version=2, auth_pass="one")
+    out = inst.update(cfg(version=2, auth_pass="two"), (), t + 1)
+    assert Rebuild(frozenset({Part.FRAMES, Part.VIEW})) in out
+    assert Updated(("auth_pass",)) in out and inst.state is State.MASTER
+    assert inst.view().auth_pass == b"two"
