@@ -34,6 +34,7 @@ from .config import Config, ConfigError, VirtualRouterConfig
 from .events import EventBus
 from .groups import GroupSettled, Routed, SyncGroups
 from .instance import (
+    REPORT_ONLY,
     REPORTS,
     Instance,
     Output,
@@ -116,7 +117,7 @@ class Daemon:
             ex = self.execs[name]
             if isinstance(out, REPORTS):
                 self._report(ex, out)
-            if not isinstance(out, PriorityChanged | TrackingChanged | Warn | Updated):
+            if not isinstance(out, REPORT_ONLY):
                 batches.setdefault(name, []).append(out)
         for name in {name for name, _ in routed}:
             ex = self.execs[name]

@@ -158,8 +158,11 @@ Output = (
     | Updated
 )
 
-# Outputs the runtime reports at once (logs, events); the others are carried out in order.
-REPORTS = (Transition, PriorityChanged, TrackingChanged, Warn, Updated)
+# Outputs the runtime only reports, at once (logs, events); the others are carried out in
+# order by the virtual router's executor. A Transition is both: reported at once, and its
+# notify script runs when the executor reaches it (after the transition's own actions).
+REPORT_ONLY = (PriorityChanged, TrackingChanged, Warn, Updated)
+REPORTS = (Transition, *REPORT_ONLY)
 
 
 class Refused(Exception):
