@@ -64,6 +64,11 @@ class StartupPlan:
     leftovers: tuple[IPInterface, ...] = ()
     claimed: tuple[IPAddress, ...] = ()
 
+    def at_reload(self, starting: Collection[IPAddress]) -> tuple[IPInterface, ...]:
+        """What to remove when virtual routers start at a reload: only their own addresses
+        (a marked address of another, running virtual router is in use, not stale)."""
+        return tuple(a for a in self.remove if a.ip in starting)
+
 
 def startup_plan(
     on_interface: Iterable[Address],

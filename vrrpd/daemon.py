@@ -199,7 +199,7 @@ class Daemon:
         if Part.FRAMES in parts:
             ex.frames = ex.build_frames()
         if Part.VIEW in parts:
-            self._refresh_channel(ex.channel)
+            ex.channel.refresh()
         if Part.TRACKING in parts:
             await self._restart_tracking(ex)
         if Part.FILTER in parts:
@@ -282,12 +282,6 @@ class Daemon:
             self.channels[(port.name, family)] = ch
         return ch
 
-    def _routers_on(self, ch: Channel) -> list[Executor]:
-        return [ex for ex in self.execs.values() if ex.channel is ch]
-
-    def _refresh_channel(self, ch: Channel) -> None:
-        ch.refresh((ex.inst.cfg.vrid, ex.inst.view(), ex.inst.src) for ex in self._routers_on(ch))
-
     async def _host_owned(
         self, ifname: str, cfgs: Iterable[VirtualRouterConfig]
     ) -> tuple[list[Address], StartupPlan]:
@@ -334,7 +328,7 @@ class Daemon:
             port = self.ports[ifname]
             # A crashed predecessor must not leave a duplicate VIP: remove what a vrrpd added
             # before electing (at a reload, only the new routers' own addresses).
-            stale = [a for a in plan.remove if startup or a.ip in vips]
+            stale = plan.remove if startup else plan.at_reload(vips)
             for a in stale:
                 await nl.del_address(port.index, a)
                 if a in plan.leftovers:
@@ -371,11 +365,12 @@ class Daemon:
                 )
             ex = Executor(inst, ch, self, vmac)
             self.execs[cfg.name] = ex
+            ch.routers[cfg.vrid] = ex
             for ifname in inst.tracked_links:
                 inst.tracker.interface(ifname, up.get(ifname, False))
             added.append(ex)
         for ch in {ex.channel for ex in added}:
-            self._refresh_channel(ch)
+            ch.refresh()
         return added
 
     def _start(self, ex: Executor) -> None:
@@ -422,8 +417,9 @@ class Daemon:
             ex.vmac = None
         del self.execs[ex.name]
         ch = ex.channel
-        if self._routers_on(ch):
-            self._refresh_channel(ch)
+        del ch.routers[ex.inst.cfg.vrid]
+        if ch.routers:
+            ch.refresh()
             return
         if ch.sock is not None:
             asyncio.get_running_loop().remove_reader(ch.sock.fileno())
@@ -541,23 +537,17 @@ class Daemon:
                 hops = got.hop_limit if got.hop_limit is not None else -1
                 verdict = ch.receiver.receive(got.data, got.src, dst, hops)
             if isinstance(verdict, Accepted):
-                ex = self._by_vrid(ch, verdict.vrid)
-                if ex is not None:
+                ex = ch.routers[verdict.vrid]  # the receiver accepts only configured VRIDs
+                if ex.running:
                     self.feed(ex, ex.inst.advert, verdict, now=got.arrived)
                 continue
-            ex = self._by_vrid(ch, verdict.vrid) if verdict.vrid is not None else None
-            if ex is not None:
-                ex.inst.discarded(verdict.reason)
+            owner = ch.routers.get(verdict.vrid) if verdict.vrid is not None else None
+            if owner is not None:
+                owner.inst.discarded(verdict.reason)
             else:
                 key = DISCARD_COUNTER[verdict.reason]
                 ch.counters[key] = ch.counters.get(key, 0) + 1
             log.debug("%s: discarded (%s): %s", ch.label, verdict.reason, verdict.detail)
-
-    def _by_vrid(self, ch: Channel, vrid: int) -> Executor | None:
-        for ex in self.execs.values():
-            if ex.channel is ch and ex.inst.cfg.vrid == vrid and ex.running:
-                return ex
-        return None
 
     async def _watch_netlink(self) -> None:
         try:

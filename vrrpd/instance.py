@@ -35,10 +35,7 @@ TAKEOVER_PRIORITY = MAX_BACKUP_PRIORITY
 
 # --- outputs ------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True, slots=True)
-class SendAdvert:
-    priority: int
+SendAdvert = fsm.SendAdvert  # the state machine's own: passed through as it is
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +187,10 @@ def track_specs(cfg: VirtualRouterConfig) -> list[TrackSpec]:
     return specs
 
 
+def _links(cfg: VirtualRouterConfig) -> frozenset[str]:
+    return frozenset(t.target for t in track_specs(cfg) if t.kind is Kind.INTERFACE)
+
+
 def fsm_params(cfg: VirtualRouterConfig) -> fsm.Params:
     return fsm.Params(
         vrid=cfg.vrid,
@@ -261,6 +262,7 @@ class Instance:
         self.host_owned = frozenset(host_owned)
         self.fsm = fsm.VirtualRouter(fsm_params(cfg), primary=self.src)
         self.tracker = Tracker(cfg.priority, track_specs(cfg))
+        self.tracked_links = _links(cfg)  # interfaces whose link state tracking needs
         self.maintenance = False
         self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
         self.group: str | None = None  # the sync group, set by SyncGroups
@@ -289,10 +291,6 @@ class Instance:
     @property
     def own_fault(self) -> bool:
         return self.tracker.fault
-
-    @property
-    def tracked_links(self) -> frozenset[str]:
-        return frozenset(t.target for t in track_specs(self.cfg) if t.kind is Kind.INTERFACE)
 
     def managed(self, vips: Iterable[IPInterface] | None = None) -> tuple[IPInterface, ...]:
         """The addresses vrrpd adds and removes: the virtual ones minus the host's own."""
@@ -515,6 +513,7 @@ class Instance:
             tracker = Tracker(cfg.priority, track_specs(cfg))
             tracker.carry_over(self.tracker)
             self.tracker = tracker
+            self.tracked_links = _links(cfg)
             parts.add(Part.TRACKING)
 
         if master and "virtual_ips" in changed:
@@ -583,8 +582,8 @@ class Instance:
         out: list[Output] = []
         for action in self.fsm.handle(event, now):
             match action:
-                case fsm.SendAdvert(priority):
-                    out.append(SendAdvert(priority))
+                case fsm.SendAdvert():
+                    out.append(action)
                 case fsm.AddVips():
                     out.append(AddAddresses(self.managed()))
                 case fsm.DelVips():

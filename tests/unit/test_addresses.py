@@ -272,3 +272,11 @@ def test_record_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_record_unwritable_directory_raises(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         addrrecord.add(tmp_path / "missing-dir" / "rec", "eth0", V4)
+
+
+def test_at_a_reload_only_the_starting_routers_addresses_are_removed() -> None:
+    running = addr("192.0.2.253/24", VRRPD_ADDR_PROTO, primary=False)  # another router's
+    starting = addr("192.0.2.254/24", VRRPD_ADDR_PROTO, primary=False)
+    plan = startup_plan([HOST, running, starting], ips("192.0.2.254"), set(), True)
+    assert plan.remove == (running.iface, starting.iface)
+    assert plan.at_reload(ips("192.0.2.254")) == (starting.iface,)

@@ -4,7 +4,7 @@ the protocol-112 socket and the receive checks of the virtual routers on it)."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..api import CHANNEL_COUNTERS, Counter
 from ..receive import Receiver, RouterView
@@ -12,6 +12,9 @@ from ..types import IPAddress
 from . import rawsock
 from .announce import Announcer
 from .netlink import Link
+
+if TYPE_CHECKING:
+    from .executor import Executor
 
 
 class Port:
@@ -33,12 +36,14 @@ class Port:
 
 
 class Channel:
-    """One (interface, family): its raw socket and the receive checks of its routers."""
+    """One (interface, family): its raw socket, its virtual routers by VRID, and their
+    receive checks."""
 
     def __init__(self, port: Port, family: int, primary: IPAddress) -> None:
         self.port = port
         self.family = family
         self.primary = primary
+        self.routers: dict[int, Executor] = {}
         self.counters: dict[Counter, int] = dict.fromkeys(CHANNEL_COUNTERS, 0)
         self.sock: socket.socket | None = None
         self.receiver = Receiver({}, {primary})
@@ -50,13 +55,13 @@ class Channel:
     def open(self) -> None:
         self.sock = rawsock.open_socket(self.family, self.port.name, self.port.index)
 
-    def refresh(self, routers: Iterable[tuple[int, RouterView, IPAddress]]) -> None:
-        """Validation follows the virtual routers on this channel: (VRID, view, source)."""
+    def refresh(self) -> None:
+        """Validation follows the virtual routers on this channel."""
         views: dict[int, RouterView] = {}
         local: set[IPAddress] = {self.primary}
-        for vrid, view, src in routers:
-            views[vrid] = view
-            local.add(src)
+        for vrid, ex in self.routers.items():
+            views[vrid] = ex.inst.view()
+            local.add(ex.inst.src)
         self.receiver = Receiver(views, local)
 
     def close(self) -> None:
