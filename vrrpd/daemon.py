@@ -684,12 +684,9 @@ class Daemon:
 
     async def _update(self, ex: Executor, cfg: VirtualRouterConfig) -> None:
         """A change that keeps the virtual router running (`vrrpd.reload.KEYS`)."""
-        host_owned: frozenset[IPAddress] = frozenset()
+        host_owned = ex.inst.host_owned
         if cfg.virtual_ips != ex.inst.cfg.virtual_ips:
-            _, plan = await self._host_owned(cfg.interface, [cfg])
-            host_owned = plan.host_owned
-        else:
-            host_owned = ex.inst.host_owned
+            host_owned = (await self._host_owned(cfg.interface, [cfg]))[1].host_owned
         self.feed(ex, ex.inst.update, cfg, host_owned)
 
     async def _restart_metrics(self) -> None:
