@@ -56,6 +56,7 @@ class DaemonConfig:
     metrics_listen: str | None = None  # "HOST:PORT" of the Prometheus endpoint
     log_target: str = "auto"  # "auto" (journald if stderr goes there), "journal", "stderr"
     journal_socket: str = DEFAULT_JOURNAL_SOCKET
+    kernel_filter: bool = True  # a BPF filter drops what no virtual router could accept
 
 
 @dataclass(frozen=True)
@@ -786,12 +787,14 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
             DEFAULT_JOURNAL_SOCKET,
             _absolute_path,
         )
+        kernel_filter = d.get("kernel_filter", True, _is_bool)
         d.finish()
         daemon = DaemonConfig(
             control_socket=sock or DEFAULT_CONTROL_SOCKET,
             metrics_listen=listen_raw or None,
             log_target=log_target or "auto",
             journal_socket=journal or DEFAULT_JOURNAL_SOCKET,
+            kernel_filter=kernel_filter is not False,
         )
 
     groups_raw = top.get("sync_group", [], _list_of_tables)

@@ -153,7 +153,7 @@ class TestProblems:
         lines = problems(path)
         assert (
             f"{path}: daemon.socket: unknown key (allowed: control_socket, journal_socket, "
-            "log_target, metrics_listen)" in lines
+            "kernel_filter, log_target, metrics_listen)" in lines
         )
         assert any(line.startswith(f"{path}: colour: unknown key (allowed: ") for line in lines)
         assert len(lines) == 2
