@@ -52,6 +52,7 @@ from .io.control import ControlError, ControlServer, Stream
 from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
 from .io.notify import NotifyRunner, group_job, instance_job
+from .io.reactor import Reactor
 from .io.sdnotify import Notifier
 from .io.track import TrackRunner
 from .io.vmac import Vmacs
@@ -74,6 +75,7 @@ class Daemon:
         self.config_path = config_path
         self.netlink: Netlink | None = None
         self.ports: dict[str, Port] = {}
+        self.reactor: Reactor[Executor, Channel] | None = None
         self.channels: dict[tuple[str, int], Channel] = {}
         self.execs: dict[str, Executor] = {}  # by name, in configuration order
         self.runners: dict[str, TrackRunner] = {}
@@ -108,8 +110,15 @@ class Daemon:
         """Give one input to `ex`'s virtual router, `produce(*args, now)` (one of its input
         methods), and carry out what follows from it."""
         at = self.now() if now is None else now
-        self.route(self.groups.follow(ex.name, produce(*args, at), at))
-        ex.reschedule()
+        out = produce(*args, at)
+        if out:
+            self.route(self.groups.follow(ex.name, out, at))
+        self.schedule(ex)
+
+    def schedule(self, ex: Executor) -> None:
+        assert self.reactor is not None
+        self.reactor.schedule(ex, ex.inst.next_deadline() if ex.running else None)
+        self.reactor.arm()
 
     def route(self, routed: Sequence[Routed]) -> None:
         batches: dict[str, list[Output | GroupSettled]] = {}
@@ -123,7 +132,7 @@ class Daemon:
             ex = self.execs[name]
             if name in batches and ex.running:
                 ex.submit(batches[name])
-            ex.reschedule()
+            self.schedule(ex)
 
     def _report(self, ex: Executor, out: Output) -> None:
         inst, name = ex.inst, ex.name
@@ -177,8 +186,9 @@ class Daemon:
 
     # -- executor hooks ----------------------------------------------------------------------
 
-    def timer_fired(self, ex: Executor, now: float) -> None:
-        self.feed(ex, ex.inst.timeout, now=now)
+    def _due(self, ex: Executor, now: float) -> None:
+        if ex.running:
+            self.feed(ex, ex.inst.timeout, now=now)
 
     def after_transition(self, ex: Executor, t: Transition) -> None:
         """Notify scripts, once the transition's actions ran (a MASTER script finds the
@@ -225,6 +235,7 @@ class Daemon:
             await self.control.start()
         except (ControlError, OSError) as e:
             raise StartupError(str(e)) from None
+        self.reactor = Reactor(self._due, self._received)
         try:
             self.netlink = Netlink()
             await self._add(self.config.virtual_routers, startup=True)
@@ -277,8 +288,8 @@ class Daemon:
                 ch.open()
             except OSError as e:
                 raise StartupError(f"{ch.label}: cannot open sockets: {e}") from None
-            assert ch.sock is not None
-            asyncio.get_running_loop().add_reader(ch.sock.fileno(), self._readable, ch)
+            assert ch.sock is not None and self.reactor is not None
+            self.reactor.add_socket(ch.sock, ch, ch.label)
             self.channels[(port.name, family)] = ch
         return ch
 
@@ -411,6 +422,7 @@ class Daemon:
         if ex.running:
             self.feed(ex, ex.inst.shutdown)
             await ex.drain()
+            self.schedule(ex)  # not running: no deadline
         if ex.vmac is not None and self.netlink is not None:
             with contextlib.suppress(NetlinkFailure):
                 await self.netlink.del_link(ex.vmac.index)
@@ -421,8 +433,8 @@ class Daemon:
         if ch.routers:
             ch.refresh()
             return
-        if ch.sock is not None:
-            asyncio.get_running_loop().remove_reader(ch.sock.fileno())
+        if ch.sock is not None and self.reactor is not None:
+            self.reactor.remove_socket(ch.sock)
         ch.close()
         del self.channels[(ch.port.name, ch.family)]
         if not any(c.port is ch.port for c in self.channels.values()):
@@ -515,38 +527,33 @@ class Daemon:
         await self.control.close()
         if self.netlink is not None:
             await self.netlink.close()
+        if self.reactor is not None:
+            self.reactor.close()
+            self.reactor = None
         self.notifier.close()
 
     # -- inputs --------------------------------------------------------------------------------
 
-    def _readable(self, ch: Channel) -> None:
-        assert ch.sock is not None
-        while True:
-            try:
-                got = rawsock.receive(ch.sock)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as e:
-                log.warning("%s: receive failed: %s", ch.label, e.strerror or e)
-                return
-            if ch.family == 4:
-                verdict = ch.receiver.receive_ipv4(got.data)
-            else:
-                assert got.src is not None
-                dst = got.dst if got.dst is not None else VRRP_GROUP_V6
-                hops = got.hop_limit if got.hop_limit is not None else -1
-                verdict = ch.receiver.receive(got.data, got.src, dst, hops)
-            if isinstance(verdict, Accepted):
-                ex = ch.routers[verdict.vrid]  # the receiver accepts only configured VRIDs
-                if ex.running:
-                    self.feed(ex, ex.inst.advert, verdict, now=got.arrived)
-                continue
-            owner = ch.routers.get(verdict.vrid) if verdict.vrid is not None else None
-            if owner is not None:
-                owner.inst.discarded(verdict.reason)
-            else:
-                key = DISCARD_COUNTER[verdict.reason]
-                ch.counters[key] = ch.counters.get(key, 0) + 1
+    def _received(self, ch: Channel, got: rawsock.Received) -> None:
+        if ch.family == 4:
+            verdict = ch.receiver.receive_ipv4(got.data)
+        else:
+            assert got.src is not None
+            dst = got.dst if got.dst is not None else VRRP_GROUP_V6
+            hops = got.hop_limit if got.hop_limit is not None else -1
+            verdict = ch.receiver.receive(got.data, got.src, dst, hops)
+        if isinstance(verdict, Accepted):
+            ex = ch.routers[verdict.vrid]  # the receiver accepts only configured VRIDs
+            if ex.running:
+                self.feed(ex, ex.inst.advert, verdict, now=got.arrived)
+            return
+        owner = ch.routers.get(verdict.vrid) if verdict.vrid is not None else None
+        if owner is not None:
+            owner.inst.discarded(verdict.reason)
+        else:
+            key = DISCARD_COUNTER[verdict.reason]
+            ch.counters[key] = ch.counters.get(key, 0) + 1
+        if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: discarded (%s): %s", ch.label, verdict.reason, verdict.detail)
 
     async def _watch_netlink(self) -> None:

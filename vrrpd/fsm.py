@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .packet import Advertisement
-from .timing import CS, master_down_interval, skew_time
+from .timing import (
+    CS,
+    interval_seconds,
+    master_down_interval,
+    master_down_seconds,
+    skew_seconds,
+    skew_time,
+)
 from .types import OWNER_PRIORITY, IPAddress
 
 
@@ -180,6 +187,12 @@ class VirtualRouter:
     preempt_deadline: float | None = None  # end of preempt_delay (Backup, lower master seen)
     preempt_delay_over: bool = False  # preempt_delay ran out while a lower master was followed
     _down_reason: Reason = field(default=Reason.MASTER_DOWN, repr=False)
+    # The last event was an advert accepted from the master with nothing else to do: the
+    # same advert again only restarts Master_Down_Timer (`repeat`).
+    _repeatable: bool = field(default=False, repr=False)
+    # When a Master last answered a lower-priority or priority-0 advert (at most once per
+    # Advertisement_Interval: one noisy sender must not make it an amplifier).
+    _answered_at: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.master_adver_interval_cs:
@@ -214,7 +227,22 @@ class VirtualRouter:
 
     # -- input -----------------------------------------------------------------------------
 
+    def _down_seconds(self) -> float:
+        return master_down_seconds(
+            self.priority, self.master_adver_interval_cs, self.params.version
+        )
+
+    def repeat(self, now: float) -> bool:
+        """The advert accepted last, received again from the same master (the caller
+        compared the bytes): if that is all it did, restart Master_Down_Timer from `now` and
+        return True; False means `handle` must see it as an `AdvertReceived`."""
+        if not self._repeatable:
+            return False
+        self.master_down_deadline = now + self._down_seconds()
+        return True
+
     def handle(self, event: Event, now: float) -> list[Action]:
+        self._repeatable = False
         match event:
             case Startup():
                 return self._startup(now)
@@ -253,7 +281,7 @@ class VirtualRouter:
             return self._become_master(now, Reason.OWNER)
         # §6.4.1: Master_Adver_Interval = Advertisement_Interval; Master_Down_Timer = MDI.
         self.master_adver_interval_cs = self.params.interval_cs
-        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_down_deadline = now + self._down_seconds()
         self.master_address = None
         return [self._transition(State.BACKUP, Reason.STARTUP)]
 
@@ -262,7 +290,9 @@ class VirtualRouter:
     def _backup_rx(self, adv: Advertisement, src: IPAddress, now: float) -> list[Action]:
         if adv.priority == 0:
             # §6.4.2: the master is stopping: Master_Down_Timer = Skew_Time.
-            self.master_down_deadline = now + float(self.skew_time)
+            self.master_down_deadline = now + skew_seconds(
+                self.priority, self.master_adver_interval_cs, self.params.version
+            )
             self._down_reason = Reason.PRIORITY_0
             self.master_address = src
             self.master_priority = 0
@@ -272,6 +302,7 @@ class VirtualRouter:
             self._follow(adv, src, now)
             self.preempt_deadline = None
             self.preempt_delay_over = False
+            self._repeatable = True
             return []
         # A lower-priority master and preemption on.
         if self.params.preempt_delay > 0 and not self.preempt_delay_over:
@@ -292,7 +323,7 @@ class VirtualRouter:
 
     def _follow(self, adv: Advertisement, src: IPAddress, now: float) -> None:
         self.master_adver_interval_cs = adv.interval_cs
-        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_down_deadline = now + self._down_seconds()
         self.master_address = src
         self.master_priority = adv.priority
         self._down_reason = Reason.MASTER_DOWN
@@ -302,7 +333,7 @@ class VirtualRouter:
     def _master_rx(self, adv: Advertisement, src: IPAddress, now: float) -> list[Action]:
         if adv.priority == 0:
             # §6.4.3: another router is leaving: advertise at once, restart Adver_Timer.
-            return self._advertise(now)
+            return self._advertise(now) if self._may_answer(now) else []
         local = self.priority
         if adv.priority > local or (adv.priority == local and _addr_gt(src, self.primary)):
             # §6.4.3: a better master exists: learn its interval and go Backup.
@@ -313,10 +344,21 @@ class VirtualRouter:
         # lower-priority router that believes it is Master steps down without waiting. Two
         # masters means a split brain just healed: hosts may have followed the other one's
         # gratuitous ARP, so announce again too (keepalived #893, #2459).
+        if not self._may_answer(now):
+            return []
         return [*self._advertise(now), Announce()]
 
+    def _may_answer(self, now: float) -> bool:
+        """Not in the RFC: answer other routers' adverts at most once per
+        Advertisement_Interval, so a flood of them cannot make us a flood."""
+        last = self._answered_at
+        if last is not None and last <= now < last + interval_seconds(self.params.interval_cs):
+            return False
+        self._answered_at = now
+        return True
+
     def _advertise(self, now: float) -> list[Action]:
-        self.adver_deadline = now + float(self.advertisement_interval)
+        self.adver_deadline = now + interval_seconds(self.params.interval_cs)
         return [SendAdvert(self.priority)]
 
     # -- timers ----------------------------------------------------------------------------
@@ -394,7 +436,7 @@ class VirtualRouter:
             return self._become_master(now, Reason.FAULT_CLEARED)
         # As at start-up (§6.4.1): wait a whole Master_Down_Interval for a master.
         self.master_adver_interval_cs = self.params.interval_cs
-        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_down_deadline = now + self._down_seconds()
         self._down_reason = Reason.MASTER_DOWN
         return [self._transition(State.BACKUP, Reason.FAULT_CLEARED)]
 
@@ -415,7 +457,7 @@ class VirtualRouter:
             return []
         actions = self._release()
         self.master_adver_interval_cs = self.params.interval_cs
-        self.master_down_deadline = now + float(self.master_down_interval)
+        self.master_down_deadline = now + self._down_seconds()
         self._down_reason = Reason.MASTER_DOWN
         self.master_address = self.master_priority = None
         actions.append(self._transition(State.BACKUP, Reason.STEP_DOWN))

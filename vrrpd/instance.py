@@ -31,6 +31,7 @@ from .types import MAX_BACKUP_PRIORITY, MIN_PRIORITY, IPAddress, IPInterface
 
 MAINTENANCE_PRIORITY = MIN_PRIORITY
 TAKEOVER_PRIORITY = MAX_BACKUP_PRIORITY
+WARNED_MAX = 64  # (kind, sender) pairs a virtual router warns about, at most
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -272,6 +273,7 @@ class Instance:
         self.state_since = 0.0
         self.started = False
         self._warned: set[tuple[str, str]] = set()
+        self._last_advert: Accepted | None = None  # the verdict `advert` last ran in full
 
     # -- facts -----------------------------------------------------------------------------
 
@@ -335,25 +337,29 @@ class Instance:
         c = self.counters
         c[Counter.ADVERTS_RECEIVED] += 1
         c[_CHECKSUM_COUNTER[verdict.checksum_form]] += 1
-        out: list[Output] = []
         if verdict.advert.priority == 0:
             c[Counter.PRIORITY0_RECEIVED] += 1
         if verdict.address_mismatch:
             c[Counter.ADDRESS_LIST_MISMATCH] += 1
-            theirs = " ".join(str(a) for a in verdict.advert.addresses)
-            out += self._warn_once(
-                "addresses",
-                str(verdict.src),
-                f"address list from {verdict.src} differs from ours: {theirs} "
-                "(accepted, RFC 5798 §7.1 MAY)",
-            )
         if verdict.interval_mismatch:
             c[Counter.INTERVAL_MISMATCH] += 1
-            out += self._warn_once(
-                "interval",
-                str(verdict.src),
+        if verdict is self._last_advert and self.fsm.repeat(now):
+            # The steady state: the master's previous advert again (the receiver handed
+            # back the same verdict), and all it did was restart Master_Down_Timer.
+            return []
+        self._last_advert = verdict
+        out: list[Output] = []
+        src = str(verdict.src)
+        if verdict.address_mismatch and self._first("addresses", src):
+            theirs = " ".join(str(a) for a in verdict.advert.addresses)
+            out += self._warn(
+                f"address list from {src} differs from ours: {theirs} "
+                "(accepted, RFC 5798 §7.1 MAY)",
+            )
+        if verdict.interval_mismatch and self._first("interval", src):
+            out += self._warn(
                 f"advertisement interval {verdict.advert.interval_cs / 100:g} s from "
-                f"{verdict.src} differs from ours ({self.cfg.advert_interval_cs / 100:g} s); "
+                f"{src} differs from ours ({self.cfg.advert_interval_cs / 100:g} s); "
                 "backups follow the master's (RFC 5798 §6.4.2)",
             )
         return out + self._run(fsm.AdvertReceived(verdict.advert, verdict.src), now)
@@ -626,8 +632,16 @@ class Instance:
             out.append(HandOver(winner, self.cfg.virtual_ips))
         return out
 
-    def _warn_once(self, kind: str, who: str, message: str) -> list[Output]:
-        if (kind, who) in self._warned:
-            return []
+    def _first(self, kind: str, who: str) -> bool:
+        """Whether to warn about `kind` from `who`: once each, and for at most WARNED_MAX
+        pairs (then once more to say the rest goes unsaid): a sender that forges ever new
+        sources neither fills the memory nor the log."""
+        if (kind, who) in self._warned or len(self._warned) > WARNED_MAX:
+            return False
         self._warned.add((kind, who))
+        return True
+
+    def _warn(self, message: str) -> list[Output]:
+        if len(self._warned) > WARNED_MAX:
+            return [Warn(f"{message}; more such warnings are not logged (see the counters)")]
         return [Warn(message)]

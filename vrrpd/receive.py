@@ -69,22 +69,55 @@ class Discarded:
 Verdict = Accepted | Discarded
 
 
+RECENT_MAX = 4096  # verdicts remembered per receiver (a junk flood only clears them sooner)
+
+
 class Receiver:
-    """Validation for one (interface, family) socket; `routers` maps VRID -> RouterView."""
+    """Validation for one (interface, family) socket; `routers` maps VRID -> RouterView.
+
+    A verdict depends only on the packet and the views, so the receiver remembers recent
+    ones: in the steady state every advertisement repeats the sender's previous one byte for
+    byte, and gets the same verdict object back without decoding (`Instance.advert` knows it
+    by identity). A receiver is rebuilt whenever its views change."""
 
     def __init__(self, routers: Mapping[int, RouterView], local: Collection[IPAddress]) -> None:
         self.routers = dict(routers)
         self.local = set(local)
+        self._recent4: dict[bytes, tuple[bytes, Verdict]] = {}
+        self._recent: dict[tuple[bytes, IPAddress, IPAddress, int], Verdict] = {}
 
     def receive_ipv4(self, datagram: bytes) -> Verdict:
         """A whole IPv4 packet as a raw socket delivers it (header included)."""
+        # Remembered by source, destination and payload; the header fields that can change
+        # the verdict (version, IHL, total length, TTL, protocol) must match too. The ID and
+        # the header checksum may differ (the kernel checked the checksum).
+        key = datagram[12:]
+        fixed = datagram[:1] + datagram[2:4] + datagram[8:10]
+        hit = self._recent4.get(key)
+        if hit is not None and hit[0] == fixed:
+            return hit[1]
         try:
             ip = packet.parse_ipv4(datagram)
         except DecodeError as e:
             return Discarded(e.reason, None, str(e))
-        return self.receive(ip.payload, ip.src, ip.dst, ip.ttl)
+        verdict = self._check(ip.payload, ip.src, ip.dst, ip.ttl)
+        if len(self._recent4) >= RECENT_MAX:
+            self._recent4.clear()
+        self._recent4[key] = (fixed, verdict)
+        return verdict
 
     def receive(self, message: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> Verdict:
+        """A message with the facts the socket gives (IPv6: the payload)."""
+        key = (message, src, dst, ttl)
+        verdict = self._recent.get(key)
+        if verdict is None:
+            verdict = self._check(message, src, dst, ttl)
+            if len(self._recent) >= RECENT_MAX:
+                self._recent.clear()
+            self._recent[key] = verdict
+        return verdict
+
+    def _check(self, message: bytes, src: IPAddress, dst: IPAddress, ttl: int) -> Verdict:
         vrid = packet.peek_vrid(message)
         if vrid is None or vrid not in self.routers:
             # §7.1: MUST discard if the VRID is not configured on the receiving interface.

@@ -8,6 +8,7 @@ into a float deadline only when it adds it to the clock (nanosecond resolution).
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 CS = Fraction(1, 100)  # one centisecond in seconds
@@ -27,3 +28,20 @@ def skew_time(priority: int, interval_cs: int, version: int = 3) -> Fraction:
 def master_down_interval(priority: int, interval_cs: int, version: int = 3) -> Fraction:
     """Master_Down_Interval = 3 * Master_Adver_Interval + Skew_Time, in seconds."""
     return 3 * interval_cs * CS + skew_time(priority, interval_cs, version)
+
+
+@functools.lru_cache(maxsize=1024)
+def master_down_seconds(priority: int, interval_cs: int, version: int = 3) -> float:
+    """`master_down_interval` as the clock's type, worked out once per combination (a backup
+    adds it to the clock on every advertisement it accepts)."""
+    return float(master_down_interval(priority, interval_cs, version))
+
+
+@functools.lru_cache(maxsize=1024)
+def skew_seconds(priority: int, interval_cs: int, version: int = 3) -> float:
+    return float(skew_time(priority, interval_cs, version))
+
+
+@functools.lru_cache(maxsize=1024)
+def interval_seconds(interval_cs: int) -> float:
+    return float(interval_cs * CS)

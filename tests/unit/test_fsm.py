@@ -352,6 +352,19 @@ class TestMaster:
         assert vr.state is M
         assert vr.adver_deadline == now + 1.0
 
+    def test_answers_other_adverts_at_most_once_per_interval(self) -> None:
+        """A stream of lower-priority (or priority 0) adverts must not make the master send
+        an advert and a burst of gratuitous ARPs for each (an amplifier)."""
+        vr, t0 = master()
+        now = t0 + 0.5
+        assert rx(vr, 99, LOWER_ADDR, now) == [SendAdvert(100), Announce()]
+        for dt in (0.001, 0.3, 0.999):
+            assert rx(vr, 99, LOWER_ADDR, now + dt) == []
+            assert rx(vr, 0, LOWER_ADDR, now + dt) == []
+        assert vr.adver_deadline == now + 1.0  # the regular advert still comes
+        assert rx(vr, 99, LOWER_ADDR, now + 1.0) == [SendAdvert(100), Announce()]
+        assert rx(vr, 0, LOWER_ADDR, now + 2.5) == [SendAdvert(100)]
+
     def test_address_compared_as_integer(self) -> None:
         # 192.0.2.10 > 192.0.2.9 numerically, though not as text.
         vr, t0 = master(primary=IPv4Address("192.0.2.9"))
@@ -474,3 +487,31 @@ class TestVipsLost:
         assert vr.handle(VipsLost(), 1.0) == []
         assert vr.master_down_deadline == deadline
         assert vr.state is B
+
+
+class TestRepeat:
+    """`repeat`: the master's previous advert again only restarts Master_Down_Timer."""
+
+    def test_after_an_accepted_advert_only_the_timer_moves(self) -> None:
+        vr = backup(0.0, priority=100, interval_cs=100)
+        assert rx(vr, 200, HIGHER_ADDR, 1.0) == []
+        assert vr.repeat(2.0)
+        assert vr.master_down_deadline == 2.0 + float(timing.master_down_interval(100, 100))
+        assert vr.master_address == HIGHER_ADDR and vr.state is B
+
+    def test_not_after_anything_else(self) -> None:
+        vr = backup(0.0, priority=100, interval_cs=100)
+        assert not vr.repeat(0.5)  # nothing accepted yet
+        rx(vr, 200, HIGHER_ADDR, 1.0)
+        vr.handle(Timeout(), 1.5)  # any other event ends it
+        assert not vr.repeat(2.0)
+        rx(vr, 50, HIGHER_ADDR, 2.0)  # a lower master is discarded, not followed
+        assert not vr.repeat(2.5)
+        vr, t0 = master()
+        rx(vr, 50, LOWER_ADDR, t0 + 0.1)
+        assert not vr.repeat(t0 + 0.2)  # a master answers: never a repeat
+
+    def test_not_while_preempt_delay_counts(self) -> None:
+        vr = backup(0.0, priority=200, interval_cs=100, preempt_delay=Fraction(5))
+        assert rx(vr, 100, HIGHER_ADDR, 1.0) == []
+        assert not vr.repeat(2.0)

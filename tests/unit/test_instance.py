@@ -152,6 +152,36 @@ def test_counters_and_one_warning_per_sender() -> None:
     assert c[Counter.ADVERTS_SENT] == 1 and c[Counter.SEND_ERRORS] == 1
 
 
+def test_the_same_verdict_again_is_counted_and_moves_the_timer_only() -> None:
+    inst = started()
+    verdict = accepted(200, address_mismatch=True, interval_mismatch=True)
+    first = inst.advert(verdict, 0.5)
+    assert [o for o in first if isinstance(o, Warn)]
+    for t in (1.5, 2.5):
+        assert inst.advert(verdict, t) == []
+        assert inst.next_deadline() == t + float(inst.fsm.master_down_interval)
+    c = inst.counters
+    assert c[Counter.ADVERTS_RECEIVED] == 3 and c[Counter.ADDRESS_LIST_MISMATCH] == 3
+    assert c[Counter.INTERVAL_MISMATCH] == 3 and c[Counter.CHECKSUM_RFC5798] == 3
+    # An equal advert that is another object (not remembered by the receiver) runs in full.
+    assert inst.advert(accepted(200), 3.0) == []
+    assert inst.state is State.BACKUP
+
+
+def test_warnings_about_ever_new_senders_are_bounded() -> None:
+    from vrrpd.instance import WARNED_MAX
+
+    inst = started()
+    warns: list[str] = []
+    for i in range(WARNED_MAX + 50):
+        src = IPv4Address(int(IPv4Address("198.51.100.0")) + i)
+        out = inst.advert(accepted(200, src=src, address_mismatch=True), 0.1 + i * 0.001)
+        warns += [o.message for o in out if isinstance(o, Warn)]
+    assert len(warns) == WARNED_MAX + 1
+    assert "not logged" in warns[-1] and "not logged" not in warns[-2]
+    assert inst.counters[Counter.ADDRESS_LIST_MISMATCH] == WARNED_MAX + 50
+
+
 def test_status_adds_the_channel_discards() -> None:
     inst = started(now=5.0)
     inst.discarded("vrid")  # cannot normally happen, but it adds

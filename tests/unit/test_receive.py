@@ -248,3 +248,48 @@ def test_v3_interval_mismatch_is_accepted_and_flagged() -> None:
     assert verdict.interval_mismatch
     same = receiver().receive_ipv4(datagram(v3()))
     assert isinstance(same, Accepted) and not same.interval_mismatch
+
+
+# --- the steady-state fast path: a repeated packet gets the same verdict object -----------
+
+
+def test_a_repeated_advert_gets_the_same_verdict_without_decoding() -> None:
+    r = receiver()
+    first = r.receive_ipv4(datagram(v3()))
+    assert isinstance(first, Accepted)
+    # Another IP ID (and so another header checksum): the same advert all the same.
+    again = ipv4_header(PEER, GROUP, len(v3()), ident=999) + v3()
+    assert r.receive_ipv4(again) is first
+    assert r.receive(v3(), PEER, GROUP, 255) is r.receive(v3(), PEER, GROUP, 255)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        datagram(v3(), ttl=254),  # TTL
+        datagram(v3(priority=151)),  # payload
+        datagram(v3(), src=IPv4Address("192.0.2.9")),  # source (checksum then fails)
+    ],
+)
+def test_any_field_that_decides_gives_a_fresh_verdict(changed: bytes) -> None:
+    r = receiver()
+    first = r.receive_ipv4(datagram(v3()))
+    other = r.receive_ipv4(changed)
+    assert other is not first and other != first
+
+
+def test_a_wrong_total_length_is_not_taken_for_the_remembered_advert() -> None:
+    r = receiver()
+    good = datagram(v3())
+    assert isinstance(r.receive_ipv4(good), Accepted)
+    short = good[:2] + struct.pack("!H", len(good) + 4) + good[4:]
+    assert discarded(r.receive_ipv4(short)).reason == "ip_header"
+
+
+def test_remembered_verdicts_are_bounded() -> None:
+    from vrrpd.receive import RECENT_MAX
+
+    r = receiver()
+    for i in range(RECENT_MAX + 10):
+        r.receive(bytes([0x31, 51, i % 256, i // 256]), PEER, GROUP, 255)
+    assert len(r._recent) <= RECENT_MAX

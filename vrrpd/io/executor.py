@@ -1,5 +1,6 @@
 """The runtime of one virtual router: carries out its `Instance`'s outputs, in order, on its
-own worker task, and owns what they need (frames, the deadline timer, the periodic tasks).
+own worker task, and owns what they need (frames, the periodic tasks). Its deadlines are the
+reactor's (`vrrpd.io.reactor`).
 
 It decides nothing: every choice was made by `vrrpd.instance`. Advertisements go out at once
 when nothing is pending (no trip through the worker on the hot path); netlink changes complete
@@ -38,7 +39,6 @@ from ..types import IPAddress, IPInterface
 from . import rawsock
 from .channel import Channel, Port
 from .netlink import Link, Netlink, NetlinkFailure
-from .timer import DeadlineTimer
 
 log = logging.getLogger("vrrpd")
 
@@ -53,8 +53,6 @@ class Hooks(Protocol):
     """What the executor asks of the daemon."""
 
     netlink: Netlink | None
-
-    def timer_fired(self, ex: Executor, now: float) -> None: ...
 
     def after_transition(self, ex: Executor, t: Transition) -> None: ...
 
@@ -78,8 +76,6 @@ class Executor:
         self.hooks = hooks
         self.vmac = vmac  # the macvlan, when use_vmac
         self.frames = self.build_frames()
-        self.timer: DeadlineTimer | None = None
-        self.timer_at: float | None = None
         self.busy = False  # the worker is carrying out outputs
         self.queue: asyncio.Queue[list[Step]] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
@@ -106,16 +102,14 @@ class Executor:
     # -- life --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.timer = DeadlineTimer(loop, self._on_timer)
-        self.worker = loop.create_task(self._work(), name=self.name)
+        self.worker = asyncio.get_running_loop().create_task(self._work(), name=self.name)
 
     @property
     def running(self) -> bool:
         return self.worker is not None
 
     async def drain(self) -> None:
-        """Finish what is queued, then stop every task and the timer."""
+        """Finish what is queued, then stop every task."""
         await self.queue.join()
         for task in (self.worker, self._announcing, self._refreshing, self._advertising_router):
             if task is not None:
@@ -123,10 +117,6 @@ class Executor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.worker = None
-        if self.timer is not None:
-            self.timer.close()
-            self.timer = None
-        self.timer_at = None
 
     # -- outputs in ----------------------------------------------------------------------------
 
@@ -138,27 +128,6 @@ class Executor:
                 steps.pop(0)
         if steps:
             self.queue.put_nowait(steps)
-
-    def reschedule(self) -> None:
-        deadline = self.inst.next_deadline()
-        if deadline == self.timer_at or self.timer is None:
-            return
-        self.timer_at = deadline
-        if deadline is None:
-            self.timer.cancel()
-        else:
-            self.timer.set(deadline)
-
-    def _on_timer(self) -> None:
-        deadline = self.timer_at
-        self.timer_at = None
-        now = asyncio.get_running_loop().time()
-        if deadline is not None:
-            if now < deadline:
-                now = deadline  # woken within the clock's resolution of the deadline
-            elif log.isEnabledFor(logging.DEBUG):
-                log.debug("%s: timer woke %.0f us late", self.name, (now - deadline) * 1e6)
-        self.hooks.timer_fired(self, now)
 
     async def _work(self) -> None:
         while True:

@@ -26,6 +26,9 @@ IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 IPV6_MULTICAST_ALL = 29  # linux/in6.h
 SO_TIMESTAMPNS = 35  # asm-generic/socket.h; SCM_TIMESTAMPNS has the same value
 RECV_BUFFER = 1 << 20
+# Largest datagram read: the biggest valid advert (IPv6, 255 addresses: 4088 bytes) fits;
+# a longer one arrives cut short and fails the length check.
+RECV_SIZE = 4096 + 64
 _ANC_SPACE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 _TIMESPEC = struct.Struct("@qq")
 
@@ -83,33 +86,46 @@ class Received:
     hop_limit: int | None = None
 
 
-def receive(sock: socket.socket) -> Received:
-    """Read one datagram; raises BlockingIOError when nothing is queued.
+def receive(sock: socket.socket, limit: int) -> list[Received]:
+    """Read up to `limit` queued datagrams (none: an empty list); the caller comes back for
+    the rest on its next wake-up, so a flood never starves timers and other sockets.
 
     The kernel stamps each packet on arrival (CLOCK_REALTIME); timers restarted by an
     advertisement then run from its arrival, not from when a busy loop got round to it.
     """
-    data, ancdata, _flags, addr = sock.recvmsg(65535, _ANC_SPACE)
-    now = time.monotonic()
-    arrived = now
-    dst: IPAddress | None = None
-    hop_limit: int | None = None
-    for level, kind, cdata in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
-            sec, nsec = _TIMESPEC.unpack_from(cdata)
-            stamp = now - (time.time() - (sec + nsec * 1e-9))
-            # A wall-clock step between arrival and now must not move timers: trust the
-            # stamp only within a plausible window.
-            if now - 1.0 <= stamp <= now:
-                arrived = stamp
-        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
-            hop_limit = struct.unpack("@i", cdata[:4])[0]
-        elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(cdata) >= 16:
-            dst = IPv6Address(cdata[:16])
-    if sock.family == socket.AF_INET6:
-        src = IPv6Address(addr[0].split("%", 1)[0])
-        return Received(data, arrived, src, dst, hop_limit)
-    return Received(data, arrived)
+    out: list[Received] = []
+    v6 = sock.family == socket.AF_INET6
+    offset = time.monotonic() - time.time()  # realtime -> monotonic, once per batch
+    for _ in range(limit):
+        try:
+            data, ancdata, _flags, addr = sock.recvmsg(RECV_SIZE, _ANC_SPACE)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            if out:
+                break  # what was read first; the error comes back on the next read
+            raise
+        arrived = now = time.monotonic()
+        dst: IPAddress | None = None
+        hop_limit: int | None = None
+        for level, kind, cdata in ancdata:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = _TIMESPEC.unpack_from(cdata)
+                stamp = sec + nsec * 1e-9 + offset
+                # A wall-clock step between arrival and now must not move timers: trust the
+                # stamp only within a plausible window.
+                if now - 1.0 <= stamp <= now:
+                    arrived = stamp
+            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+                hop_limit = struct.unpack("@i", cdata[:4])[0]
+            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(cdata) >= 16:
+                dst = IPv6Address(cdata[:16])
+        if v6:
+            src = IPv6Address(addr[0].split("%", 1)[0])
+            out.append(Received(data, arrived, src, dst, hop_limit))
+        else:
+            out.append(Received(data, arrived))
+    return out
 
 
 def send_unicast(
