@@ -11,6 +11,7 @@ batches through `Deadlines`/`merge`/`drain`. The outputs, with their times, must
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def batched(packets: list[Packet], cuts: list[int], end: float) -> list[Event]:
         handled(lambda: r.packet(p))
 
     bounds = sorted({0, len(packets), *(c % (len(packets) + 1) for c in cuts)})
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         batch = packets[lo:hi]
         merge(batch, lambda p: p.time, deadlines, on_item, on_due)
         # The timer wakes on time between batches: what is due before the next batch.
