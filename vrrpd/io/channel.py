@@ -1,20 +1,25 @@
 """An interface (`Port`: link facts, packet socket) and one address family on it (`Channel`:
-the protocol-112 socket and the receive checks of the virtual routers on it)."""
+the protocol-112 socket, its kernel filter and the receive checks of the virtual routers on
+it)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import TYPE_CHECKING
 
+from .. import bpf
 from ..api import CHANNEL_COUNTERS, Counter
 from ..receive import Receiver, RouterView
 from ..types import IPAddress
-from . import rawsock
+from . import rawsock, sockfilter
 from .announce import Announcer
 from .netlink import Link
 
 if TYPE_CHECKING:
     from .executor import Executor
+
+log = logging.getLogger("vrrpd")
 
 
 class Port:
@@ -53,16 +58,49 @@ class Channel:
         return f"{self.port.name}/ipv{self.family}"
 
     def open(self) -> None:
-        self.sock = rawsock.open_socket(self.family, self.port.name, self.port.index)
+        sock = rawsock.open_socket(self.family, self.port.name, self.port.index)
+        try:
+            # No virtual router yet: the kernel drops everything until `refresh`.
+            sockfilter.attach(sock, bpf.DROP_ALL)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
     def refresh(self) -> None:
-        """Validation follows the virtual routers on this channel."""
+        """Validation, and the kernel filter, follow the virtual routers on this channel."""
         views: dict[int, RouterView] = {}
         local: set[IPAddress] = {self.primary}
         for vrid, ex in self.routers.items():
             views[vrid] = ex.inst.view()
             local.add(ex.inst.src)
         self.receiver = Receiver(views, local)
+        self._filter(views)
+
+    def _kernel_filter(self) -> bool:
+        """[daemon] kernel_filter of the daemon that runs this channel's virtual routers."""
+        for ex in self.routers.values():
+            config = getattr(ex.hooks, "config", None)
+            return bool(getattr(getattr(config, "daemon", None), "kernel_filter", True))
+        return True
+
+    def _filter(self, views: dict[int, RouterView]) -> None:
+        """The kernel keeps only what these receive checks could accept (`vrrpd.bpf`); off,
+        every packet reaches them (and is counted by reason)."""
+        if self.sock is None:
+            return
+        try:
+            if self._kernel_filter():
+                sockfilter.attach(self.sock, bpf.channel_program(self.family, views))
+            else:
+                sockfilter.detach(self.sock)
+        except OSError as e:
+            # The filter only saves work: without it every packet is still checked.
+            log.warning("%s: kernel filter not updated, removed: %s", self.label, e)
+            try:
+                sockfilter.detach(self.sock)
+            except OSError as e2:
+                log.error("%s: kernel filter cannot be removed: %s", self.label, e2)
 
     def close(self) -> None:
         if self.sock is not None:
