@@ -29,9 +29,9 @@ import pytest
 from netns_lab import craft, wire
 from netns_lab.craft import Injector
 from netns_lab.lab import Capture, Lab, Node, Vrrpd, wait_for
+from tests.helpers import NO_KERNEL_FILTER, lab_for
 from tests.helpers import VIP as VIP
 from tests.helpers import VIP_ADDR as VIP_ADDR
-from tests.helpers import lab_for
 from tests.helpers import vr as vr
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,8 +43,9 @@ WAIT = 10.0  # seconds: the deadline for anything that should take milliseconds
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    """One lab for the whole test file; removed (namespaces, processes) after it."""
-    yield from lab_for("conformance tests")
+    """One lab for the whole test file; removed (namespaces, processes) after it. Its
+    daemons run without the kernel filter: discards are counted exactly, reason by reason."""
+    yield from lab_for("conformance tests", daemon=NO_KERNEL_FILTER)
 
 
 # --- injection -------------------------------------------------------------------------------

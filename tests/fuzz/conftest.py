@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from netns_lab.lab import Lab
-from tests.helpers import lab_for
+from tests.helpers import NO_KERNEL_FILTER, lab_for
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    yield from lab_for("fuzz runs")
+    """Without the kernel filter: every invalid packet reaches the daemon and is counted."""
+    yield from lab_for("fuzz runs", daemon=NO_KERNEL_FILTER)

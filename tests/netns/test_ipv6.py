@@ -11,7 +11,7 @@ from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import NO_KERNEL_FILTER, VIP_ADDR, vr
 
 VIP6 = "2001:db8::254/64"
 VIP6_ADDR = VIP6.split("/")[0]
@@ -115,7 +115,7 @@ def test_same_vrid_on_ipv4_and_ipv6_are_two_routers(lab: Lab) -> None:
 def test_hop_limit_not_255_discarded_and_counted(lab: Lab) -> None:
     r1 = lab.add_router("r1", None, "2001:db8::1/64")
     c1 = lab.add_client("c1", None, "2001:db8::100/64")
-    d1 = r1.start_vrrpd([vr6(priority=200)])
+    d1 = r1.start_vrrpd([vr6(priority=200)], daemon=NO_KERNEL_FILTER)  # to count discards
     d1.wait_state("gw", "MASTER", timeout=10)
     ll = c1.link_local()
     assert ll is not None

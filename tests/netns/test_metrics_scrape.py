@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import NO_KERNEL_FILTER, VIP_ADDR, vr
 from tests.netns.test_operations import put
 from vrrpd.receive import DISCARD_REASONS
 
@@ -55,7 +55,8 @@ def start(node: Node, priority: int, **extra: Any) -> Vrrpd:
     assert node.ipv4 is not None
     return node.start_vrrpd(
         [vr(priority=priority, **extra)],
-        daemon={"metrics_listen": f"{node.ipv4.ip}:{PORT}"},
+        # Without the kernel filter, which would drop the TTL-64 adverts uncounted.
+        daemon={"metrics_listen": f"{node.ipv4.ip}:{PORT}", **NO_KERNEL_FILTER},
     )
 
 

@@ -3,11 +3,12 @@ unicast_ttl_check, adverts from unlisted sources discarded (discard_peer)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netns_lab import wire
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
-from tests.helpers import VIP_ADDR, vr
+from tests.helpers import NO_KERNEL_FILTER, VIP_ADDR, vr
 
 SVC = "203.0.113.10/32"  # a service address both sites may hold
 SVC_ADDR = SVC.split("/")[0]
@@ -27,11 +28,17 @@ def _routed(lab: Lab) -> tuple[Node, Node]:
     return r1, r2
 
 
-def _start(r1: Node, r2: Node, **extra: Any) -> tuple[Vrrpd, Vrrpd]:
+def _start(
+    r1: Node, r2: Node, daemon: Mapping[str, Any] | None = None, **extra: Any
+) -> tuple[Vrrpd, Vrrpd]:
     d1 = r1.start_vrrpd(
-        [vr(priority=200, unicast_peers=["198.51.100.2"], virtual_ips=[SVC], **extra)]
+        [vr(priority=200, unicast_peers=["198.51.100.2"], virtual_ips=[SVC], **extra)],
+        daemon=daemon,
     )
-    d2 = r2.start_vrrpd([vr(priority=100, unicast_peers=["192.0.2.1"], virtual_ips=[SVC], **extra)])
+    d2 = r2.start_vrrpd(
+        [vr(priority=100, unicast_peers=["192.0.2.1"], virtual_ips=[SVC], **extra)],
+        daemon=daemon,
+    )
     return d1, d2
 
 
@@ -72,7 +79,9 @@ def test_unicast_across_a_router_with_ttl_check_off(lab: Lab) -> None:
 
 def test_routed_unicast_with_default_ttl_check_is_discarded(lab: Lab) -> None:
     r1, r2 = _routed(lab)
-    d1, d2 = _start(r1, r2)  # unicast_ttl_check defaults to true: TTL 254 is dropped
+    # unicast_ttl_check defaults to true: TTL 254 is dropped (and, without the kernel filter,
+    # counted)
+    d1, d2 = _start(r1, r2, NO_KERNEL_FILTER)
     d1.wait_state("gw", "MASTER", timeout=10)
     d2.wait_counter("gw", "discard_ttl", 5, timeout=10)
     d1.wait_counter("gw", "discard_ttl", 1, timeout=10)  # r2 once advertised as master too
