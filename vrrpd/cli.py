@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +44,7 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
         print(f"{path}: OK, {len(cfg.virtual_routers)} virtual router(s)")
         return 0
     _setup_logging(cfg.daemon.log_target, cfg.daemon.journal_socket, args.log_level)
-    from .daemon import StartupError, serve  # the daemon's imports (scapy) only when running
+    from .daemon import StartupError, serve  # the daemon's imports only when running
 
     try:
         return asyncio.run(serve(cfg, path))
@@ -55,9 +56,8 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
 
 def _setup_logging(target: str, journal_socket: str, level: str) -> None:
     """stderr, or journald's native protocol (structured VRRP_* fields) when asked for, or
-    with target "auto" when stderr is connected to the journal (systemd sets JOURNAL_STREAM)."""
-    from .io.journal import JournalHandler, stderr_is_journal
-
+    with target "auto" when stderr is connected to the journal (systemd sets JOURNAL_STREAM).
+    vrrpd.io.journal is imported only then."""
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(
         logging.Formatter(
@@ -66,9 +66,12 @@ def _setup_logging(target: str, journal_socket: str, level: str) -> None:
         )
     )
     handler: logging.Handler = stderr
-    if target == "journal" or (target == "auto" and stderr_is_journal()):
-        handler = JournalHandler(socket_path=journal_socket, fallback=stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+    if target == "journal" or (target == "auto" and "JOURNAL_STREAM" in os.environ):
+        from .io.journal import JournalHandler, stderr_is_journal
+
+        if target == "journal" or stderr_is_journal():
+            handler = JournalHandler(socket_path=journal_socket, fallback=stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))
