@@ -1,0 +1,111 @@
+"""What the daemon imports at start-up (issue 9: start-up time and memory).
+
+Each case runs a fresh interpreter that goes the way ``vrrpd --config`` goes (vrrpd.cli, the
+logging set up for a log target, vrrpd.daemon) and lists the modules that appeared. The daemon
+runs on the standard library alone: netlink is vrrpd's own (vrrpd.io.netlink; pyroute2 cost
+~100 ms and ~13 MiB to import), scapy is the tests' oracle only, prometheus_client comes with
+vrrpd.io.metrics when `metrics_listen` is set, and the journald writer only when the log goes
+to journald.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# argv: the log target, then modules to import after the daemon's. Prints the log handler's
+# class, then the new modules.
+SCRIPT = r"""
+import sys
+before = set(sys.modules)
+import vrrpd.cli
+vrrpd.cli._setup_logging(sys.argv[1], "/nonexistent/journal/socket", "info")
+import vrrpd.daemon
+for name in sys.argv[2:]:
+    __import__(name)
+import logging
+print(type(logging.getLogger().handlers[0]).__name__)
+print("\n".join(sorted(set(sys.modules) - before)))
+"""
+
+NEVER = ("scapy", "pyroute2", "prometheus_client")
+JOURNAL = "vrrpd.io.journal"
+METRICS = "vrrpd.io.metrics"
+
+
+def run(target: str, *extra: str, journal_stream: str | None = None) -> tuple[str, set[str]]:
+    """The root logger's handler class and the modules imported, in a fresh interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+    if journal_stream is not None:
+        env["JOURNAL_STREAM"] = journal_stream
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (str(REPO), env.get("PYTHONPATH")) if x)
+    cp = subprocess.run(
+        [sys.executable, "-c", SCRIPT, target, *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+    assert cp.returncode == 0, cp.stderr
+    handler, *modules = cp.stdout.split()
+    assert "vrrpd.daemon" in modules and "vrrpd.io.netlink" in modules, modules
+    return handler, set(modules)
+
+
+def imported(target: str, *extra: str) -> set[str]:
+    return run(target, *extra)[1]
+
+
+def _package(module: str) -> str:
+    return module.partition(".")[0]
+
+
+def _from(modules: set[str], package: str) -> set[str]:
+    return {m for m in modules if _package(m) == package}
+
+
+@pytest.mark.parametrize("target", ["stderr", "auto"])
+def test_the_daemon_imports_only_the_standard_library(target: str) -> None:
+    handler, modules = run(target)
+    assert handler == "StreamHandler"
+    for package in NEVER:
+        assert not _from(modules, package), f"{package} imported at start-up"
+    outside = {
+        m for m in modules if _package(m) not in sys.stdlib_module_names and _package(m) != "vrrpd"
+    }
+    assert not outside, f"imported from outside the standard library: {sorted(outside)}"
+    assert JOURNAL not in modules, "the journald writer without logging to journald"
+    assert METRICS not in modules, "the metrics endpoint without metrics_listen"
+
+
+def test_auto_with_a_journal_stream_that_is_not_stderr_logs_to_stderr() -> None:
+    """systemd's JOURNAL_STREAM names a stream; stderr is something else here (a pipe): the
+    writer is looked at, but the log stays on stderr."""
+    handler, modules = run("auto", journal_stream="1:1")
+    assert handler == "StreamHandler"
+    assert JOURNAL in modules
+    assert not _from(modules, "pyroute2") and not _from(modules, "prometheus_client")
+
+
+def test_the_journald_writer_comes_with_logging_to_journald() -> None:
+    handler, modules = run("journal")
+    assert handler == "JournalHandler"
+    assert JOURNAL in modules
+    for package in NEVER:
+        assert not _from(modules, package), f"{package} imported with the journald writer"
+
+
+def test_the_metrics_endpoint_brings_prometheus_client() -> None:
+    """The check above would see prometheus_client: importing the metrics module (what the
+    daemon does when `metrics_listen` is set) brings it."""
+    modules = imported("stderr", METRICS)
+    assert _from(modules, "prometheus_client")
+    assert not _from(modules, "scapy") and not _from(modules, "pyroute2")
