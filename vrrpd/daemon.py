@@ -94,6 +94,8 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._nft_installed = False
         self._reloading = asyncio.Lock()
+        self._status_pending = False
+        self._by_vip: dict[tuple[int, IPAddress], list[Executor]] | None = None
 
     # -- routing: inputs -> pure virtual routers -> executors and reports ----------------------
 
@@ -172,7 +174,7 @@ class Daemon:
                     reason=reason.value,
                     priority=priority,
                 )
-                self.notifier.status(self.summary())
+                self._status_soon()
             case PriorityChanged(old, new, explain):
                 self.bus.publish("priority", name=name, old=old, new=new, explain=explain)
                 log.info("%s: priority %d -> %d (%s)", name, old, new, explain)
@@ -382,6 +384,7 @@ class Daemon:
             added.append(ex)
         for ch in {ex.channel for ex in added}:
             ch.refresh()
+        self._by_vip = None
         return added
 
     def _start(self, ex: Executor) -> None:
@@ -428,6 +431,7 @@ class Daemon:
                 await self.netlink.del_link(ex.vmac.index)
             ex.vmac = None
         del self.execs[ex.name]
+        self._by_vip = None
         ch = ex.channel
         del ch.routers[ex.inst.cfg.vrid]
         if ch.routers:
@@ -491,6 +495,17 @@ class Daemon:
         while True:
             self.notifier.watchdog()
             await asyncio.sleep(interval)
+
+    def _status_soon(self) -> None:
+        """systemd's STATUS= once the transitions of this wake-up are done (255 routers
+        changing state at once send one line, not 255)."""
+        if not self._status_pending and self.notifier.enabled:
+            self._status_pending = True
+            asyncio.get_running_loop().call_soon(self._send_status)
+
+    def _send_status(self) -> None:
+        self._status_pending = False
+        self.notifier.status(self.summary())
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""
@@ -556,12 +571,23 @@ class Daemon:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s: discarded (%s): %s", ch.label, verdict.reason, verdict.detail)
 
+    def _holders(self, index: int, address: IPAddress) -> list[Executor]:
+        """The virtual routers that list `address` on interface `index` (an address event
+        concerns these, not all 255)."""
+        if self._by_vip is None:
+            by: dict[tuple[int, IPAddress], list[Executor]] = {}
+            for ex in self.execs.values():
+                for vip in ex.inst.cfg.virtual_ips:
+                    by.setdefault((ex.vip_index, vip.ip), []).append(ex)
+            self._by_vip = by
+        return self._by_vip.get((index, address), [])
+
     async def _watch_netlink(self) -> None:
         try:
             async for event in monitor():
                 if isinstance(event, AddrEvent) and not event.added:
-                    for ex in list(self.execs.values()):
-                        if ex.vip_index == event.index and ex.running:
+                    for ex in self._holders(event.index, event.address):
+                        if ex.running:
                             self.feed(ex, ex.inst.vips_lost, event.address)
                 elif isinstance(event, LinkEvent):
                     for ex in list(self.execs.values()):
@@ -695,6 +721,7 @@ class Daemon:
         if cfg.virtual_ips != ex.inst.cfg.virtual_ips:
             host_owned = (await self._host_owned(cfg.interface, [cfg]))[1].host_owned
         self.feed(ex, ex.inst.update, cfg, host_owned)
+        self._by_vip = None
 
     async def _restart_metrics(self) -> None:
         if self.metrics is not None:

@@ -193,6 +193,7 @@ class VirtualRouter:
     # When a Master last answered a lower-priority or priority-0 advert (at most once per
     # Advertisement_Interval: one noisy sender must not make it an amplifier).
     _answered_at: float | None = field(default=None, repr=False)
+    _announced_at: float | None = field(default=None, repr=False)  # the last such Announce
 
     def __post_init__(self) -> None:
         if not self.master_adver_interval_cs:
@@ -343,9 +344,16 @@ class VirtualRouter:
         # §6.4.3 discards the advertisement; RFC 9568 has the Master advertise at once so a
         # lower-priority router that believes it is Master steps down without waiting. Two
         # masters means a split brain just healed: hosts may have followed the other one's
-        # gratuitous ARP, so announce again too (keepalived #893, #2459).
+        # gratuitous ARP, so announce again too (keepalived #893, #2459): at most once per
+        # REANNOUNCE_AFTER, as a heal needs one announcement, not one per advert.
         if not self._may_answer(now):
             return []
+        last = self._announced_at
+        if last is not None and last <= now < last + max(
+            REANNOUNCE_AFTER, interval_seconds(self.params.interval_cs)
+        ):
+            return self._advertise(now)
+        self._announced_at = now
         return [*self._advertise(now), Announce()]
 
     def _may_answer(self, now: float) -> bool:
@@ -488,6 +496,9 @@ class VirtualRouter:
     def _transition(self, new: State, reason: Reason) -> StateChanged:
         old, self.state = self.state, new
         return StateChanged(old, new, reason)
+
+
+REANNOUNCE_AFTER = 1.0  # seconds: a master re-announces for other masters' adverts this seldom
 
 
 def _addr_gt(a: IPAddress, b: IPAddress) -> bool:

@@ -385,11 +385,13 @@ class Instance:
     def shutdown(self, now: float) -> list[Output]:
         return self._run(fsm.Shutdown(), now)
 
+    def holds(self, address: IPAddress) -> bool:
+        """Whether `address` is one this router added and keeps while master."""
+        return self.state is fsm.State.MASTER and any(v.ip == address for v in self.managed())
+
     def vips_lost(self, address: IPAddress, now: float) -> list[Output]:
         """A virtual address disappeared from the interface: a master puts it back."""
-        if self.state is not fsm.State.MASTER:
-            return []
-        if not any(v.ip == address for v in self.managed()):
+        if not self.holds(address):
             return []
         return [
             Warn(f"virtual address {address} removed while master; putting it back"),

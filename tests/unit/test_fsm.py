@@ -365,6 +365,17 @@ class TestMaster:
         assert rx(vr, 99, LOWER_ADDR, now + 1.0) == [SendAdvert(100), Announce()]
         assert rx(vr, 0, LOWER_ADDR, now + 2.5) == [SendAdvert(100)]
 
+    def test_at_a_short_interval_reannounces_once_a_second(self) -> None:
+        """At 10 ms the answer comes every interval, the gratuitous ARPs once a second."""
+        from vrrpd.fsm import REANNOUNCE_AFTER
+
+        vr, t0 = master(interval_cs=1)
+        got = [rx(vr, 99, LOWER_ADDR, t0 + k * 0.005) for k in range(1, 401)]
+        answers = [a for a in got if a]
+        announces = [a for a in got if Announce() in a]
+        assert 180 <= len(answers) <= 201  # once per 10 ms over 2 s, never per advert (400)
+        assert len(announces) == round(2.0 / REANNOUNCE_AFTER)
+
     def test_address_compared_as_integer(self) -> None:
         # 192.0.2.10 > 192.0.2.9 numerically, though not as text.
         vr, t0 = master(primary=IPv4Address("192.0.2.9"))

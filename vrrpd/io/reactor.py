@@ -27,6 +27,7 @@ from .timer import DeadlineTimer
 log = logging.getLogger("vrrpd")
 
 BATCH = 64  # datagrams read per wake-up and socket
+CATCH_UP = 64  # at most, batches read per socket before a timer's deadlines are handled
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
@@ -47,6 +48,7 @@ class Reactor(Generic[K, S]):
         self.deadlines: Deadlines[K] = Deadlines()
         self.timer = DeadlineTimer(self.loop, self._wake)
         self.armed: float | None = None
+        self.sockets: dict[int, tuple[socket.socket, S, str]] = {}
 
     def schedule(self, key: K, deadline: float | None) -> None:
         """Set (None: cancel) `key`'s deadline; `arm` afterwards."""
@@ -60,23 +62,42 @@ class Reactor(Generic[K, S]):
 
     def _wake(self) -> None:
         self.armed = None
+        # What arrived before the deadline first: a busy loop may not have read it yet, and
+        # a Master_Down_Timer must not fire while the master's advert waits in the socket.
+        woke = self.loop.time()
+        for sock, source, label in list(self.sockets.values()):
+            for _ in range(CATCH_UP):
+                count, last = self._read(sock, source, label)
+                if count < BATCH or last >= woke:
+                    break
         now = self.loop.time()
+        if log.isEnabledFor(logging.DEBUG):
+            first = self.deadlines.earliest()
+            if first is not None and now > first:
+                log.debug("timer woke %.0f us late", (now - first) * 1e6)
         for key, deadline in drain(self.deadlines, now, SLACK):
             self.on_due(key, max(now, deadline))
         self.arm()
 
     def add_socket(self, sock: socket.socket, source: S, label: str) -> None:
+        self.sockets[sock.fileno()] = (sock, source, label)
         self.loop.add_reader(sock.fileno(), self._readable, sock, source, label)
 
     def remove_socket(self, sock: socket.socket) -> None:
+        self.sockets.pop(sock.fileno(), None)
         self.loop.remove_reader(sock.fileno())
 
     def _readable(self, sock: socket.socket, source: S, label: str) -> None:
+        self._read(sock, source, label)
+        self.arm()
+
+    def _read(self, sock: socket.socket, source: S, label: str) -> tuple[int, float]:
+        """One batch: how many datagrams it had, when the last one arrived."""
         try:
             batch = rawsock.receive(sock, BATCH)
         except OSError as e:
             log.warning("%s: receive failed: %s", label, e.strerror or e)
-            return
+            return 0, 0.0
         merge(
             batch,
             _arrival,
@@ -84,7 +105,7 @@ class Reactor(Generic[K, S]):
             lambda got: self.on_packet(source, got),
             self.on_due,
         )
-        self.arm()
+        return len(batch), batch[-1].arrived if batch else 0.0
 
     def close(self) -> None:
         self.timer.close()
