@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -14,7 +13,9 @@ from typing import Any
 from . import config as config_mod
 from .api import DISCARD_COUNTER, Command, RouterStatus
 from .config import DEFAULT_CONTROL_SOCKET, ConfigError
-from .io.control import ControlError, follow, request
+
+# asyncio, the daemon and the control client are imported where they are used: `vrrpd
+# --check-config` (systemd's ExecStartPre, before every start) needs none of them.
 
 
 def _die(lines: list[str], code: int = 1) -> int:
@@ -44,7 +45,9 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
         print(f"{path}: OK, {len(cfg.virtual_routers)} virtual router(s)")
         return 0
     _setup_logging(cfg.daemon.log_target, cfg.daemon.journal_socket, args.log_level)
-    from .daemon import StartupError, serve  # the daemon's imports only when running
+    import asyncio
+
+    from .daemon import StartupError, serve
 
     try:
         return asyncio.run(serve(cfg, path))
@@ -122,6 +125,8 @@ def format_status(rows: list[RouterStatus]) -> str:
 def parse_status(result: Any) -> list[RouterStatus]:
     """The daemon's `status` result as records; ControlError (one line) if it is not a list
     of status rows."""
+    from .io.control import ControlError
+
     if not isinstance(result, list):
         raise ControlError(f"status: expected a list of rows, got {type(result).__name__}")
     rows = []
@@ -209,6 +214,8 @@ def vrrpctl_parser() -> argparse.ArgumentParser:
 
 
 def vrrpctl_main(argv: list[str] | None = None) -> int:
+    from .io.control import ControlError
+
     args = vrrpctl_parser().parse_args(argv)
     try:
         _run(Command(args.command), args)
@@ -222,6 +229,8 @@ def vrrpctl_main(argv: list[str] | None = None) -> int:
 
 
 def _run(cmd: Command, args: argparse.Namespace) -> None:
+    from .io.control import follow, request
+
     path: str = args.socket
     match cmd:
         case Command.STATUS:

@@ -5,7 +5,8 @@ logging set up for a log target, vrrpd.daemon) and lists the modules that appear
 runs on the standard library alone: netlink is vrrpd's own (vrrpd.io.netlink; pyroute2 cost
 ~100 ms and ~13 MiB to import), scapy is the tests' oracle only, prometheus_client comes with
 vrrpd.io.metrics when `metrics_listen` is set, and the journald writer only when the log goes
-to journald.
+to journald. ``vrrpd --check-config`` (run before every start by the systemd unit) imports
+neither asyncio nor the daemon.
 """
 
 from __future__ import annotations
@@ -34,19 +35,38 @@ print(type(logging.getLogger().handlers[0]).__name__)
 print("\n".join(sorted(set(sys.modules) - before)))
 """
 
+# argv: a configuration file. Prints what `vrrpd --check-config` printed, "--", the new modules.
+CHECK_CONFIG = r"""
+import sys
+before = set(sys.modules)
+from vrrpd.cli import vrrpd_main
+code = vrrpd_main(["--check-config", sys.argv[1]])
+print("--", code)
+print("\n".join(sorted(set(sys.modules) - before)))
+"""
+
+CONFIG = """
+[[virtual_router]]
+name = "gw"
+interface = "eth0"
+vrid = 51
+priority = 100
+virtual_ips = ["192.0.2.254/24"]
+"""
+
 NEVER = ("scapy", "pyroute2", "prometheus_client")
 JOURNAL = "vrrpd.io.journal"
 METRICS = "vrrpd.io.metrics"
 
 
-def run(target: str, *extra: str, journal_stream: str | None = None) -> tuple[str, set[str]]:
-    """The root logger's handler class and the modules imported, in a fresh interpreter."""
+def python(script: str, *argv: str, journal_stream: str | None = None) -> str:
+    """Run `script` in a fresh interpreter on this checkout; its standard output."""
     env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
     if journal_stream is not None:
         env["JOURNAL_STREAM"] = journal_stream
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(REPO), env.get("PYTHONPATH")) if x)
     cp = subprocess.run(
-        [sys.executable, "-c", SCRIPT, target, *extra],
+        [sys.executable, "-c", script, *argv],
         capture_output=True,
         text=True,
         timeout=120,
@@ -55,7 +75,13 @@ def run(target: str, *extra: str, journal_stream: str | None = None) -> tuple[st
         check=False,
     )
     assert cp.returncode == 0, cp.stderr
-    handler, *modules = cp.stdout.split()
+    return cp.stdout
+
+
+def run(target: str, *extra: str, journal_stream: str | None = None) -> tuple[str, set[str]]:
+    """The root logger's handler class and the modules imported, in a fresh interpreter."""
+    out = python(SCRIPT, target, *extra, journal_stream=journal_stream)
+    handler, *modules = out.split()
     assert "vrrpd.daemon" in modules and "vrrpd.io.netlink" in modules, modules
     return handler, set(modules)
 
@@ -109,3 +135,17 @@ def test_the_metrics_endpoint_brings_prometheus_client() -> None:
     modules = imported("stderr", METRICS)
     assert _from(modules, "prometheus_client")
     assert not _from(modules, "scapy") and not _from(modules, "pyroute2")
+
+
+def test_check_config_imports_neither_asyncio_nor_the_daemon(tmp_path: Path) -> None:
+    conf = tmp_path / "vrrpd.toml"
+    conf.write_text(CONFIG)
+    said, _, listed = python(CHECK_CONFIG, str(conf)).partition("-- ")
+    assert said.strip() == f"{conf}: OK, 1 virtual router(s)"
+    code, *modules = listed.split()
+    assert code == "0"
+    assert "vrrpd.config" in modules, modules
+    for name in ("asyncio", "vrrpd.daemon", "vrrpd.io.netlink", "vrrpd.io.control", JOURNAL):
+        assert name not in modules, f"{name} imported by --check-config"
+    for package in NEVER:
+        assert not _from(set(modules), package), f"{package} imported by --check-config"
