@@ -285,7 +285,7 @@ class Daemon:
                 raise StartupError(
                     f"interface {port.name}: no {what} of its own to send advertisements from"
                 )
-            ch = Channel(port, family, primary)
+            ch = Channel(port, family, primary, self.config.daemon.kernel_filter)
             try:
                 ch.open()
             except OSError as e:
@@ -675,6 +675,11 @@ class Daemon:
                 self.feed(ex, ex.inst.apply)
             await self._sync_accept_mode()
             done.append("accept_mode filter")
+            if "kernel_filter" in plan.daemon_changed:
+                for ch in self.channels.values():
+                    ch.kernel_filter = new.daemon.kernel_filter
+                    ch.refresh()
+                done.append("kernel filter")
             if "metrics_listen" in plan.daemon_changed:
                 await self._restart_metrics()
         except Exception as e:  # whatever failed, the daemon runs on and says what it did

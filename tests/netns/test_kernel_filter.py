@@ -128,3 +128,20 @@ def test_reload_adding_a_vrid_lets_its_adverts_through(lab: Lab) -> None:
     assert d1.router("gw2")["master"] == R2
     assert d1.router("gw2")["counters"]["became_master"] == 0
     assert d1.router("gw")["state"] == "MASTER"
+
+
+def test_reload_switches_the_filter_off_and_on_at_once(lab: Lab) -> None:
+    """`kernel_filter` alone changed by a reload applies to every interface straight away."""
+    d1, _d2, c1 = pair(lab, None)
+    assert send_junk_then_sentinel(c1, d1, addresses=[VIP_ADDR]) == {"discard_checksum": 1}
+    for on in (False, True):
+        doc = tomllib.loads(d1.config_path.read_text())
+        doc["daemon"]["kernel_filter"] = on
+        d1.config_path.write_text(dumps(doc))
+        ctl_ok(d1, "reload")
+        grown = send_junk_then_sentinel(c1, d1, addresses=[VIP_ADDR])
+        if on:
+            assert grown == {"discard_checksum": 1}
+        else:
+            assert grown["discard_ttl"] == 3 and grown["discard_vrid"] == 2
+    assert d1.router("gw")["state"] == "MASTER"

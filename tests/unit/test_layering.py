@@ -21,6 +21,8 @@ PURE = (
     "reload",
     "instance",
     "groups",
+    "timers",
+    "bpf",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 

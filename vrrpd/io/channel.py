@@ -44,8 +44,11 @@ class Channel:
     """One (interface, family): its raw socket, its virtual routers by VRID, and their
     receive checks."""
 
-    def __init__(self, port: Port, family: int, primary: IPAddress) -> None:
+    def __init__(
+        self, port: Port, family: int, primary: IPAddress, kernel_filter: bool = True
+    ) -> None:
         self.port = port
+        self.kernel_filter = kernel_filter  # [daemon] kernel_filter
         self.family = family
         self.primary = primary
         self.routers: dict[int, Executor] = {}
@@ -77,20 +80,13 @@ class Channel:
         self.receiver = Receiver(views, local)
         self._filter(views)
 
-    def _kernel_filter(self) -> bool:
-        """[daemon] kernel_filter of the daemon that runs this channel's virtual routers."""
-        for ex in self.routers.values():
-            config = getattr(ex.hooks, "config", None)
-            return bool(getattr(getattr(config, "daemon", None), "kernel_filter", True))
-        return True
-
     def _filter(self, views: dict[int, RouterView]) -> None:
         """The kernel keeps only what these receive checks could accept (`vrrpd.bpf`); off,
         every packet reaches them (and is counted by reason)."""
         if self.sock is None:
             return
         try:
-            if self._kernel_filter():
+            if self.kernel_filter:
                 sockfilter.attach(self.sock, bpf.channel_program(self.family, views))
             else:
                 sockfilter.detach(self.sock)
