@@ -271,6 +271,28 @@ def _close(sock: socket.socket) -> None:
 # --- requests -----------------------------------------------------------------------------
 
 
+async def _answer(
+    sock: socket.socket, seq: int, dump: bool
+) -> tuple[list[tuple[int, bytes]], bool, int]:
+    """Read until the answer to request `seq` is complete: the (type, payload) of its
+    messages, whether the kernel marked the dump interrupted, and its errno (0: success)."""
+    loop = asyncio.get_running_loop()
+    out: list[tuple[int, bytes]] = []
+    interrupted = False
+    while True:
+        data = await loop.sock_recv(sock, RECV_SIZE)
+        for kind, flags, mseq, payload in _messages(data):
+            if mseq != seq:
+                continue
+            interrupted = interrupted or bool(flags & NLM_F_DUMP_INTR)
+            if kind in (NLMSG_ERROR, NLMSG_DONE):
+                code = -_ERROR.unpack_from(payload)[0] if len(payload) >= _ERROR.size else 0
+                if code > 0 or kind == NLMSG_DONE or not dump:
+                    return out, interrupted, max(code, 0)
+                continue  # an acknowledgement within a dump: the dump goes on
+            out.append((kind, payload))
+
+
 class Netlink:
     """One request socket; `monitor()` opens its own socket for events."""
 
@@ -311,29 +333,13 @@ class Netlink:
         if self._sock is None:
             self._sock = _open()
         sock = self._sock
-        loop = asyncio.get_running_loop()
         self._seq = seq = self._seq % 0xFFFFFFFF + 1
         if not dump:
             flags |= NLM_F_ACK
         request = _HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | flags, seq, 0)
-        out: list[tuple[int, bytes]] = []
-        interrupted = False
         try:
-            await loop.sock_sendall(sock, request + body)
-            while True:
-                data = await loop.sock_recv(sock, RECV_SIZE)
-                for mkind, mflags, mseq, payload in _messages(data):
-                    if mseq != seq:
-                        continue
-                    interrupted = interrupted or bool(mflags & NLM_F_DUMP_INTR)
-                    if mkind in (NLMSG_ERROR, NLMSG_DONE):
-                        code = -_ERROR.unpack_from(payload)[0] if len(payload) >= 4 else 0
-                        if code > 0:
-                            raise OSError(code, os.strerror(code))
-                        if mkind == NLMSG_DONE or not dump:
-                            return out, interrupted
-                        continue
-                    out.append((mkind, payload))
+            await asyncio.get_running_loop().sock_sendall(sock, request + body)
+            out, interrupted, code = await _answer(sock, seq, dump)
         except BaseException:
             # Cancelled or failed half-way: the rest of this answer must not be read as the
             # next request's, so the next request gets a fresh socket.
@@ -341,6 +347,9 @@ class Netlink:
                 _close(sock)
                 self._sock = None
             raise
+        if code:
+            raise OSError(code, os.strerror(code))
+        return out, interrupted
 
     async def link(self, name: str) -> Link:
         body = _IFINFO.pack(0, 0, 0, 0, 0) + _nla(IFLA_IFNAME, name.encode() + b"\0")
