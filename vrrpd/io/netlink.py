@@ -1,10 +1,4 @@
-"""Netlink (rtnetlink) on asyncio: addresses, links, neighbours, and a monitor of links and
-addresses.
-
-Written directly on `socket` (AF_NETLINK, NETLINK_ROUTE): vrrpd needs ten requests and two
-kinds of event, and decodes only the few attributes it reads. A netlink library (pyroute2,
-which this module used before) cost ~100 ms and ~13 MiB of RSS to import, a third of the
-daemon's start-up and memory.
+"""Netlink through pyroute2's asyncio API: addresses, links, and a monitor of both.
 
 Adding or removing a virtual address is idempotent: "already there" on add and "not there"
 on delete are success, so a restart, a retry or a hand-made change never turns into an error.
@@ -12,15 +6,9 @@ on delete are success, so a restart, a retry or a hand-made change never turns i
 Every address vrrpd adds carries the address protocol `VRRPD_ADDR_PROTO` (IFA_PROTO, 112):
 a later vrrpd recognises it as its own (`address_records`, vrrpd.addresses.startup_plan).
 
-Failures: the kernel's answer (an NLMSG_ERROR with an errno) and the socket's OSError both
-become `NetlinkFailure` with the errno as `code` (except `neighbour`, where any failure means
-"not known", and `close`, which never fails).
-
-Requests are serialized on one socket (two dumps in flight on one socket make the kernel
-answer EBUSY); every non-dump request asks for an acknowledgement, so a request is over when
-its NLMSG_ERROR (error 0: success) or, for a dump, its NLMSG_DONE arrives. A request that is
-cancelled half-way closes the socket and the next one opens a fresh one: what the kernel still
-had to say about the old request can never be read as the answer to the new one.
+Failures: pyroute2's NetlinkError is not an OSError, and the socket may raise OSError; every
+method turns both into `NetlinkFailure` (except `neighbour`, where any failure means "not
+known", and `close`, which never fails).
 """
 
 from __future__ import annotations
@@ -30,10 +18,13 @@ import contextlib
 import errno
 import os
 import socket
-import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from ipaddress import IPv4Interface, IPv6Interface, ip_address
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from ..addresses import VRRPD_ADDR_PROTO, Address, kernel_keeps_addr_proto
 from ..types import IPAddress, IPInterface
@@ -52,69 +43,12 @@ __all__ = [
     "monitor",
 ]
 
-# <linux/netlink.h>
-NETLINK_ROUTE = 0
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x01
-NLM_F_ACK = 0x04
-NLM_F_DUMP_INTR = 0x10
-NLM_F_EXCL = 0x200
-NLM_F_CREATE = 0x400
-NLM_F_DUMP = 0x300
-NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
-SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; Python's socket module does not name it
-
-# <linux/rtnetlink.h>
-RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
-RTM_GETNEIGH = 30
-RTMGRP_LINK = 0x1
-RTMGRP_IPV4_IFADDR = 0x10
-RTMGRP_IPV6_IFADDR = 0x100
-
-# <linux/if_link.h>
-IFLA_ADDRESS = 1
-IFLA_IFNAME = 3
-IFLA_LINK = 5
-IFLA_LINKINFO = 18
-IFLA_INFO_KIND = 1
-IFLA_INFO_DATA = 2
-IFLA_MACVLAN_MODE = 1
-MACVLAN_MODE_BRIDGE = 4
-
-# <linux/if_addr.h>
-IFA_ADDRESS = 1
-IFA_LOCAL = 2
-IFA_FLAGS = 8
-IFA_PROTO = 11
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
-
-# <linux/neighbour.h>
-NDA_DST = 1
-NDA_LLADDR = 2
+IFF_UP = 0x1
 # NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP
 NUD_VALID = 0x02 | 0x04 | 0x08 | 0x10 | 0x80 | 0x40
-
-IFF_UP = 0x1
 IFF_RUNNING = 0x40
-
-_HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
-_NLA = struct.Struct("=HH")  # nlattr: length, type
-_IFINFO = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
-_IFADDR = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefixlen, flags, scope, index
-_NDMSG = struct.Struct("=BxxxiHBB")  # ndmsg: family, ifindex, state, flags, type
-_U32 = struct.Struct("=I")
-_ERROR = struct.Struct("=i")  # nlmsgerr: error, then the request's header
-
-# One datagram of a dump is at most 32 KiB (the kernel's cap); events are one message each.
-RECV_SIZE = 65536
-# The monitor's receive queue: the events of a start-up or a reload (hundreds of addresses
-# added at once) must fit, or the kernel drops them (ENOBUFS).
-MONITOR_RCVBUF = 1 << 21
-# Retries of a dump that the kernel marks interrupted (the table changed while it was read).
-DUMP_TRIES = 5
 
 
 class NetlinkFailure(Exception):
@@ -126,8 +60,15 @@ class NetlinkFailure(Exception):
         self.code = code
 
 
-def _failure(what: str, e: OSError) -> NetlinkFailure:
-    return NetlinkFailure(f"{what}: {e}", e.errno)
+Failed = (NetlinkError, OSError)  # what pyroute2 raises: the kernel's answer, or the socket
+
+
+def _code(e: NetlinkError | OSError) -> int | None:
+    return e.code if isinstance(e, NetlinkError) else e.errno
+
+
+def _failure(what: str, e: NetlinkError | OSError) -> NetlinkFailure:
+    return NetlinkFailure(f"{what}: {e}", _code(e))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,162 +94,53 @@ class Link:
     up: bool
 
 
-# --- encoding and decoding ----------------------------------------------------------------
+def _attr(msg: Any, name: str) -> Any:
+    return msg.get(name) if hasattr(msg, "get") else None
 
 
-def _nla(kind: int, payload: bytes) -> bytes:
-    size = _NLA.size + len(payload)
-    return _NLA.pack(size, kind) + payload + bytes(-size % 4)
-
-
-def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
-    """The attributes from `offset` to the end of `data` (one message), by type; a malformed
-    tail is ignored."""
-    out: dict[int, bytes] = {}
-    end = len(data)
-    while offset + _NLA.size <= end:
-        size, kind = _NLA.unpack_from(data, offset)
-        if size < _NLA.size or offset + size > end:
-            break
-        out[kind & NLA_TYPE_MASK] = data[offset + _NLA.size : offset + size]
-        offset += (size + 3) & ~3
-    return out
-
-
-def _messages(data: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-    """(type, flags, sequence, payload) of each message in one datagram."""
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        size, kind, flags, seq, _ = _HEADER.unpack_from(data, offset)
-        if size < _HEADER.size or offset + size > len(data):
-            break
-        yield kind, flags, seq, data[offset + _HEADER.size : offset + size]
-        offset += (size + 3) & ~3
-
-
-def _ip(family: int, raw: bytes) -> IPAddress | None:
-    if family == socket.AF_INET and len(raw) == 4:
-        return IPv4Address(raw)
-    if family == socket.AF_INET6 and len(raw) == 16:
-        return IPv6Address(raw)
-    return None
-
-
-def _string(raw: bytes | None) -> str:
-    return raw.split(b"\0", 1)[0].decode(errors="replace") if raw else ""
-
-
-def _mac(raw: bytes | None) -> str:
-    return ":".join(f"{b:02x}" for b in raw) if raw else ""
-
-
-def _address(payload: bytes) -> tuple[int, Address] | None:
-    """An RTM_NEWADDR message as (interface index, `Address`); None if it has no address."""
-    family, prefixlen, flags, _, index = _IFADDR.unpack_from(payload)
-    attrs = _attrs(payload, _IFADDR.size)
+def _address(msg: Any) -> Address | None:
+    """An RTM_NEWADDR message as an `Address`; None if it has no address."""
     # IFA_LOCAL is the local address (IFA_ADDRESS is the peer's on a point-to-point IPv4
     # address); IPv6 messages carry IFA_ADDRESS only.
-    raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-    ip = _ip(family, raw) if raw else None
-    if ip is None:
+    addr = msg.get("IFA_LOCAL") or msg.get("IFA_ADDRESS")
+    if addr is None:
         return None
-    iface: IPInterface = (
-        IPv4Interface((ip, prefixlen)) if ip.version == 4 else IPv6Interface((ip, prefixlen))
-    )
-    proto = attrs.get(IFA_PROTO)
-    return index, Address(
-        iface=iface, primary=not flags & IFA_F_SECONDARY, proto=proto[0] if proto else 0
+    iface: IPInterface
+    if ":" in addr:
+        iface = IPv6Interface(f"{addr}/{msg['prefixlen']}")
+    else:
+        iface = IPv4Interface(f"{addr}/{msg['prefixlen']}")
+    return Address(
+        iface=iface,
+        primary=not int(msg.get("flags", 0)) & IFA_F_SECONDARY,
+        proto=int(msg.get("IFA_PROTO") or 0),
     )
 
 
-def _link(payload: bytes) -> Link:
-    _, _, index, flags, _ = _IFINFO.unpack_from(payload)
-    attrs = _attrs(payload, _IFINFO.size)
+def _link(msg: Any) -> Link:
+    flags = int(msg["flags"])
     return Link(
-        index=index,
-        name=_string(attrs.get(IFLA_IFNAME)),
-        mac=_mac(attrs.get(IFLA_ADDRESS)),
+        index=int(msg["index"]),
+        name=str(msg.get("IFLA_IFNAME")),
+        mac=str(msg.get("IFLA_ADDRESS")),
         up=bool(flags & IFF_UP and flags & IFF_RUNNING),
     )
 
 
-def _ifaddr(index: int, iface: IPInterface) -> bytes:
-    """The ifaddrmsg and address attributes that name `iface` on interface `index`."""
-    family = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-    body = _IFADDR.pack(family, iface.network.prefixlen, 0, 0, index)
-    packed = iface.ip.packed
-    if family == socket.AF_INET:
-        body += _nla(IFA_LOCAL, packed)
-    return body + _nla(IFA_ADDRESS, packed)
-
-
-def _open(groups: int = 0) -> socket.socket:
-    kind = socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
-    sock = socket.socket(socket.AF_NETLINK, kind, NETLINK_ROUTE)
-    try:
-        if groups:
-            try:  # root may exceed net.core.rmem_max
-                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, MONITOR_RCVBUF)
-            except OSError:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, MONITOR_RCVBUF)
-        sock.bind((0, groups))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _close(sock: socket.socket) -> None:
-    """Close, first forgetting the loop's reader if a request still waits on it (a later
-    socket may get the same descriptor number)."""
-    with contextlib.suppress(Exception):
-        if sock.fileno() >= 0:
-            asyncio.get_running_loop().remove_reader(sock.fileno())
-    with contextlib.suppress(OSError):
-        sock.close()
-
-
-# --- requests -----------------------------------------------------------------------------
-
-
-async def _answer(
-    sock: socket.socket, seq: int, dump: bool
-) -> tuple[list[tuple[int, bytes]], bool, int]:
-    """Read until the answer to request `seq` is complete: the (type, payload) of its
-    messages, whether the kernel marked the dump interrupted, and its errno (0: success)."""
-    loop = asyncio.get_running_loop()
-    out: list[tuple[int, bytes]] = []
-    interrupted = False
-    while True:
-        data = await loop.sock_recv(sock, RECV_SIZE)
-        for kind, flags, mseq, payload in _messages(data):
-            if mseq != seq:
-                continue
-            interrupted = interrupted or bool(flags & NLM_F_DUMP_INTR)
-            if kind in (NLMSG_ERROR, NLMSG_DONE):
-                code = -_ERROR.unpack_from(payload)[0] if len(payload) >= _ERROR.size else 0
-                if code > 0 or kind == NLMSG_DONE or not dump:
-                    return out, interrupted, max(code, 0)
-                continue  # an acknowledgement within a dump: the dump goes on
-            out.append((kind, payload))
-
-
 class Netlink:
-    """One request socket; `monitor()` opens its own socket for events."""
+    """One request socket; `monitor()` opens its own socket for events. Requests are
+    serialized: two dumps in flight on one socket make the kernel answer EBUSY."""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
-        self._seq = 0
-        self._sock: socket.socket | None = None
         try:
-            self._sock = _open()
-        except OSError as e:
+            self.ipr = AsyncIPRoute()
+        except Failed as e:
             raise _failure("opening a netlink socket", e) from e
 
     async def close(self) -> None:
-        if self._sock is not None:
-            _close(self._sock)
-            self._sock = None
+        with contextlib.suppress(*Failed):
+            self.ipr.close()
 
     @staticmethod
     def keeps_proto() -> bool:
@@ -317,79 +149,36 @@ class Netlink:
         (vrrpd.io.addrrecord)."""
         return kernel_keeps_addr_proto(os.uname().release)
 
-    async def _request(self, kind: int, flags: int, body: bytes) -> list[tuple[int, bytes]]:
-        """Send one request, return the (type, payload) of each message of its answer;
-        raises OSError with the kernel's errno. The caller holds the lock."""
-        dump = flags & NLM_F_DUMP == NLM_F_DUMP
-        for attempt in range(DUMP_TRIES):
-            answer, interrupted = await self._exchange(kind, flags, body, dump)
-            if not interrupted or attempt == DUMP_TRIES - 1:
-                break
-        return answer
-
-    async def _exchange(
-        self, kind: int, flags: int, body: bytes, dump: bool
-    ) -> tuple[list[tuple[int, bytes]], bool]:
-        if self._sock is None:
-            self._sock = _open()
-        sock = self._sock
-        self._seq = seq = self._seq % 0xFFFFFFFF + 1
-        if not dump:
-            flags |= NLM_F_ACK
-        request = _HEADER.pack(_HEADER.size + len(body), kind, NLM_F_REQUEST | flags, seq, 0)
-        try:
-            await asyncio.get_running_loop().sock_sendall(sock, request + body)
-            out, interrupted, code = await _answer(sock, seq, dump)
-        except BaseException:
-            # Cancelled or failed half-way: the rest of this answer must not be read as the
-            # next request's, so the next request gets a fresh socket.
-            if self._sock is sock:
-                _close(sock)
-                self._sock = None
-            raise
-        if code:
-            raise OSError(code, os.strerror(code))
-        return out, interrupted
-
     async def link(self, name: str) -> Link:
-        body = _IFINFO.pack(0, 0, 0, 0, 0) + _nla(IFLA_IFNAME, name.encode() + b"\0")
         async with self._lock:
             try:
-                answer = await self._request(RTM_GETLINK, 0, body)
-            except OSError as e:
-                if e.errno == errno.ENODEV:
-                    raise NetlinkFailure(f"interface {name} does not exist", e.errno) from e
+                found = await self.ipr.link_lookup(ifname=name)
+                if not found:
+                    raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
+                links = [m async for m in await self.ipr.get_links(found[0])]
+            except Failed as e:
                 raise _failure(f"interface {name}", e) from e
-        links = [_link(p) for k, p in answer if k == RTM_NEWLINK]
-        if not links:
+        if not links:  # removed between the lookup and the query
             raise NetlinkFailure(f"interface {name} does not exist", errno.ENODEV)
-        return links[0]
+        return _link(links[0])
 
     async def links(self) -> list[Link]:
         """Every interface of this namespace, in one dump."""
         async with self._lock:
             try:
-                answer = await self._request(RTM_GETLINK, NLM_F_DUMP, _IFINFO.pack(0, 0, 0, 0, 0))
-            except OSError as e:
+                return [_link(m) async for m in await self.ipr.get_links()]
+            except Failed as e:
                 raise _failure("listing interfaces", e) from e
-        return [_link(p) for k, p in answer if k == RTM_NEWLINK]
 
     async def address_records(self, index: int) -> list[Address]:
         """Every address on the interface (address/prefix, primary?, protocol), kernel
         order."""
         async with self._lock:
             try:
-                answer = await self._request(
-                    RTM_GETADDR, NLM_F_DUMP, _IFADDR.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-                )
-            except OSError as e:
+                msgs = [m async for m in await self.ipr.get_addr(index=index)]
+            except Failed as e:
                 raise _failure(f"listing the addresses of interface {index}", e) from e
-        out = []
-        for kind, payload in answer:
-            found = _address(payload) if kind == RTM_NEWADDR else None
-            if found is not None and found[0] == index:
-                out.append(found[1])
-        return out
+        return [a for a in map(_address, msgs) if a is not None]
 
     async def add_address(self, index: int, iface: IPInterface) -> bool:
         """Add; True if it was added, False if it was already there.
@@ -400,14 +189,19 @@ class Netlink:
         skipped). IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a virtual
         address must be usable the moment it is added, not a second later.
         """
-        body = _ifaddr(index, iface) + _nla(IFA_PROTO, bytes((VRRPD_ADDR_PROTO,)))
-        if iface.version == 6:
-            body += _nla(IFA_FLAGS, _U32.pack(IFA_F_NODAD))
+        extra: dict[str, Any] = {"flags": IFA_F_NODAD} if iface.version == 6 else {}
         async with self._lock:
             try:
-                await self._request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
-            except OSError as e:
-                if e.errno == errno.EEXIST:
+                await self.ipr.addr(
+                    "add",
+                    index=index,
+                    address=str(iface.ip),
+                    prefixlen=iface.network.prefixlen,
+                    proto=VRRPD_ADDR_PROTO,
+                    **extra,
+                )
+            except Failed as e:
+                if _code(e) == errno.EEXIST:
                     return False
                 raise _failure(f"adding {iface} to interface {index}", e) from e
         return True
@@ -419,21 +213,12 @@ class Netlink:
         family = socket.AF_INET if address.version == 4 else socket.AF_INET6
         async with self._lock:
             try:
-                answer = await self._request(
-                    RTM_GETNEIGH, NLM_F_DUMP, _NDMSG.pack(family, 0, 0, 0, 0)
-                )
-            except OSError:
+                async for msg in await self.ipr.get_neighbours(family=family, ifindex=index):
+                    dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
+                    if dst and lladdr and ip_address(dst) == address and msg["state"] & NUD_VALID:
+                        return str(lladdr)
+            except Failed:
                 return None
-        for _, payload in answer:
-            if len(payload) < _NDMSG.size:
-                continue
-            nfamily, ifindex, state, _, _ = _NDMSG.unpack_from(payload)
-            if ifindex != index or not state & NUD_VALID:
-                continue
-            attrs = _attrs(payload, _NDMSG.size)
-            dst, lladdr = attrs.get(NDA_DST), attrs.get(NDA_LLADDR)
-            if dst and lladdr and _ip(nfamily, dst) == address:
-                return _mac(lladdr)
         return None
 
     async def find_link(self, name: str) -> Link | None:
@@ -444,48 +229,41 @@ class Netlink:
 
     async def add_macvlan(self, parent: int, name: str, mac: str) -> Link:
         """A macvlan in bridge mode on `parent` with address `mac`, not yet up."""
-        info = _nla(IFLA_INFO_KIND, b"macvlan") + _nla(
-            IFLA_INFO_DATA, _nla(IFLA_MACVLAN_MODE, _U32.pack(MACVLAN_MODE_BRIDGE))
-        )
-        body = (
-            _IFINFO.pack(0, 0, 0, 0, 0)
-            + _nla(IFLA_IFNAME, name.encode() + b"\0")
-            + _nla(IFLA_LINK, _U32.pack(parent))
-            + _nla(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
-            + _nla(IFLA_LINKINFO, info)
-        )
         async with self._lock:
             try:
-                await self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body)
-            except OSError as e:
+                await self.ipr.link(
+                    "add",
+                    ifname=name,
+                    kind="macvlan",
+                    link=parent,
+                    macvlan_mode="bridge",
+                    address=mac,
+                )
+            except Failed as e:
                 raise _failure(f"creating macvlan {name} ({mac})", e) from e
         return await self.link(name)
-
-    async def _set_flags(self, index: int, up: bool) -> None:
-        body = _IFINFO.pack(0, 0, index, IFF_UP if up else 0, IFF_UP)
-        await self._request(RTM_NEWLINK, 0, body)
 
     async def set_up(self, index: int) -> None:
         async with self._lock:
             try:
-                await self._set_flags(index, True)
-            except OSError as e:
+                await self.ipr.link("set", index=index, state="up")
+            except Failed as e:
                 raise _failure(f"setting interface {index} up", e) from e
 
     async def set_down(self, index: int) -> None:
         async with self._lock:
             try:
-                await self._set_flags(index, False)
-            except OSError as e:
-                if e.errno != errno.ENODEV:
+                await self.ipr.link("set", index=index, state="down")
+            except Failed as e:
+                if _code(e) != errno.ENODEV:
                     raise _failure(f"setting interface {index} down", e) from e
 
     async def del_link(self, index: int) -> bool:
         async with self._lock:
             try:
-                await self._request(RTM_DELLINK, 0, _IFINFO.pack(0, 0, index, 0, 0))
-            except OSError as e:
-                if e.errno == errno.ENODEV:
+                await self.ipr.link("del", index=index)
+            except Failed as e:
+                if _code(e) == errno.ENODEV:
                     return False
                 raise _failure(f"removing interface {index}", e) from e
         return True
@@ -494,31 +272,14 @@ class Netlink:
         """Delete; True if it was removed, False if it was not there."""
         async with self._lock:
             try:
-                await self._request(RTM_DELADDR, 0, _ifaddr(index, iface))
-            except OSError as e:
-                if e.errno in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
+                await self.ipr.addr(
+                    "del", index=index, address=str(iface.ip), prefixlen=iface.network.prefixlen
+                )
+            except Failed as e:
+                if _code(e) in (errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
                     return False
                 raise _failure(f"removing {iface} from interface {index}", e) from e
         return True
-
-
-# --- events -------------------------------------------------------------------------------
-
-
-def _event(kind: int, payload: bytes) -> AddrEvent | LinkEvent | None:
-    if kind in (RTM_NEWADDR, RTM_DELADDR):
-        if len(payload) < _IFADDR.size:
-            return None
-        family, prefixlen, _, _, index = _IFADDR.unpack_from(payload)
-        raw = _attrs(payload, _IFADDR.size).get(IFA_ADDRESS)
-        ip = _ip(family, raw) if raw else None
-        if ip is None:
-            return None
-        return AddrEvent(kind == RTM_NEWADDR, index, ip, prefixlen)
-    if kind in (RTM_NEWLINK, RTM_DELLINK) and len(payload) >= _IFINFO.size:
-        link = _link(payload)
-        return LinkEvent(link.index, link.up and kind == RTM_NEWLINK, link.name)
-    return None
 
 
 async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
@@ -526,19 +287,34 @@ async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
     Raises NetlinkFailure if the socket cannot be opened or fails (e.g. ENOBUFS: events
     were lost)."""
     try:
-        sock = _open(RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
-    except OSError as e:
+        ipr = AsyncIPRoute()
+    except Failed as e:
         raise _failure("opening the netlink monitor", e) from e
-    loop = asyncio.get_running_loop()
     try:
+        try:
+            await ipr.bind()
+        except Failed as e:
+            raise _failure("subscribing to netlink events", e) from e
         while True:
             try:
-                data = await loop.sock_recv(sock, RECV_SIZE)
-            except OSError as e:
+                msgs = [m async for m in ipr.get()]
+            except Failed as e:
                 raise _failure("reading netlink events", e) from e
-            for kind, _, _, payload in _messages(data):
-                event = _event(kind, payload)
-                if event is not None:
-                    yield event
+            for msg in msgs:
+                event = _attr(msg, "event")
+                if event in ("RTM_NEWADDR", "RTM_DELADDR"):
+                    addr = msg.get("IFA_ADDRESS")
+                    if addr is None:
+                        continue
+                    yield AddrEvent(
+                        event == "RTM_NEWADDR",
+                        int(msg["index"]),
+                        ip_address(addr),
+                        int(msg["prefixlen"]),
+                    )
+                elif event in ("RTM_NEWLINK", "RTM_DELLINK"):
+                    link = _link(msg)
+                    yield LinkEvent(link.index, link.up and event == "RTM_NEWLINK", link.name)
     finally:
-        _close(sock)
+        with contextlib.suppress(*Failed):
+            ipr.close()
