@@ -394,6 +394,8 @@ class Daemon:
 
     def _start_tracking(self, ex: Executor) -> None:
         inst = ex.inst
+        if not inst.cfg.track_scripts and not inst.cfg.track_files:
+            return  # nothing to run or read: no runner
 
         def script(name: str, ok: bool, detail: str) -> None:
             self.feed(ex, inst.script_result, name, ok, detail)

@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from ipaddress import ip_interface
 from pathlib import Path
@@ -78,7 +77,11 @@ def save(path: str | os.PathLike[str], entries: Iterable[Entry]) -> None:
     written (the old record, if any, is then unchanged)."""
     target = Path(path)
     rows = sorted([name, str(iface)] for name, iface in set(entries))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    # One writer (the daemon, which holds the control socket's lock): a name of its own,
+    # never followed if something else put a link there (tempfile costs ~1 MiB to import).
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o644)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(rows, f)

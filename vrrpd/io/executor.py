@@ -10,6 +10,7 @@ in sequence on the worker, so the state machine reacts at once while the kernel 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import socket
@@ -76,8 +77,10 @@ class Executor:
         self.hooks = hooks
         self.vmac = vmac  # the macvlan, when use_vmac
         self.frames = self.build_frames()
-        self.busy = False  # the worker is carrying out outputs
-        self.queue: asyncio.Queue[list[Step]] = asyncio.Queue()
+        self.running = False  # between start() and drain()
+        # Outputs waiting for the worker, which exists only while there are some: 255 idle
+        # virtual routers keep no task and no queue.
+        self.pending: collections.deque[list[Step]] = collections.deque()
         self.worker: asyncio.Task[None] | None = None
         self._announcing: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
@@ -102,45 +105,44 @@ class Executor:
     # -- life --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.worker = asyncio.get_running_loop().create_task(self._work(), name=self.name)
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None
+        self.running = True
 
     async def drain(self) -> None:
         """Finish what is queued, then stop every task."""
-        await self.queue.join()
-        for task in (self.worker, self._announcing, self._refreshing, self._advertising_router):
+        while self.worker is not None:
+            await asyncio.shield(self.worker)
+        self.running = False
+        for task in (self._announcing, self._refreshing, self._advertising_router):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self.worker = None
 
     # -- outputs in ----------------------------------------------------------------------------
 
     def submit(self, steps: list[Step]) -> None:
-        if not self.busy and self.queue.empty():
+        if self.worker is None:
             # Nothing is pending: send now rather than after a trip through the worker.
             while steps and isinstance(first := steps[0], SendAdvert):
                 self._send(first.priority)
                 steps.pop(0)
         if steps:
-            self.queue.put_nowait(steps)
+            self.pending.append(steps)
+            if self.worker is None:
+                self.worker = asyncio.get_running_loop().create_task(self._work(), name=self.name)
 
     async def _work(self) -> None:
-        while True:
-            steps = await self.queue.get()
-            self.busy = True
-            try:
-                for step in steps:
-                    await self._execute(step)
-            except Exception:  # an adapter bug must not kill the virtual router
-                log.exception("%s: carrying out %s failed", self.name, steps)
-            finally:
-                self.busy = False
-                self.queue.task_done()
+        """Carry out what is pending, in order, then end (the next submit starts another)."""
+        try:
+            while self.pending:
+                steps = self.pending.popleft()
+                try:
+                    for step in steps:
+                        await self._execute(step)
+                except Exception:  # an adapter bug must not kill the virtual router
+                    log.exception("%s: carrying out %s failed", self.name, steps)
+        finally:
+            self.worker = None
 
     async def _execute(self, step: Step) -> None:
         match step:
