@@ -334,7 +334,7 @@ class VirtualRouter:
     def _master_rx(self, adv: Advertisement, src: IPAddress, now: float) -> list[Action]:
         if adv.priority == 0:
             # §6.4.3: another router is leaving: advertise at once, restart Adver_Timer.
-            return self._advertise(now) if self._may_answer(now) else []
+            return self._advertise(now)
         local = self.priority
         if adv.priority > local or (adv.priority == local and _addr_gt(src, self.primary)):
             # §6.4.3: a better master exists: learn its interval and go Backup.

@@ -233,7 +233,9 @@ LEDGER: list[Entry] = [
        "master:test_equal_priority_lower_address_stays_master"),
     _e("§6.4.3 (RFC 9568)", "A Master discards a lower-priority advert and advertises at "
        "once.", T, "master:test_lower_priority_answered_at_once",
-       "vrrpd also re-announces (gratuitous ARP / NA): two Masters means a split brain healed."),
+       "vrrpd also re-announces (gratuitous ARP / NA): two Masters means a split brain healed. "
+       "At most once per Advertisement_Interval (re-announcing at most once a second), so a "
+       "sender of lower-priority adverts cannot make a Master an amplifier."),
     _e("§6.4.3", "MUST go Backup on a higher-priority advert: the control for every discard "
        "test.", T, "receive:test_valid_advert_accepted_control",
        "The same advert as in the discard tests, every field right, is accepted."),
