@@ -118,9 +118,11 @@ class Daemon:
         self.schedule(ex)
 
     def schedule(self, ex: Executor) -> None:
-        assert self.reactor is not None
-        self.reactor.schedule(ex, ex.inst.next_deadline() if ex.running else None)
-        self.reactor.arm()
+        reactor = self.reactor
+        assert reactor is not None
+        reactor.deadlines.set(ex, ex.inst.next_deadline() if ex.running else None)
+        if not reactor.batching:
+            reactor.arm()
 
     def route(self, routed: Sequence[Routed]) -> None:
         batches: dict[str, list[Output | GroupSettled]] = {}

@@ -219,12 +219,11 @@ class VirtualRouter:
 
     def next_deadline(self) -> float | None:
         """The earliest armed timer, or None when nothing is scheduled."""
-        armed = [
-            d
-            for d in (self.adver_deadline, self.master_down_deadline, self.preempt_deadline)
-            if d is not None
-        ]
-        return min(armed) if armed else None
+        first = self.adver_deadline
+        for d in (self.master_down_deadline, self.preempt_deadline):
+            if d is not None and (first is None or d < first):
+                first = d
+        return first
 
     # -- input -----------------------------------------------------------------------------
 

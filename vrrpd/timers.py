@@ -24,6 +24,7 @@ K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 
 SLACK = 100e-6  # seconds: deadlines this close to the wake-up fire in it
+HORIZON = 0.005  # seconds: entries of moved deadlines this close are tidied in the wake-up
 
 
 class Deadlines(Generic[K]):
@@ -70,26 +71,37 @@ class Deadlines(Generic[K]):
             return at
         return None
 
-    def pop_due(self, now: float, slack: float = SLACK) -> list[tuple[K, float]]:
+    def pop_due(
+        self, now: float, slack: float = SLACK, horizon: float = 0.0
+    ) -> list[tuple[K, float]]:
         """Every key whose deadline is at or before `now + slack`, earliest first, with its
-        deadline; each is unscheduled (the caller sets the next one)."""
+        deadline; each is unscheduled (the caller sets the next one). Entries left behind
+        by deadlines that moved later are queued again at their deadline, up to
+        `now + horizon`: one wake-up tidies what would otherwise wake the caller again soon
+        for nothing."""
         limit = now + slack
+        tidy = now + max(slack, horizon)
         heap = self._heap
         due: list[tuple[K, float]] = []
-        while heap and heap[0][0] <= limit:
-            at, _, key = heapq.heappop(heap)
+        while heap and heap[0][0] <= tidy:
+            at, _, key = heap[0]
             if self._queued.get(key) != at:
-                continue  # superseded by an earlier entry of the same key
-            del self._queued[key]
+                heapq.heappop(heap)  # superseded by an earlier entry of the same key
+                continue
             current = self._at.get(key)
             if current is None:
-                continue  # cancelled
-            if current <= limit:
+                heapq.heappop(heap)  # cancelled
+                del self._queued[key]
+            elif current <= limit:
+                heapq.heappop(heap)
+                del self._queued[key]
                 del self._at[key]
                 due.append((key, current))
-            else:  # moved later since: queue it again at its deadline
+            elif current > at:  # moved later since: queue it again at its deadline
+                heapq.heapreplace(heap, (current, next(self._seq), key))
                 self._queued[key] = current
-                heapq.heappush(heap, (current, next(self._seq), key))
+            else:
+                break  # a deadline still to come: everything after it is later
         due.sort(key=lambda item: item[1])
         return due
 
@@ -104,19 +116,26 @@ def merge(
     """Handle a batch of `items` in arrival order; before each, fire the deadlines that fell
     due before it arrived (`on_due(key, deadline)`), as if each had been handled on arrival.
     Handlers may set deadlines; ones that fall before a later item fire before it."""
+    heap = deadlines._heap
     for item in items:
         at = arrival(item)
-        while (first := deadlines.earliest()) is not None and first < at:
+        # heap[0] is at or before the earliest deadline: usually later than `at`, and then
+        # nothing can be due (the exact `earliest` is only worked out when it might be).
+        while heap and heap[0][0] < at and (first := deadlines.earliest()) is not None:
+            if first >= at:
+                break
             for key, deadline in deadlines.pop_due(first, 0.0):
                 on_due(key, deadline)
         on_item(item)
 
 
-def drain(deadlines: Deadlines[K], now: float, slack: float = SLACK) -> Iterator[tuple[K, float]]:
+def drain(
+    deadlines: Deadlines[K], now: float, slack: float = SLACK, horizon: float = 0.0
+) -> Iterator[tuple[K, float]]:
     """Every deadline due by `now + slack`, including ones set by the handling of earlier
     ones (a handler that schedules something already due sees it fire in the same wake)."""
     while True:
-        due = deadlines.pop_due(now, slack)
+        due = deadlines.pop_due(now, slack, horizon)
         if not due:
             return
         yield from due

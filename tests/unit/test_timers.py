@@ -33,6 +33,21 @@ def test_moving_later_is_lazy_and_fires_at_the_new_deadline() -> None:
     assert d.pop_due(2.5) == [("backup", 2.5)]
 
 
+def test_a_wake_up_tidies_moved_deadlines_within_the_horizon() -> None:
+    """Backups' deadlines keep moving later; their old entries would each wake the timer for
+    nothing. One wake-up queues again the ones within the horizon."""
+    d: Deadlines[int] = Deadlines()
+    for k in range(10):
+        d.set(k, 1.0 + k * 0.0004)  # first entries, 0.4 ms apart
+        d.set(k, 1.04 + k * 0.0004)  # then moved later by an advert each
+    assert d.pop_due(1.0, SLACK, horizon=0.005) == []
+    assert d.earliest() == 1.04  # exact: no wake-up before a real deadline
+    d.set(3, 2.0)
+    assert [k for k, _ in d.pop_due(1.05, SLACK)] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert d.earliest() == 2.0  # 3's old entry, passed on the way, was queued again
+    assert d.get(3) == 2.0 and len(d._heap) == 1
+
+
 def test_moving_earlier_and_cancelling() -> None:
     d: Deadlines[str] = Deadlines()
     d.set("x", 5.0)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import socket
 import struct
 import time
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
 
 from ..packet import DSCP_CS6_TOS
 from ..types import IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, IPAddress
+from . import mmsg
 
 IP_MULTICAST_ALL = 49  # linux/in.h; not exported by the socket module
 IPV6_MULTICAST_ALL = 29  # linux/in6.h
@@ -31,6 +32,8 @@ RECV_BUFFER = 1 << 20
 RECV_SIZE = 4096 + 64
 _ANC_SPACE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4)
 _TIMESPEC = struct.Struct("@qq")
+_IP6 = socket.IPPROTO_IPV6
+_STAMP = struct.Struct(mmsg.CMSG_HEADER.format + "qq")  # struct cmsghdr + struct timespec
 
 
 def _mreqn(grp: IPv4Address, ifindex: int) -> bytes:
@@ -75,8 +78,7 @@ def open_socket(family: int, ifname: str, ifindex: int) -> socket.socket:
     return sock
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """One datagram: for IPv4 the whole packet (header included), for IPv6 the payload."""
 
     data: bytes
@@ -86,46 +88,61 @@ class Received:
     hop_limit: int | None = None
 
 
-def receive(sock: socket.socket, limit: int) -> list[Received]:
-    """Read up to `limit` queued datagrams (none: an empty list); the caller comes back for
-    the rest on its next wake-up, so a flood never starves timers and other sockets.
+class Reader:
+    """Reads one protocol-112 socket many datagrams per system call (recvmmsg)."""
 
-    The kernel stamps each packet on arrival (CLOCK_REALTIME); timers restarted by an
-    advertisement then run from its arrival, not from when a busy loop got round to it.
-    """
-    out: list[Received] = []
-    v6 = sock.family == socket.AF_INET6
-    offset = time.monotonic() - time.time()  # realtime -> monotonic, once per batch
-    for _ in range(limit):
-        try:
-            data, ancdata, _flags, addr = sock.recvmsg(RECV_SIZE, _ANC_SPACE)
-        except (BlockingIOError, InterruptedError):
-            break
-        except OSError:
-            if out:
-                break  # what was read first; the error comes back on the next read
-            raise
-        arrived = now = time.monotonic()
-        dst: IPAddress | None = None
-        hop_limit: int | None = None
-        for level, kind, cdata in ancdata:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
-                sec, nsec = _TIMESPEC.unpack_from(cdata)
-                stamp = sec + nsec * 1e-9 + offset
-                # A wall-clock step between arrival and now must not move timers: trust the
-                # stamp only within a plausible window.
-                if now - 1.0 <= stamp <= now:
-                    arrived = stamp
-            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
-                hop_limit = struct.unpack("@i", cdata[:4])[0]
-            elif level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(cdata) >= 16:
-                dst = IPv6Address(cdata[:16])
-        if v6:
-            src = IPv6Address(addr[0].split("%", 1)[0])
-            out.append(Received(data, arrived, src, dst, hop_limit))
-        else:
-            out.append(Received(data, arrived))
-    return out
+    def __init__(self, sock: socket.socket, capacity: int) -> None:
+        self.v6 = sock.family == socket.AF_INET6
+        self.batch = mmsg.BatchReader(sock, capacity, RECV_SIZE, _ANC_SPACE, names=self.v6)
+
+    def receive(self, limit: int) -> list[Received]:
+        """Up to `limit` queued datagrams (none: an empty list); the caller comes back for
+        the rest on its next wake-up, so a flood never starves timers and other sockets.
+
+        The kernel stamps each packet on arrival (CLOCK_REALTIME); timers restarted by an
+        advertisement then run from its arrival, not from when a busy loop got round to it.
+        A wall-clock step between arrival and now must not move timers: a stamp is trusted
+        only within a plausible window.
+        """
+        batch = self.batch
+        count = batch.read(limit)
+        if not count:
+            return []
+        now = time.monotonic()
+        offset = now - time.time()  # realtime -> monotonic
+        earliest = now - 1.0
+        out: list[Received] = []
+        if not self.v6:
+            # IPv4: the one control message is the time stamp, first in its slot.
+            control, size = batch.control_view, batch.control_size
+            for i in range(count):
+                arrived = now
+                if batch.control_used(i) >= _STAMP.size:
+                    _len, level, kind, sec, nsec = _STAMP.unpack_from(control, i * size)
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                        stamp = sec + nsec * 1e-9 + offset
+                        if earliest <= stamp <= now:
+                            arrived = stamp
+                out.append(Received(batch.data(i), arrived))
+            return out
+        for i in range(count):
+            arrived = now
+            dst: IPAddress | None = None
+            hop_limit: int | None = None
+            for level, kind, cdata in batch.cmsgs(i):
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+                    sec, nsec = _TIMESPEC.unpack_from(cdata)
+                    stamp = sec + nsec * 1e-9 + offset
+                    if earliest <= stamp <= now:
+                        arrived = stamp
+                elif level == _IP6 and kind == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+                    hop_limit = struct.unpack("@i", cdata[:4])[0]
+                elif level == _IP6 and kind == socket.IPV6_PKTINFO and len(cdata) >= 16:
+                    dst = IPv6Address(cdata[:16])
+            # struct sockaddr_in6: family, port, flow info, then the address
+            src = IPv6Address(batch.name(i)[8:24])
+            out.append(Received(batch.data(i), arrived, src, dst, hop_limit))
+        return out
 
 
 def send_unicast(

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 import socket
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Generic, TypeVar
 
-from ..timers import SLACK, Deadlines, drain, merge
+from ..timers import HORIZON, SLACK, Deadlines, drain, merge
 from . import rawsock
 from .rawsock import Received
 from .timer import DeadlineTimer
@@ -27,6 +29,7 @@ from .timer import DeadlineTimer
 log = logging.getLogger("vrrpd")
 
 BATCH = 64  # datagrams read per wake-up and socket
+_ARRIVAL = operator.attrgetter("arrived")
 CATCH_UP = 64  # at most, batches read per socket before a timer's deadlines are handled
 
 K = TypeVar("K", bound=Hashable)
@@ -48,13 +51,16 @@ class Reactor(Generic[K, S]):
         self.deadlines: Deadlines[K] = Deadlines()
         self.timer = DeadlineTimer(self.loop, self._wake)
         self.armed: float | None = None
-        self.sockets: dict[int, tuple[socket.socket, S, str]] = {}
+        self.sockets: dict[int, tuple[rawsock.Reader, S, str]] = {}
+        self.batching = False  # in a batch (of datagrams or deadlines): `arm` waits for its end
 
     def schedule(self, key: K, deadline: float | None) -> None:
         """Set (None: cancel) `key`'s deadline; `arm` afterwards."""
         self.deadlines.set(key, deadline)
 
     def arm(self) -> None:
+        if self.batching:
+            return  # the batch arms once at its end
         first = self.deadlines.earliest()
         if first is not None and (self.armed is None or first < self.armed):
             self.armed = first
@@ -65,9 +71,9 @@ class Reactor(Generic[K, S]):
         # What arrived before the deadline first: a busy loop may not have read it yet, and
         # a Master_Down_Timer must not fire while the master's advert waits in the socket.
         woke = self.loop.time()
-        for sock, source, label in list(self.sockets.values()):
+        for reader, source, label in list(self.sockets.values()):
             for _ in range(CATCH_UP):
-                count, last = self._read(sock, source, label)
+                count, last = self._read(reader, source, label)
                 if count < BATCH or last >= woke:
                     break
         now = self.loop.time()
@@ -75,41 +81,40 @@ class Reactor(Generic[K, S]):
             first = self.deadlines.earliest()
             if first is not None and now > first:
                 log.debug("timer woke %.0f us late", (now - first) * 1e6)
-        for key, deadline in drain(self.deadlines, now, SLACK):
-            self.on_due(key, max(now, deadline))
+        self.batching = True
+        try:
+            for key, deadline in drain(self.deadlines, now, SLACK, HORIZON):
+                self.on_due(key, max(now, deadline))
+        finally:
+            self.batching = False
         self.arm()
 
     def add_socket(self, sock: socket.socket, source: S, label: str) -> None:
-        self.sockets[sock.fileno()] = (sock, source, label)
-        self.loop.add_reader(sock.fileno(), self._readable, sock, source, label)
+        reader = rawsock.Reader(sock, BATCH)
+        self.sockets[sock.fileno()] = (reader, source, label)
+        self.loop.add_reader(sock.fileno(), self._readable, reader, source, label)
 
     def remove_socket(self, sock: socket.socket) -> None:
         self.sockets.pop(sock.fileno(), None)
         self.loop.remove_reader(sock.fileno())
 
-    def _readable(self, sock: socket.socket, source: S, label: str) -> None:
-        self._read(sock, source, label)
+    def _readable(self, reader: rawsock.Reader, source: S, label: str) -> None:
+        self._read(reader, source, label)
         self.arm()
 
-    def _read(self, sock: socket.socket, source: S, label: str) -> tuple[int, float]:
+    def _read(self, reader: rawsock.Reader, source: S, label: str) -> tuple[int, float]:
         """One batch: how many datagrams it had, when the last one arrived."""
         try:
-            batch = rawsock.receive(sock, BATCH)
+            batch = reader.receive(BATCH)
         except OSError as e:
             log.warning("%s: receive failed: %s", label, e.strerror or e)
             return 0, 0.0
-        merge(
-            batch,
-            _arrival,
-            self.deadlines,
-            lambda got: self.on_packet(source, got),
-            self.on_due,
-        )
+        self.batching = True
+        try:
+            merge(batch, _ARRIVAL, self.deadlines, partial(self.on_packet, source), self.on_due)
+        finally:
+            self.batching = False
         return len(batch), batch[-1].arrived if batch else 0.0
 
     def close(self) -> None:
         self.timer.close()
-
-
-def _arrival(got: Received) -> float:
-    return got.arrived

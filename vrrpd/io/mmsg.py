@@ -1,0 +1,180 @@
+"""recvmmsg(2) and sendmmsg(2) through ctypes: many datagrams per system call.
+
+A `BatchReader` owns one socket's receive buffers, allocated once: up to `capacity` datagrams
+of `size` bytes with their ancillary data and source address. Each `read` is one system call;
+what it returns is copied out as bytes. `send_many` sends a list of whole datagrams on one
+socket in one call (the kernel may take fewer: it says how many).
+
+Python 3.11's socket module has neither call; the layouts below are Linux's on 64-bit
+(`struct mmsghdr` is a `struct msghdr` and the byte count of the message).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import socket
+import struct
+
+MSG_DONTWAIT = 0x40
+MSG_TRUNC = 0x20
+SOCKADDR_SIZE = 28  # struct sockaddr_in6, the larger of the two families
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [
+        ("msg_name", ctypes.c_void_p),
+        ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.POINTER(_Iovec)),
+        ("msg_iovlen", ctypes.c_size_t),
+        ("msg_control", ctypes.c_void_p),
+        ("msg_controllen", ctypes.c_size_t),
+        ("msg_flags", ctypes.c_int),
+    ]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.recvmmsg.argtypes = [
+    ctypes.c_int,
+    ctypes.POINTER(_Mmsghdr),
+    ctypes.c_uint,
+    ctypes.c_int,
+    ctypes.c_void_p,
+]
+_libc.sendmmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_Mmsghdr), ctypes.c_uint, ctypes.c_int]
+
+_STRIDE = ctypes.sizeof(_Mmsghdr)
+_NAMELEN_AT = _Msghdr.msg_namelen.offset
+_CONTROLLEN_AT = _Msghdr.msg_controllen.offset
+_LEN_AT = _Mmsghdr.msg_len.offset
+_U32 = struct.Struct("@I")
+_SIZE = struct.Struct("@N")
+_CMSG = struct.Struct("@Nii")  # struct cmsghdr: cmsg_len, cmsg_level, cmsg_type
+_CMSG_ALIGN = ctypes.sizeof(ctypes.c_size_t)
+
+Cmsg = tuple[int, int, bytes]  # (level, type, data), as socket.recvmsg gives them
+CMSG_HEADER = _CMSG
+
+
+def _fail() -> OSError:
+    err = ctypes.get_errno()
+    return OSError(err, os.strerror(err))
+
+
+class BatchReader:
+    """One socket's receive buffers. `read` fills them; `data`, `control` and `name` give
+    what the last read put in slot `i`."""
+
+    def __init__(
+        self, sock: socket.socket, capacity: int, size: int, control: int, names: bool
+    ) -> None:
+        self.sock = sock
+        self.capacity = capacity
+        self.size = size
+        self.control_size = control
+        self.names = names  # keep each datagram's source address (IPv6: not in the data)
+        self._data = ctypes.create_string_buffer(capacity * size)
+        self._control = ctypes.create_string_buffer(capacity * control)
+        self._names = ctypes.create_string_buffer(capacity * SOCKADDR_SIZE)
+        self._iov = (_Iovec * capacity)()
+        self._msgs = (_Mmsghdr * capacity)()
+        data, ctl, name = (ctypes.addressof(b) for b in (self._data, self._control, self._names))
+        for i in range(capacity):
+            self._iov[i].iov_base = data + i * size
+            self._iov[i].iov_len = size
+            hdr = self._msgs[i].msg_hdr
+            hdr.msg_name = name + i * SOCKADDR_SIZE if names else None
+            hdr.msg_iov = ctypes.pointer(self._iov[i])
+            hdr.msg_iovlen = 1
+            hdr.msg_control = ctl + i * control
+        self.view = memoryview(self._msgs).cast("B")
+        self.data_view = memoryview(self._data).cast("B")
+        self.control_view = memoryview(self._control).cast("B")
+        self.names_view = memoryview(self._names).cast("B")
+        self._dirty = capacity  # headers the kernel may have changed since they were set
+
+    def read(self, limit: int) -> int:
+        """Fill up to `limit` slots (`capacity` at most) with queued datagrams; how many
+        (0 when none is queued)."""
+        limit = min(limit, self.capacity)
+        view, control = self.view, self.control_size
+        for at in range(0, min(self._dirty, limit) * _STRIDE, _STRIDE):
+            _SIZE.pack_into(view, at + _CONTROLLEN_AT, control)
+            if self.names:
+                _U32.pack_into(view, at + _NAMELEN_AT, SOCKADDR_SIZE)
+        count = _libc.recvmmsg(self.sock.fileno(), self._msgs, limit, MSG_DONTWAIT, None)
+        if count < 0:
+            err = ctypes.get_errno()
+            if err in (errno.EAGAIN, errno.EINTR):
+                self._dirty = 0
+                return 0
+            raise _fail()
+        self._dirty = count
+        return int(count)
+
+    def data(self, i: int) -> bytes:
+        length = _U32.unpack_from(self.view, i * _STRIDE + _LEN_AT)[0]
+        start = i * self.size
+        return self.data_view[start : start + min(length, self.size)].tobytes()
+
+    def control_used(self, i: int) -> int:
+        return int(_SIZE.unpack_from(self.view, i * _STRIDE + _CONTROLLEN_AT)[0])
+
+    def cmsgs(self, i: int) -> list[Cmsg]:
+        return _cmsgs(self.control_view, i * self.control_size, self.control_used(i))
+
+    def name(self, i: int) -> bytes:
+        length = _U32.unpack_from(self.view, i * _STRIDE + _NAMELEN_AT)[0]
+        start = i * SOCKADDR_SIZE
+        return self.names_view[start : start + min(length, SOCKADDR_SIZE)].tobytes()
+
+
+def _cmsgs(view: memoryview, start: int, used: int) -> list[Cmsg]:
+    out: list[Cmsg] = []
+    at, end = start, start + used
+    while at + _CMSG.size <= end:
+        length, level, kind = _CMSG.unpack_from(view, at)
+        if length < _CMSG.size or at + length > end:
+            break
+        out.append((level, kind, view[at + _CMSG.size : at + length].tobytes()))
+        at += (length + _CMSG_ALIGN - 1) & ~(_CMSG_ALIGN - 1)
+    return out
+
+
+def send_many(sock: socket.socket, datagrams: list[bytes]) -> tuple[int, OSError | None]:
+    """Send `datagrams` in order with as few calls as the kernel allows: (how many were sent,
+    the error that stopped the rest, if one did)."""
+    count = len(datagrams)
+    if count == 0:
+        return 0, None
+    msgs = (_Mmsghdr * count)()
+    iov = (_Iovec * count)()
+    keep = [ctypes.create_string_buffer(d, len(d)) for d in datagrams]
+    for i, buf in enumerate(keep):
+        iov[i].iov_base = ctypes.addressof(buf)
+        iov[i].iov_len = len(datagrams[i])
+        msgs[i].msg_hdr.msg_iov = ctypes.pointer(iov[i])
+        msgs[i].msg_hdr.msg_iovlen = 1
+    sent = 0
+    fd = sock.fileno()
+    while sent < count:
+        done = _libc.sendmmsg(fd, ctypes.byref(msgs[sent]), count - sent, 0)
+        if done < 0:
+            err = ctypes.get_errno()
+            if err == errno.EINTR:
+                continue
+            return sent, _fail() if err else OSError("sendmmsg failed")
+        if done == 0:
+            break
+        sent += done
+    return sent, None
