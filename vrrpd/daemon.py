@@ -378,7 +378,8 @@ class Daemon:
                 vmac = await self.vmacs.create(
                     nl, port.name, port.index, cfg.family, cfg.vrid, cfg.name
                 )
-            ex = Executor(inst, ch, self, vmac)
+            assert self.reactor is not None
+            ex = Executor(inst, ch, self, vmac, self.reactor.outbox)
             self.execs[cfg.name] = ex
             ch.routers[cfg.vrid] = ex
             for ifname in inst.tracked_links:

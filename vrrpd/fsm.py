@@ -190,6 +190,7 @@ class VirtualRouter:
     # The last event was an advert accepted from the master with nothing else to do: the
     # same advert again only restarts Master_Down_Timer (`repeat`).
     _repeatable: bool = field(default=False, repr=False)
+    _repeat_after: float = field(default=0.0, repr=False)  # Master_Down_Interval then
     # When a Master last answered a lower-priority or priority-0 advert (at most once per
     # Advertisement_Interval: one noisy sender must not make it an amplifier).
     _answered_at: float | None = field(default=None, repr=False)
@@ -238,7 +239,7 @@ class VirtualRouter:
         return True; False means `handle` must see it as an `AdvertReceived`."""
         if not self._repeatable:
             return False
-        self.master_down_deadline = now + self._down_seconds()
+        self.master_down_deadline = now + self._repeat_after
         return True
 
     def handle(self, event: Event, now: float) -> list[Action]:
@@ -303,6 +304,7 @@ class VirtualRouter:
             self.preempt_deadline = None
             self.preempt_delay_over = False
             self._repeatable = True
+            self._repeat_after = self._down_seconds()
             return []
         # A lower-priority master and preemption on.
         if self.params.preempt_delay > 0 and not self.preempt_delay_over:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+from .mmsg import send_many
+
 
 class Announcer:
     """One packet socket on one interface; sends frames as given."""
@@ -19,14 +21,10 @@ class Announcer:
             raise
 
     def send(self, frames: list[bytes]) -> int:
-        """Send each frame once; return how many could not be queued (link down, ...)."""
-        failed = 0
-        for frame in frames:
-            try:
-                self.sock.send(frame)
-            except OSError:
-                failed += 1
-        return failed
+        """Send each frame once (one sendmmsg); return how many could not be queued (link
+        down, ...: the first refusal stops the rest)."""
+        sent, _error = send_many(self.sock, frames)
+        return len(frames) - sent
 
     def close(self) -> None:
         self.sock.close()

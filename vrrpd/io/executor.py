@@ -16,6 +16,7 @@ import logging
 import socket
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import partial
 from typing import Protocol
 
 from .. import fsm
@@ -39,6 +40,7 @@ from ..instance import (
 from ..types import IPAddress, IPInterface
 from . import rawsock
 from .channel import Channel, Port
+from .mmsg import Outbox
 from .netlink import Link, Netlink, NetlinkFailure
 
 log = logging.getLogger("vrrpd")
@@ -69,9 +71,15 @@ class Hooks(Protocol):
 
 class Executor:
     def __init__(
-        self, inst: Instance, channel: Channel, hooks: Hooks, vmac: Link | None = None
+        self,
+        inst: Instance,
+        channel: Channel,
+        hooks: Hooks,
+        vmac: Link | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.inst = inst
+        self.outbox = outbox  # the reactor's: adverts due together leave together
         self.channel = channel
         self.port: Port = channel.port
         self.hooks = hooks
@@ -175,21 +183,35 @@ class Executor:
     # -- advertisements --------------------------------------------------------------------
 
     def _send(self, priority: int) -> None:
-        ok = True
+        frames = self.frames.advert(priority)
+        if not self.inst.cfg.unicast_peers:
+            # Multicast: one frame on the packet socket; in a reactor batch it leaves with
+            # the others due at the same time (one sendmmsg).
+            assert self.port.announcer is not None
+            ((_, frame),) = frames
+            if self.outbox is not None and self.outbox.open:
+                self.outbox.post(self.port.announcer.sock, frame, partial(self._sent, priority))
+                return
+            try:
+                self.port.announcer.sock.send(frame)
+            except OSError as e:
+                self._sent(priority, e)
+                return
+            self._sent(priority, None)
+            return
         try:
-            for dst, data in self.frames.advert(priority):
-                if self.inst.cfg.unicast_peers:
-                    assert self.channel.sock is not None
-                    rawsock.send_unicast(
-                        self.channel.sock, data, self.inst.src, dst, self.port.index
-                    )
-                else:
-                    assert self.port.announcer is not None
-                    self.port.announcer.sock.send(data)
+            assert self.channel.sock is not None
+            for dst, data in frames:
+                rawsock.send_unicast(self.channel.sock, data, self.inst.src, dst, self.port.index)
         except OSError as e:
-            ok = False
-            log.warning("%s: advertisement not sent: %s", self.name, e.strerror or e)
-        self.inst.sent(priority, ok)
+            self._sent(priority, e)
+            return
+        self._sent(priority, None)
+
+    def _sent(self, priority: int, error: OSError | None) -> None:
+        if error is not None:
+            log.warning("%s: advertisement not sent: %s", self.name, error.strerror or error)
+        self.inst.sent(priority, error is None)
 
     # -- addresses ---------------------------------------------------------------------------
 

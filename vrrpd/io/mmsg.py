@@ -17,6 +17,7 @@ import errno
 import os
 import socket
 import struct
+from collections.abc import Callable
 
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20
@@ -151,30 +152,101 @@ def _cmsgs(view: memoryview, start: int, used: int) -> list[Cmsg]:
     return out
 
 
+class _SendBuffers:
+    """Headers for sendmmsg, grown as needed and reused: filled with `struct`, no ctypes
+    object per datagram."""
+
+    def __init__(self) -> None:
+        self.capacity = 0
+        self._grow(64)
+
+    def _grow(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.msgs = (_Mmsghdr * capacity)()
+        self.iov = (_Iovec * capacity)()
+        self.msgs_view = memoryview(self.msgs).cast("B")
+        self.iov_view = memoryview(self.iov).cast("B")
+        iov = ctypes.addressof(self.iov)
+        for i in range(capacity):
+            self.msgs[i].msg_hdr.msg_iov = ctypes.cast(iov + i * _IOV.size, ctypes.POINTER(_Iovec))
+            self.msgs[i].msg_hdr.msg_iovlen = 1
+
+    def fill(self, datagrams: list[bytes]) -> ctypes.Array[ctypes.c_char]:
+        """Point the first len(datagrams) headers at one copy of them (kept alive by the
+        returned buffer)."""
+        if len(datagrams) > self.capacity:
+            self._grow(max(len(datagrams), 2 * self.capacity))
+        joined = ctypes.create_string_buffer(b"".join(datagrams), sum(map(len, datagrams)))
+        base = ctypes.addressof(joined)
+        view = self.iov_view
+        for i, data in enumerate(datagrams):
+            _IOV.pack_into(view, i * _IOV.size, base, len(data))
+            base += len(data)
+        return joined
+
+
+_IOV = struct.Struct("@PN")  # struct iovec
+_send_buffers: _SendBuffers | None = None
+
+
 def send_many(sock: socket.socket, datagrams: list[bytes]) -> tuple[int, OSError | None]:
     """Send `datagrams` in order with as few calls as the kernel allows: (how many were sent,
     the error that stopped the rest, if one did)."""
+    global _send_buffers
     count = len(datagrams)
     if count == 0:
         return 0, None
-    msgs = (_Mmsghdr * count)()
-    iov = (_Iovec * count)()
-    keep = [ctypes.create_string_buffer(d, len(d)) for d in datagrams]
-    for i, buf in enumerate(keep):
-        iov[i].iov_base = ctypes.addressof(buf)
-        iov[i].iov_len = len(datagrams[i])
-        msgs[i].msg_hdr.msg_iov = ctypes.pointer(iov[i])
-        msgs[i].msg_hdr.msg_iovlen = 1
+    if count == 1:
+        try:
+            sock.send(datagrams[0])
+        except OSError as e:
+            return 0, e
+        return 1, None
+    if _send_buffers is None:
+        _send_buffers = _SendBuffers()
+    buffers = _send_buffers
+    keep = buffers.fill(datagrams)
     sent = 0
     fd = sock.fileno()
-    while sent < count:
-        done = _libc.sendmmsg(fd, ctypes.byref(msgs[sent]), count - sent, 0)
-        if done < 0:
-            err = ctypes.get_errno()
-            if err == errno.EINTR:
-                continue
-            return sent, _fail() if err else OSError("sendmmsg failed")
-        if done == 0:
-            break
-        sent += done
+    try:
+        while sent < count:
+            done = _libc.sendmmsg(fd, ctypes.byref(buffers.msgs[sent]), count - sent, 0)
+            if done < 0:
+                err = ctypes.get_errno()
+                if err == errno.EINTR:
+                    continue
+                return sent, OSError(err, os.strerror(err))
+            if done == 0:
+                break
+            sent += done
+    finally:
+        del keep
     return sent, None
+
+
+Done = Callable[[OSError | None], None]
+
+
+class Outbox:
+    """Datagrams held while `open` (a reactor batch: the adverts due in one wake-up) and
+    sent at `flush`, one sendmmsg per socket, in the order they were posted. Each one's
+    `done(error)` then says whether it left."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self._queued: dict[int, tuple[socket.socket, list[bytes], list[Done]]] = {}
+
+    def post(self, sock: socket.socket, data: bytes, done: Done) -> None:
+        entry = self._queued.get(sock.fileno())
+        if entry is None:
+            entry = self._queued[sock.fileno()] = (sock, [], [])
+        entry[1].append(data)
+        entry[2].append(done)
+
+    def flush(self) -> None:
+        self.open = False
+        queued, self._queued = self._queued, {}
+        for sock, datagrams, dones in queued.values():
+            sent, error = send_many(sock, datagrams)
+            for i, done in enumerate(dones):
+                done(None if i < sent else error or OSError("not sent"))

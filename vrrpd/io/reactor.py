@@ -23,6 +23,7 @@ from typing import Generic, TypeVar
 
 from ..timers import HORIZON, SLACK, Deadlines, drain, merge
 from . import rawsock
+from .mmsg import Outbox
 from .rawsock import Received
 from .timer import DeadlineTimer
 
@@ -52,6 +53,7 @@ class Reactor(Generic[K, S]):
         self.timer = DeadlineTimer(self.loop, self._wake)
         self.armed: float | None = None
         self.sockets: dict[int, tuple[rawsock.Reader, S, str]] = {}
+        self.outbox = Outbox()  # adverts sent at the end of a batch, together
         self.batching = False  # in a batch (of datagrams or deadlines): `arm` waits for its end
 
     def schedule(self, key: K, deadline: float | None) -> None:
@@ -81,12 +83,13 @@ class Reactor(Generic[K, S]):
             first = self.deadlines.earliest()
             if first is not None and now > first:
                 log.debug("timer woke %.0f us late", (now - first) * 1e6)
-        self.batching = True
+        self.batching = self.outbox.open = True
         try:
             for key, deadline in drain(self.deadlines, now, SLACK, HORIZON):
                 self.on_due(key, max(now, deadline))
         finally:
             self.batching = False
+            self.outbox.flush()  # the adverts due together leave together
         self.arm()
 
     def add_socket(self, sock: socket.socket, source: S, label: str) -> None:
@@ -109,11 +112,12 @@ class Reactor(Generic[K, S]):
         except OSError as e:
             log.warning("%s: receive failed: %s", label, e.strerror or e)
             return 0, 0.0
-        self.batching = True
+        self.batching = self.outbox.open = True
         try:
             merge(batch, _ARRIVAL, self.deadlines, partial(self.on_packet, source), self.on_due)
         finally:
             self.batching = False
+            self.outbox.flush()
         return len(batch), batch[-1].arrived if batch else 0.0
 
     def close(self) -> None:
