@@ -92,6 +92,7 @@ class Daemon:
         self.keeps_proto = Netlink.keeps_proto()
         self.record = addrrecord.path_for(config.daemon.control_socket)
         self._tasks: list[asyncio.Task[None]] = []
+        self._monitor: asyncio.Task[None] | None = None  # link and address events
         self._nft_installed = False
         self._reloading = asyncio.Lock()
         self._status_pending = False
@@ -477,7 +478,7 @@ class Daemon:
         try:
             await self._setup()
             self.notify_runner.start()
-            self._tasks.append(loop.create_task(self._watch_netlink()))
+            self._monitor = loop.create_task(self._watch_netlink())
             for ex in list(self.execs.values()):
                 self._start(ex)
             interval = self.notifier.watchdog_interval()
@@ -526,6 +527,13 @@ class Daemon:
 
     async def _teardown(self) -> None:
         self.groups.stopping = True
+        # Link and address events first: removing one address can make the kernel remove
+        # others (secondaries of a deleted primary, promote_secondaries off), and masters
+        # still running would put them back while they wait for their own turn.
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
         for ex in list(self.execs.values()):
             await self._remove(ex)
         self._prune_ports()

@@ -75,3 +75,30 @@ def test_200_virtual_routers_at_10_ms_converge_and_stay_stable(lab: Lab) -> None
     assert sent_rate > 0.5, f"the master sent {sent_rate:.0%} of the adverts due"
     assert heard > 0.5, f"the backup heard {heard:.0%} of the adverts due"
     assert {row["state"] for row in d2.status()} == {"BACKUP"}
+
+
+def test_stopping_50_masters_with_vips_in_one_subnet_puts_nothing_back(lab: Lab) -> None:
+    """50 VIPs in one /24 on one interface (promote_secondaries off, the kernel's default
+    here): deleting the first removes the others with it. At shutdown nothing is put back:
+    vrrpd leaves quickly and leaves no address behind."""
+    r1 = lab.add_router("r1", "192.0.2.1/24")
+    tables = [
+        vr(
+            name=f"v{vrid}",
+            vrid=vrid,
+            priority=150,
+            advert_interval=0.1,
+            virtual_ips=[f"198.51.100.{vrid}/24"],
+        )
+        for vrid in range(1, 51)
+    ]
+    d1 = r1.start_vrrpd(tables)
+    d1.wait_ready(timeout=30)
+    d1.wait_states({f"v{v}": "MASTER" for v in range(1, 51)}, timeout=30)
+    wait_for(lambda: vips_on(r1) == 50, 20, what="r1 to hold the 50 VIPs")
+    start = time.monotonic()
+    assert d1.stop(timeout=20) == 0
+    took = time.monotonic() - start
+    assert vips_on(r1) == 0
+    assert "putting it back" not in d1.log_text()
+    assert took < 15, f"shutdown took {took:.1f} s"
