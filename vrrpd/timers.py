@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Generic, TypeVar
 
@@ -120,12 +121,13 @@ def merge(
     for item in items:
         at = arrival(item)
         # heap[0] is at or before the earliest deadline: usually later than `at`, and then
-        # nothing can be due (the exact `earliest` is only worked out when it might be).
-        while heap and heap[0][0] < at and (first := deadlines.earliest()) is not None:
-            if first >= at:
-                break
-            for key, deadline in deadlines.pop_due(first, 0.0):
-                on_due(key, deadline)
+        # nothing can be due. Otherwise one pass fires what is due strictly before `at` and
+        # queues again, at their deadlines, the entries that moved later.
+        if heap and heap[0][0] < at:
+            before = math.nextafter(at, -math.inf)
+            while due := deadlines.pop_due(before, 0.0):
+                for key, deadline in due:
+                    on_due(key, deadline)
         on_item(item)
 
 

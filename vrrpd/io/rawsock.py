@@ -114,16 +114,13 @@ class Reader:
         out: list[Received] = []
         if not self.v6:
             # IPv4: the one control message is the time stamp, first in its slot.
-            control, size = batch.control_view, batch.control_size
-            for i in range(count):
+            for data, _used, fields in batch.stamped(_STAMP):
                 arrived = now
-                if batch.control_used(i) >= _STAMP.size:
-                    _len, level, kind, sec, nsec = _STAMP.unpack_from(control, i * size)
-                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                        stamp = sec + nsec * 1e-9 + offset
-                        if earliest <= stamp <= now:
-                            arrived = stamp
-                out.append(Received(batch.data(i), arrived))
+                if fields is not None and fields[1] == socket.SOL_SOCKET:
+                    stamp = fields[3] + fields[4] * 1e-9 + offset
+                    if fields[2] == SO_TIMESTAMPNS and earliest <= stamp <= now:
+                        arrived = stamp
+                out.append(Received(data, arrived))
             return out
         for i in range(count):
             arrived = now
