@@ -170,6 +170,18 @@ class Refused(Exception):
 # --- configuration -> parts of the machine --------------------------------------------------
 
 
+def _counts(verdict: Accepted) -> tuple[Counter, ...]:
+    """The counters an accepted advert counts."""
+    counts = [Counter.ADVERTS_RECEIVED, _CHECKSUM_COUNTER[verdict.checksum_form]]
+    if verdict.advert.priority == 0:
+        counts.append(Counter.PRIORITY0_RECEIVED)
+    if verdict.address_mismatch:
+        counts.append(Counter.ADDRESS_LIST_MISMATCH)
+    if verdict.interval_mismatch:
+        counts.append(Counter.INTERVAL_MISMATCH)
+    return tuple(counts)
+
+
 def track_specs(cfg: VirtualRouterConfig) -> list[TrackSpec]:
     """The tracked objects: the configured ones, plus the router's own interface, whose link
     going down is always FAULT."""
@@ -273,7 +285,8 @@ class Instance:
         self.state_since = 0.0
         self.started = False
         self._warned: set[tuple[str, str]] = set()
-        self._last_advert: Accepted | None = None  # the verdict `advert` last ran in full
+        self._last_advert: Accepted | None = None  # the verdict `advert` last saw
+        self._last_counts: tuple[Counter, ...] = ()  # the counters it counts
 
     # -- facts -----------------------------------------------------------------------------
 
@@ -335,19 +348,18 @@ class Instance:
     def advert(self, verdict: Accepted, now: float) -> list[Output]:
         """A validated advertisement for this VRID."""
         c = self.counters
-        c[Counter.ADVERTS_RECEIVED] += 1
-        c[_CHECKSUM_COUNTER[verdict.checksum_form]] += 1
-        if verdict.advert.priority == 0:
-            c[Counter.PRIORITY0_RECEIVED] += 1
-        if verdict.address_mismatch:
-            c[Counter.ADDRESS_LIST_MISMATCH] += 1
-        if verdict.interval_mismatch:
-            c[Counter.INTERVAL_MISMATCH] += 1
-        if verdict is self._last_advert and self.fsm.repeat(now):
-            # The steady state: the master's previous advert again (the receiver handed
-            # back the same verdict), and all it did was restart Master_Down_Timer.
-            return []
-        self._last_advert = verdict
+        if verdict is self._last_advert:
+            for counter in self._last_counts:
+                c[counter] += 1
+            if self.fsm.repeat(now):
+                # The steady state: the master's previous advert again (the receiver handed
+                # back the same verdict), and all it did was restart Master_Down_Timer.
+                return []
+        else:
+            self._last_advert = verdict
+            self._last_counts = _counts(verdict)
+            for counter in self._last_counts:
+                c[counter] += 1
         out: list[Output] = []
         src = str(verdict.src)
         if verdict.address_mismatch and self._first("addresses", src):

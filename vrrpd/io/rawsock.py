@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from functools import partial
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
 
@@ -88,6 +89,9 @@ class Received(NamedTuple):
     hop_limit: int | None = None
 
 
+_new = partial(tuple.__new__, Received)  # Received(...) without its Python-level __new__
+
+
 class Reader:
     """Reads one protocol-112 socket many datagrams per system call (recvmmsg)."""
 
@@ -120,7 +124,7 @@ class Reader:
                     stamp = fields[3] + fields[4] * 1e-9 + offset
                     if fields[2] == SO_TIMESTAMPNS and earliest <= stamp <= now:
                         arrived = stamp
-                out.append(Received(data, arrived))
+                out.append(_new((data, arrived, None, None, None)))
             return out
         for i in range(count):
             arrived = now
