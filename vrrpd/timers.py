@@ -58,6 +58,12 @@ class Deadlines(Generic[K]):
     def earliest(self) -> float | None:
         """A time at or before the earliest deadline (exact after `pop_due`), None if none.
         Entries left behind by moved or cancelled deadlines make it early, never late."""
+        top = self._top()
+        return None if top is None else top[0]
+
+    def _top(self) -> tuple[float, K, float] | None:
+        """The first live heap entry (its time, key and the key's deadline), after dropping
+        the entries superseded by an earlier one of the same key or cancelled."""
         heap = self._heap
         while heap:
             at, _, key = heap[0]
@@ -69,7 +75,7 @@ class Deadlines(Generic[K]):
                 heapq.heappop(heap)  # cancelled
                 del self._queued[key]
                 continue
-            return at
+            return at, key, current
         return None
 
     def pop_due(
@@ -84,16 +90,9 @@ class Deadlines(Generic[K]):
         tidy = now + max(slack, horizon)
         heap = self._heap
         due: list[tuple[K, float]] = []
-        while heap and heap[0][0] <= tidy:
-            at, _, key = heap[0]
-            if self._queued.get(key) != at:
-                heapq.heappop(heap)  # superseded by an earlier entry of the same key
-                continue
-            current = self._at.get(key)
-            if current is None:
-                heapq.heappop(heap)  # cancelled
-                del self._queued[key]
-            elif current <= limit:
+        while (top := self._top()) is not None and top[0] <= tidy:
+            at, key, current = top
+            if current <= limit:
                 heapq.heappop(heap)
                 del self._queued[key]
                 del self._at[key]
