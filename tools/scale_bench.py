@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -89,7 +88,15 @@ from netns_lab.craft import Sender, craft, ip_packet
 from netns_lab.failover import interval_arg, virtual_router
 from netns_lab.keepalived import Keepalived, start_keepalived, stop_all
 from netns_lab.lab import Lab, LabError, Node, Vrrpd, kill_child, read_text, stop_child
-from tools.resource_bench import Memory, process_tree, say, tree_cpu_ns, tree_memory
+from tools.resource_bench import (
+    Memory,
+    _finite,
+    process_tree,
+    say,
+    tree_cpu_ns,
+    tree_memory,
+)
+from vrrpd.io.mmsg import send_many
 from vrrpd.types import IPPROTO_VRRP, OWNER_PRIORITY
 
 R1, R2, C1 = "192.0.2.1", "192.0.2.2", "192.0.2.100"
@@ -603,68 +610,24 @@ def parse_kinds(text: str) -> list[str]:
     return kinds
 
 
-class _IoVec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = [
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.POINTER(_IoVec)),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    ]
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
-
-
 class Batch:
-    """Prebuilt frames sent with sendmmsg(2) on a bound AF_PACKET socket: `send(k)` puts the
-    next k frames of the ring (cycling through `frames`) on the wire, up to `size` a call."""
+    """Prebuilt frames sent with sendmmsg(2) (vrrpd.io.mmsg) on a bound AF_PACKET socket:
+    `send(k)` puts the next k frames of the ring (cycling through `frames`) on the wire, up
+    to `size` a call."""
 
     def __init__(self, sock: socket.socket, frames: Sequence[bytes], size: int = 512) -> None:
         self.sock = sock
         self.size = max(size, len(frames))
         self.ring = [frames[i % len(frames)] for i in range(self.size)]
-        self.bufs = [ctypes.create_string_buffer(f, len(f)) for f in self.ring]
-        self.iov = (_IoVec * self.size)()
-        self.msgs = (_MMsgHdr * self.size)()
-        for i, b in enumerate(self.bufs):
-            self.iov[i].iov_base = ctypes.cast(b, ctypes.c_void_p)
-            self.iov[i].iov_len = len(self.ring[i])
-            self.msgs[i].msg_hdr.msg_iov = ctypes.pointer(self.iov[i])
-            self.msgs[i].msg_hdr.msg_iovlen = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.sendmmsg = getattr(libc, "sendmmsg", None)
-        if self.sendmmsg is not None:
-            self.sendmmsg.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
-            self.sendmmsg.restype = ctypes.c_int
-        self.base = ctypes.addressof(self.msgs)
         self.pos = 0
         self.errors = 0
 
     def send(self, k: int) -> int:
         """Send up to `k` frames; returns how many went (0 on ENOBUFS and the like)."""
         count = min(k, self.size - self.pos)
-        if self.sendmmsg is None:
-            sent = 0
-            try:
-                for i in range(self.pos, self.pos + count):
-                    self.sock.send(self.ring[i])
-                    sent += 1
-            except OSError:
-                self.errors += 1
-        else:
-            addr = self.base + self.pos * ctypes.sizeof(_MMsgHdr)
-            sent = self.sendmmsg(self.sock.fileno(), addr, count, 0)
-            if sent < 0:
-                self.errors += 1
-                sent = 0
+        sent, error = send_many(self.sock, self.ring[self.pos : self.pos + count])
+        if error is not None:
+            self.errors += 1
         self.pos = (self.pos + sent) % self.size
         return sent
 
@@ -1349,16 +1312,6 @@ def startup_table(summary: Sequence[dict[str, Any]]) -> str:
 
 
 # --- main -------------------------------------------------------------------------------------
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    return x
 
 
 def _positive(text: str) -> float:
