@@ -843,6 +843,17 @@ def _finite(x: Any) -> Any:
     return x
 
 
+def can_run(tool: str) -> bool:
+    """Root and keepalived, which a side-by-side benchmark needs; else says so."""
+    if os.geteuid() != 0:
+        say(f"{tool}: needs root (network namespaces, raw sockets, keepalived)")
+        return False
+    if not os.access("/usr/sbin/keepalived", os.X_OK):
+        say(f"{tool}: needs keepalived (apt-get install keepalived)")
+        return False
+    return True
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -876,11 +887,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--runs: must be at least 1")
     if args.seconds <= 0:
         ap.error("--seconds: must be > 0")
-    if os.geteuid() != 0:
-        say("resource_bench: needs root (network namespaces, raw sockets, keepalived)")
-        return 1
-    if not os.access("/usr/sbin/keepalived", os.X_OK):
-        say("resource_bench: needs keepalived (apt-get install keepalived)")
+    if not can_run("resource_bench"):
         return 1
 
     samples: list[Sample] = []

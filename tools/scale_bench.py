@@ -91,6 +91,7 @@ from netns_lab.lab import Lab, LabError, Node, Vrrpd, kill_child, read_text, sto
 from tools.resource_bench import (
     Memory,
     _finite,
+    can_run,
     process_tree,
     say,
     tree_cpu_ns,
@@ -1397,11 +1398,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if skip - {"cases", "flood", "startup"}:
         ap.error(f"--skip: unknown part(s) {sorted(skip - {'cases', 'flood', 'startup'})}")
-    if os.geteuid() != 0:
-        say("scale_bench: needs root (network namespaces, raw sockets, keepalived)")
-        return 1
-    if not os.access("/usr/sbin/keepalived", os.X_OK):
-        say("scale_bench: needs keepalived (apt-get install keepalived)")
+    if not can_run("scale_bench"):
         return 1
 
     cases: list[CaseResult] = []
