@@ -186,15 +186,9 @@ class Frame:
     priority: int
 
 
-def read_vrrp_frames(path: Path) -> list[Frame]:
-    """The IPv4 VRRP frames of a pcap file (Ethernet link type), a cut-off last record left
-    out. A few lines of struct instead of scapy: a run holds thousands of frames."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    if len(data) < 24:
-        return []
+def pcap_header(data: bytes, path: Path) -> tuple[struct.Struct, float]:
+    """A pcap file's record header layout and time-stamp unit, from its first 24 bytes
+    (Ethernet link type only)."""
     magic = data[:4]
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
         endian = "<"
@@ -206,9 +200,21 @@ def read_vrrp_frames(path: Path) -> list[Frame]:
     (linktype,) = struct.unpack_from(endian + "I", data, 20)
     if linktype != 1:
         raise ValueError(f"{path}: link type {linktype}, expected Ethernet (1)")
+    return struct.Struct(endian + "IIII"), frac
+
+
+def read_vrrp_frames(path: Path) -> list[Frame]:
+    """The IPv4 VRRP frames of a pcap file (Ethernet link type), a cut-off last record left
+    out. A few lines of struct instead of scapy: a run holds thousands of frames."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    if len(data) < 24:
+        return []
+    rec, frac = pcap_header(data, path)
     out: list[Frame] = []
     pos = 24
-    rec = struct.Struct(endian + "IIII")
     while pos + 16 <= len(data):
         sec, sub, incl, _orig = rec.unpack_from(data, pos)
         body = data[pos + 16 : pos + 16 + incl]

@@ -92,6 +92,7 @@ from tools.resource_bench import (
     Memory,
     _finite,
     can_run,
+    pcap_header,
     process_tree,
     say,
     tree_cpu_ns,
@@ -232,18 +233,7 @@ class PcapTail:
         self.records = 0
 
     def _header(self, data: bytes) -> None:
-        magic = data[:4]
-        if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
-            endian = "<"
-        elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
-            endian = ">"
-        else:
-            raise ValueError(f"{self.path}: not a pcap file (magic {magic.hex()})")
-        self.frac = 1e-9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e-6
-        (linktype,) = struct.unpack_from(endian + "I", data, 20)
-        if linktype != 1:
-            raise ValueError(f"{self.path}: link type {linktype}, expected Ethernet (1)")
-        self.rec = struct.Struct(endian + "IIII")
+        self.rec, self.frac = pcap_header(data, self.path)
 
     def read(self) -> list[Advert]:
         try:
