@@ -13,8 +13,8 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 from collections.abc import Callable
-from pathlib import Path
 
 from ..config import TrackFile, TrackScript
 
@@ -49,11 +49,32 @@ async def run_check(command: tuple[str, ...], timeout: float) -> tuple[bool, str
     return code == 0, f"exit {code}"
 
 
+FILE_MAX = 64  # bytes: an integer with room for blanks; a longer file holds no value
+
+
 def read_value(path: str) -> int | None:
-    """The integer in a tracked file, or None when it cannot be read or holds none."""
+    """The integer in a tracked file, or None when it cannot be read or holds none.
+
+    Only a regular file counts, opened without blocking and read at most FILE_MAX + 1
+    bytes: a FIFO at the path must not stop the event loop, a link to /dev/zero must not
+    fill the memory."""
     try:
-        return int(Path(path).read_text().strip())
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, FILE_MAX + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > FILE_MAX:
+        return None
+    try:
+        return int(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
         return None
 
 
