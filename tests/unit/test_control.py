@@ -144,6 +144,26 @@ def test_invalid_json_and_missing_cmd(tmp_path: Path) -> None:
     ]
 
 
+def test_deeply_nested_json_is_an_error_answer(tmp_path: Path) -> None:
+    """json.loads raises RecursionError, not ValueError, past ~1000 levels: the server must
+    answer it like any invalid request and keep serving."""
+    path = sock_path(tmp_path)
+    deep = b"[" * 10_000 + b"]" * 10_000  # within MAX_REQUEST, far past the recursion limit
+    lines = deep + b"\n" + b'{"cmd": "explain", "name": "x"}\n'
+
+    async def main() -> list[dict[str, Any]]:
+        server = await serving(path)
+        try:
+            return await asyncio.to_thread(raw_exchange, path, lines)
+        finally:
+            await server.close()
+
+    assert run(main()) == [
+        {"ok": False, "error": "request is not valid JSON"},
+        {"ok": True, "result": "x"},
+    ]
+
+
 def test_handler_control_error_is_an_error_answer(tmp_path: Path) -> None:
     path = sock_path(tmp_path)
 

@@ -70,7 +70,7 @@ def _connect(path: str, timeout: float) -> socket.socket:
 def _answer(path: str, line: bytes) -> dict[str, Any]:
     try:
         answer = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ControlError(f"{path}: not a JSON answer: {line[:200]!r}") from None
     if not isinstance(answer, dict) or "ok" not in answer:
         raise ControlError(f"{path}: unexpected answer: {line[:200]!r}")
@@ -195,7 +195,7 @@ class ControlServer:
     async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             req = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep counts as invalid
             return {"ok": False, "error": "request is not valid JSON"}
         if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
             return {"ok": False, "error": 'request must be an object with a string "cmd"'}

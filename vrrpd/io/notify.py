@@ -70,6 +70,24 @@ def group_job(group: SyncGroup, state: State) -> Job | None:
     )
 
 
+STDERR_KEEP = 4096  # bytes of a script's stderr kept (the end: what it said last)
+
+
+async def tail(stream: asyncio.StreamReader, keep: int) -> bytes:
+    """Read `stream` to its end, keeping only its last `keep` bytes."""
+    buf = bytearray()
+    while chunk := await stream.read(65536):
+        buf += chunk
+        if len(buf) > keep:
+            del buf[:-keep]
+    return bytes(buf)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 class NotifyRunner:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Job] = asyncio.Queue(QUEUE_LIMIT)
@@ -126,15 +144,20 @@ class NotifyRunner:
             self.failed += 1
             log.error("notify %s: cannot run %s: %s", job.what, job.argv[0], e.strerror or e)
             return
+        assert proc.stderr is not None
         try:
-            _out, err = await asyncio.wait_for(proc.communicate(), job.timeout)
+            err, _code = await asyncio.wait_for(
+                asyncio.gather(tail(proc.stderr, STDERR_KEEP), proc.wait()), job.timeout
+            )
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            _kill(proc)
             await proc.wait()
             self.failed += 1
             log.error("notify %s: %s killed after %gs", job.what, job.argv[0], job.timeout)
             return
+        except asyncio.CancelledError:
+            _kill(proc)  # shutdown: no script outlives the daemon
+            raise
         self.ran += 1
         if proc.returncode != 0:
             self.failed += 1
