@@ -23,6 +23,7 @@ PURE = (
     "groups",
     "timers",
     "bpf",
+    "throttle",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 

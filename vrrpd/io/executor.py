@@ -14,6 +14,7 @@ import collections
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import partial
@@ -37,6 +38,7 @@ from ..instance import (
     StopAnnouncing,
     Transition,
 )
+from ..throttle import Throttle
 from ..types import IPAddress, IPInterface
 from . import rawsock
 from .channel import Channel, Port
@@ -47,6 +49,7 @@ log = logging.getLogger("vrrpd")
 
 RA_INTERVAL = 200.0  # seconds between periodic RAs (RFC 4861 §6.2.1 MaxRtrAdvInterval 600)
 RA_INITIAL = (4.0, 4.0)  # seconds after the first and second advertisement (§6.2.4)
+SEND_WARNING_EVERY = 10.0  # seconds between two "advertisement not sent" lines
 HAND_OVER_WAIT = 1.0  # seconds to learn the new master's MAC after stepping down
 
 Step = Output | GroupSettled
@@ -86,6 +89,7 @@ class Executor:
         self.vmac = vmac  # the macvlan, when use_vmac
         self.frames = self.build_frames()
         self.running = False  # between start() and drain()
+        self._send_failures = Throttle(SEND_WARNING_EVERY)  # send_errors counts every one
         # Outputs waiting for the worker, which exists only while there are some: 255 idle
         # virtual routers keep no task and no queue.
         self.pending: collections.deque[list[Step]] = collections.deque()
@@ -210,7 +214,12 @@ class Executor:
 
     def _sent(self, priority: int, error: OSError | None) -> None:
         if error is not None:
-            log.warning("%s: advertisement not sent: %s", self.name, error.strerror or error)
+            unsaid = self._send_failures.hit(time.monotonic())
+            if unsaid is not None:
+                more = f" ({unsaid} more since the last warning)" if unsaid else ""
+                log.warning(
+                    "%s: advertisement not sent: %s%s", self.name, error.strerror or error, more
+                )
         self.inst.sent(priority, error is None)
 
     # -- addresses ---------------------------------------------------------------------------
