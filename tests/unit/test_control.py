@@ -343,9 +343,30 @@ def test_live_socket_in_use(tmp_path: Path) -> None:
             await first.close()
 
     message, still = run(main())
-    assert message == f"control socket {path}: in use by another vrrpd"
-    assert "in use" in message
+    assert message == f"control socket {path}: in use by another vrrpd (it holds {path}.lock)"
     assert still == STATUS
+
+
+def test_a_second_server_is_refused_by_the_lock(tmp_path: Path) -> None:
+    """Two daemons started together both find no live socket; the lock decides. Here the
+    first server's socket file is gone (as if the second had looked before the first bound):
+    the second is still refused, and starts once the first has closed."""
+    path = sock_path(tmp_path)
+
+    async def main() -> str:
+        first = await serving(path)
+        os.unlink(path)
+        second = ControlServer(path, status_handler)
+        try:
+            with pytest.raises(ControlError) as info:
+                await second.start()
+        finally:
+            await first.close()
+        await second.start()  # the lock is free again
+        await second.close()
+        return str(info.value)
+
+    assert run(main()) == f"control socket {path}: in use by another vrrpd (it holds {path}.lock)"
 
 
 def test_not_a_socket(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -138,23 +139,50 @@ class ControlServer:
         self.path = path
         self.handler = handler
         self.server: asyncio.AbstractServer | None = None
+        self._lock_fd: int | None = None
 
     async def start(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o755, exist_ok=True)
-        if os.path.exists(self.path):
-            if not stat.S_ISSOCK(os.stat(self.path).st_mode):
-                raise ControlError(f"control socket {self.path}: exists and is not a socket")
-            if _in_use(self.path):
-                raise ControlError(f"control socket {self.path}: in use by another vrrpd")
-            os.unlink(self.path)  # left behind by a process that died
-        old = os.umask(0o177)
+        self._lock()
         try:
-            self.server = await asyncio.start_unix_server(
-                self._client, path=self.path, limit=MAX_REQUEST
-            )
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
+            if os.path.exists(self.path):
+                if not stat.S_ISSOCK(os.stat(self.path).st_mode):
+                    raise ControlError(f"control socket {self.path}: exists and is not a socket")
+                if _in_use(self.path):
+                    raise ControlError(f"control socket {self.path}: in use by another vrrpd")
+                os.unlink(self.path)  # left behind by a process that died
+            old = os.umask(0o177)
+            try:
+                self.server = await asyncio.start_unix_server(
+                    self._client, path=self.path, limit=MAX_REQUEST
+                )
+            finally:
+                os.umask(old)
+            os.chmod(self.path, 0o600)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _lock(self) -> None:
+        """Hold `path`.lock (flock) while serving: two daemons started at the same moment
+        would both find no live socket, and the second would replace the first's."""
+        lock = self.path + ".lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ControlError(
+                f"control socket {self.path}: in use by another vrrpd (it holds {lock})"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        # The lock file stays: removing it would let a third daemon lock a new file while
+        # a second still waits on the old one.
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     async def close(self) -> None:
         """Stop serving and remove the socket file, if this server created it."""
@@ -166,6 +194,7 @@ class ControlServer:
         self.server = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+        self._unlock()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
