@@ -150,15 +150,7 @@ def test_deeply_nested_json_is_an_error_answer(tmp_path: Path) -> None:
     path = sock_path(tmp_path)
     deep = b"[" * 10_000 + b"]" * 10_000  # within MAX_REQUEST, far past the recursion limit
     lines = deep + b"\n" + b'{"cmd": "explain", "name": "x"}\n'
-
-    async def main() -> list[dict[str, Any]]:
-        server = await serving(path)
-        try:
-            return await asyncio.to_thread(raw_exchange, path, lines)
-        finally:
-            await server.close()
-
-    assert run(main()) == [
+    assert served_exchange(path, status_handler, lines) == [
         {"ok": False, "error": "request is not valid JSON"},
         {"ok": True, "result": "x"},
     ]
