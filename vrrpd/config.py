@@ -28,6 +28,7 @@ from .packet import ChecksumForm
 from .types import IPAddress, IPInterface
 
 DEFAULT_CONTROL_SOCKET = "/run/vrrpd/vrrpd.sock"
+DEFAULT_CONTROL_IDLE_TIMEOUT = 10.0  # seconds without a complete control request
 DEFAULT_JOURNAL_SOCKET = "/run/systemd/journal/socket"
 # Whole-string patterns: used with fullmatch (re.match with "$" would accept "gw\n").
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -57,6 +58,8 @@ class DaemonConfig:
     log_target: str = "auto"  # "auto" (journald if stderr goes there), "journal", "stderr"
     journal_socket: str = DEFAULT_JOURNAL_SOCKET
     kernel_filter: bool = True  # a BPF filter drops what no virtual router could accept
+    control_group: str | None = None  # may use the read-only control commands (vrrpd.access)
+    control_idle_timeout: float = DEFAULT_CONTROL_IDLE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -788,6 +791,8 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
             _absolute_path,
         )
         kernel_filter = d.get("kernel_filter", True, _is_bool)
+        control_group = d.get("control_group", None, _is_name)
+        idle = d.get("control_idle_timeout", DEFAULT_CONTROL_IDLE_TIMEOUT, _number_range(0.1, 3600))
         d.finish()
         daemon = DaemonConfig(
             control_socket=sock or DEFAULT_CONTROL_SOCKET,
@@ -795,6 +800,8 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
             log_target=log_target or "auto",
             journal_socket=journal or DEFAULT_JOURNAL_SOCKET,
             kernel_filter=kernel_filter is not False,
+            control_group=control_group,
+            control_idle_timeout=float(idle or DEFAULT_CONTROL_IDLE_TIMEOUT),
         )
 
     groups_raw = top.get("sync_group", [], _list_of_tables)
