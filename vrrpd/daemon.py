@@ -80,7 +80,12 @@ class Daemon:
         self.execs: dict[str, Executor] = {}  # by name, in configuration order
         self.runners: dict[str, TrackRunner] = {}
         self.groups = SyncGroups((), {})
-        self.control = ControlServer(config.daemon.control_socket, self._control)
+        self.control = ControlServer(
+            config.daemon.control_socket,
+            self._control,
+            config.daemon.control_group,
+            config.daemon.control_idle_timeout,
+        )
         self.stopping = asyncio.Event()
         self.bus = EventBus()
         self.notifier = Notifier()
@@ -642,6 +647,8 @@ class Daemon:
             if refused:
                 raise ControlError("\n".join(refused))
             plan = reload_mod.plan(self.config, new)
+            if {"control_group", "control_idle_timeout"} & set(plan.daemon_changed):
+                self.control.reconfigure(new.daemon.control_group, new.daemon.control_idle_timeout)
             self.notifier.reloading("reloading")
             try:
                 await self._apply(new, plan)

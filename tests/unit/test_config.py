@@ -152,8 +152,8 @@ class TestProblems:
         path = write(tmp_path, 'colour = "blue"\n[daemon]\nsocket = "/x"\n' + ROUTER)
         lines = problems(path)
         assert (
-            f"{path}: daemon.socket: unknown key (allowed: control_socket, journal_socket, "
-            "kernel_filter, log_target, metrics_listen)" in lines
+            f"{path}: daemon.socket: unknown key (allowed: control_group, control_idle_timeout, "
+            "control_socket, journal_socket, kernel_filter, log_target, metrics_listen)" in lines
         )
         assert any(line.startswith(f"{path}: colour: unknown key (allowed: ") for line in lines)
         assert len(lines) == 2
