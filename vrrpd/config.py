@@ -60,6 +60,8 @@ class DaemonConfig:
     kernel_filter: bool = True  # a BPF filter drops what no virtual router could accept
     control_group: str | None = None  # may use the read-only control commands (vrrpd.access)
     control_idle_timeout: float = DEFAULT_CONTROL_IDLE_TIMEOUT
+    script_user: str | int | None = None  # scripts run as (name or uid); None: vrrpd's user
+    script_group: str | int | None = None  # None: script_user's primary group
 
 
 @dataclass(frozen=True)
@@ -673,6 +675,23 @@ def _argv_shape(v: Any) -> str | None:
     return None if v[0].startswith("/") else "must start with an absolute program path"
 
 
+_ACCOUNT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
+_MAX_ID = 2**32 - 2  # (uid_t) -1 means "no change" to the kernel
+
+
+def _user_or_id(what: str) -> Callable[[Any], str | None]:
+    """A user or group: a name (a name first, like chown, then a number) or an id."""
+
+    def check(v: Any) -> str | None:
+        if isinstance(v, str) and _ACCOUNT_RE.fullmatch(v):
+            return None
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _MAX_ID:
+            return None
+        return f"must be a {what} name or a numeric id 0..{_MAX_ID}"
+
+    return check
+
+
 def _weight(v: Any) -> str | None:
     ok = isinstance(v, int) and not isinstance(v, bool) and -254 <= v <= 254 and v != 0
     return None if ok else "must be a non-zero integer -254..254 (leave it out for FAULT)"
@@ -793,6 +812,10 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         kernel_filter = d.get("kernel_filter", True, _is_bool)
         control_group = d.get("control_group", None, _is_name)
         idle = d.get("control_idle_timeout", DEFAULT_CONTROL_IDLE_TIMEOUT, _number_range(0.1, 3600))
+        script_user = d.get("script_user", None, _user_or_id("user"))
+        script_group = d.get("script_group", None, _user_or_id("group"))
+        if script_group is not None and script_user is None and "script_user" not in d.data:
+            problems.add("daemon.script_group", "needs daemon.script_user (set both or neither)")
         d.finish()
         daemon = DaemonConfig(
             control_socket=sock or DEFAULT_CONTROL_SOCKET,
@@ -802,6 +825,8 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
             kernel_filter=kernel_filter is not False,
             control_group=control_group,
             control_idle_timeout=float(idle or DEFAULT_CONTROL_IDLE_TIMEOUT),
+            script_user=script_user,
+            script_group=script_group,
         )
 
     groups_raw = top.get("sync_group", [], _list_of_tables)
@@ -902,7 +927,9 @@ def _parse_sync_groups(
 
 
 def load(path: str | Path) -> Config:
-    """Read and validate a TOML file; raise ConfigError with one line per problem."""
+    """Read and validate a TOML file; raise ConfigError with one line per problem. This
+    includes what only the host can tell about its scripts (`vrrpd.io.scripthost`): an
+    unknown script_user, a program others could change that would run as root."""
     source = str(path)
     try:
         text = Path(path).read_bytes().decode("utf-8")
@@ -917,4 +944,10 @@ def load(path: str | Path) -> Config:
     except ValueError as e:  # an integer of more than 4300 digits (int's str limit)
         reason = str(e).split(";")[0]
         raise ConfigError([f"{source}: TOML value out of range: {reason}"]) from None
-    return parse(data, source)
+    config = parse(data, source)
+    from .io.scripthost import problems  # the host's users, files and capabilities
+
+    lines = problems(config, source)
+    if lines:
+        raise ConfigError(lines)
+    return config

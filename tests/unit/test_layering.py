@@ -24,6 +24,7 @@ PURE = (
     "timers",
     "bpf",
     "throttle",
+    "access",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
