@@ -25,6 +25,7 @@ PURE = (
     "bpf",
     "throttle",
     "access",
+    "scriptsafety",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
