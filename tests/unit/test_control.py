@@ -74,7 +74,8 @@ def served_exchange(path: str, handler: Any, data: bytes) -> list[dict[str, Any]
         finally:
             await server.close()
 
-    return run(main())
+    answers: list[dict[str, Any]] = run(main())
+    return answers
 
 
 async def serving(path: str, handler: Handler = status_handler) -> ControlServer:

@@ -191,6 +191,10 @@ class ControlServer:
         self._refused_log = Throttle(10.0)  # refusals are logged, a flood of them is not
 
     @property
+    def open_connections(self) -> int:
+        return self._open
+
+    @property
     def directory(self) -> str:
         return os.path.dirname(self.path) or "."
 
