@@ -5,6 +5,7 @@ A script gets keepalived-compatible arguments after its own (`INSTANCE name STAT
 or `GROUP name STATE` for a sync group) and the same facts as environment variables
 (VRRP_NAME, VRRP_STATE, VRRP_OLD_STATE, VRRP_REASON, VRRP_PRIORITY, VRRP_VRID, VRRP_IFACE,
 VRRP_FAMILY, VRRP_KIND). A script that outlives its timeout is killed with its process group.
+Scripts run as `[daemon] script_user` with a fixed environment (`vrrpd.io.scripthost`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 from dataclasses import dataclass
+from subprocess import SubprocessError
 
 from ..config import SyncGroup, VirtualRouterConfig
 from ..fsm import State
 from ..instance import Transition
+from .scripthost import Launcher, kill_group
 
 log = logging.getLogger("vrrpd")
 
@@ -83,13 +84,9 @@ async def tail(stream: asyncio.StreamReader, keep: int) -> bytes:
     return bytes(buf)
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 class NotifyRunner:
-    def __init__(self) -> None:
+    def __init__(self, launcher: Launcher | None = None) -> None:
+        self.launcher = launcher if launcher is not None else Launcher()
         self.queue: asyncio.Queue[Job] = asyncio.Queue(QUEUE_LIMIT)
         self.task: asyncio.Task[None] | None = None
         self.ran = 0
@@ -129,20 +126,18 @@ class NotifyRunner:
                 self.queue.task_done()
 
     async def _one(self, job: Job) -> None:
-        env = dict(os.environ)
-        env.update(job.env)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *job.argv,
-                env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
+                **self.launcher.options(job.env),
             )
-        except OSError as e:
+        except (OSError, SubprocessError) as e:
             self.failed += 1
-            log.error("notify %s: cannot run %s: %s", job.what, job.argv[0], e.strerror or e)
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+            log.error("notify %s: cannot run %s: %s", job.what, job.argv[0], reason)
             return
         assert proc.stderr is not None
         try:
@@ -150,13 +145,13 @@ class NotifyRunner:
                 asyncio.gather(tail(proc.stderr, STDERR_KEEP), proc.wait()), job.timeout
             )
         except TimeoutError:
-            _kill(proc)
+            kill_group(proc.pid)
             await proc.wait()
             self.failed += 1
             log.error("notify %s: %s killed after %gs", job.what, job.argv[0], job.timeout)
             return
         except asyncio.CancelledError:
-            _kill(proc)  # shutdown: no script outlives the daemon
+            kill_group(proc.pid)  # shutdown: no script outlives the daemon
             raise
         self.ran += 1
         if proc.returncode != 0:

@@ -3,7 +3,8 @@ result to a callback (which feeds the pure `tracking.Tracker`). Interfaces need 
 their state comes from netlink events in the daemon.
 
 Scripts are argument lists run without a shell, every `interval` seconds, each run bounded by
-`timeout` (then killed with its process group). Files are read once a second.
+`timeout` (then killed with its process group), as `[daemon] script_user` with a fixed
+environment (`vrrpd.io.scripthost`). Files are read once a second.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import stat
 from collections.abc import Callable
+from subprocess import SubprocessError
 
 from ..config import TrackFile, TrackScript
+from .scripthost import Launcher, kill_group
 
 log = logging.getLogger("vrrpd")
 
 FILE_POLL = 1.0
 
 
-async def run_check(command: tuple[str, ...], timeout: float) -> tuple[bool, str]:
+async def run_check(
+    command: tuple[str, ...], timeout: float, launcher: Launcher
+) -> tuple[bool, str]:
     """Run one check; (success, one-line detail)."""
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -31,20 +35,19 @@ async def run_check(command: tuple[str, ...], timeout: float) -> tuple[bool, str
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
+            **launcher.options({}),
         )
-    except OSError as e:
-        return False, f"cannot run {command[0]}: {e.strerror or e}"
+    except (OSError, SubprocessError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else e
+        return False, f"cannot run {command[0]}: {reason}"
     try:
         code = await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc.pid)
         await proc.wait()
         return False, f"timed out after {timeout:g}s"
     except asyncio.CancelledError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc.pid)
         raise
     return code == 0, f"exit {code}"
 
@@ -87,7 +90,9 @@ class TrackRunner:
         files: tuple[TrackFile, ...],
         on_script: Callable[[str, bool, str], None],
         on_file: Callable[[str, int | None], None],
+        launcher: Launcher | None = None,
     ) -> None:
+        self.launcher = launcher if launcher is not None else Launcher()
         self.scripts = scripts
         self.files = files
         self.on_script = on_script
@@ -115,7 +120,7 @@ class TrackRunner:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            ok, detail = await run_check(spec.command, float(spec.timeout))
+            ok, detail = await run_check(spec.command, float(spec.timeout), self.launcher)
             self.on_script(spec.name, ok, detail)
             await asyncio.sleep(max(0.0, started + float(spec.interval) - loop.time()))
 
