@@ -53,6 +53,8 @@ from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
 from .io.notify import NotifyRunner, group_job, instance_job
 from .io.reactor import Reactor
+from .io.scripthost import Launcher, ScriptUserError
+from .io.scripthost import identity as script_identity
 from .io.sdnotify import Notifier
 from .io.track import TrackRunner
 from .io.vmac import Vmacs
@@ -91,7 +93,8 @@ class Daemon:
         self.notifier = Notifier()
         for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             os.environ.pop(key, None)  # for us only, not for notify scripts and checks
-        self.notify_runner = NotifyRunner()
+        self.scripts = Launcher()  # who notify and track scripts run as: set in _setup
+        self.notify_runner = NotifyRunner(self.scripts)
         self.metrics: Any = None
         self.vmacs = Vmacs()
         self.keeps_proto = Netlink.keeps_proto()
@@ -239,6 +242,10 @@ class Daemon:
     # -- set-up --------------------------------------------------------------------------------
 
     async def _setup(self) -> None:
+        try:  # checked with the configuration (vrrpd.io.scripthost.problems): seldom fails
+            self.scripts.use(script_identity(self.config.daemon))
+        except ScriptUserError as e:
+            raise StartupError(str(e)) from None
         # The control socket first: it is also the lock that keeps a second daemon with the
         # same configuration from touching the addresses of the running one.
         try:
@@ -412,7 +419,9 @@ class Daemon:
         def file(name: str, value: int | None) -> None:
             self.feed(ex, inst.file_value, name, value)
 
-        runner = TrackRunner(inst.cfg.track_scripts, inst.cfg.track_files, script, file)
+        runner = TrackRunner(
+            inst.cfg.track_scripts, inst.cfg.track_files, script, file, self.scripts
+        )
         self.runners[ex.name] = runner
         runner.read_files_now()
         runner.start()
@@ -646,7 +655,12 @@ class Daemon:
             refused = reload_mod.refused(self.config, new, self.config_path)
             if refused:
                 raise ControlError("\n".join(refused))
+            try:
+                scripts = script_identity(new.daemon)
+            except ScriptUserError as e:
+                raise ControlError(f"{self.config_path}: {e}") from None
             plan = reload_mod.plan(self.config, new)
+            self.scripts.use(scripts)  # the next script runs as the new script_user
             if {"control_group", "control_idle_timeout"} & set(plan.daemon_changed):
                 self.control.reconfigure(new.daemon.control_group, new.daemon.control_idle_timeout)
             self.notifier.reloading("reloading")
