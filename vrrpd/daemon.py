@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import config as config_mod
-from . import fsm
+from . import fsm, privilege
 from . import reload as reload_mod
 from .addresses import (
     Address,
@@ -53,11 +53,12 @@ from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
 from .io.notify import NotifyRunner, group_job, instance_job
 from .io.reactor import Reactor
-from .io.scripthost import Launcher, ScriptUserError
+from .io.scripthost import Launcher, ScriptUserError, effective_capabilities
 from .io.scripthost import identity as script_identity
 from .io.sdnotify import Notifier
 from .io.track import TrackRunner
 from .io.vmac import Vmacs
+from .privilege import Op
 from .receive import Accepted
 from .types import OWNER_PRIORITY, VRRP_GROUP_V6, IPAddress, IPInterface
 
@@ -242,6 +243,11 @@ class Daemon:
     # -- set-up --------------------------------------------------------------------------------
 
     async def _setup(self) -> None:
+        # Without CAP_NET_RAW and CAP_NET_ADMIN nothing below works, or worse, a master
+        # could not add its addresses: one line naming what is missing, before anything.
+        lacking = privilege.missing(effective_capabilities())
+        if lacking:
+            raise StartupError(privilege.missing_line(lacking))
         try:  # checked with the configuration (vrrpd.io.scripthost.problems): seldom fails
             self.scripts.use(script_identity(self.config.daemon))
         except ScriptUserError as e:
@@ -250,8 +256,11 @@ class Daemon:
         # same configuration from touching the addresses of the running one.
         try:
             await self.control.start()
-        except (ControlError, OSError) as e:
+        except ControlError as e:
             raise StartupError(str(e)) from None
+        except OSError as e:
+            what = f"creating the control socket {self.config.daemon.control_socket}"
+            raise StartupError(str(privilege.refusal(Op.CONTROL_SOCKET, what, e))) from None
         self.reactor = Reactor(self._due, self._received)
         try:
             self.netlink = Netlink()
@@ -285,7 +294,8 @@ class Daemon:
             try:
                 port.open()
             except OSError as e:
-                raise StartupError(f"interface {name}: cannot open sockets: {e}") from None
+                what = f"interface {name}: cannot open sockets"
+                raise StartupError(privilege.reported(what, e)) from None
             self.ports[name] = port
         return port
 
@@ -304,7 +314,8 @@ class Daemon:
             try:
                 ch.open()
             except OSError as e:
-                raise StartupError(f"{ch.label}: cannot open sockets: {e}") from None
+                what = f"{ch.label}: cannot open sockets"
+                raise StartupError(privilege.reported(what, e)) from None
             assert ch.sock is not None and self.reactor is not None
             self.reactor.add_socket(ch.sock, ch, ch.label)
             self.channels[(port.name, family)] = ch

@@ -26,6 +26,7 @@ PURE = (
     "throttle",
     "access",
     "scriptsafety",
+    "privilege",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 

@@ -8,8 +8,9 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
-from .. import bpf
+from .. import bpf, privilege
 from ..api import CHANNEL_COUNTERS, Counter
+from ..privilege import Op
 from ..receive import Receiver, RouterView
 from ..types import IPAddress
 from . import rawsock, sockfilter
@@ -32,7 +33,11 @@ class Port:
         self.announcer: Announcer | None = None
 
     def open(self) -> None:
-        self.announcer = Announcer(self.name)
+        try:
+            self.announcer = Announcer(self.name)
+        except OSError as e:
+            what = f"opening the packet socket on {self.name}"
+            raise privilege.refusal(Op.PACKET_SOCKET, what, e) from None
 
     def close(self) -> None:
         if self.announcer is not None:

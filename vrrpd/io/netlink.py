@@ -26,7 +26,9 @@ from typing import Any
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from .. import privilege
 from ..addresses import VRRPD_ADDR_PROTO, Address, kernel_keeps_addr_proto
+from ..privilege import Op
 from ..types import IPAddress, IPInterface
 
 __all__ = [
@@ -68,7 +70,9 @@ def _code(e: NetlinkError | OSError) -> int | None:
 
 
 def _failure(what: str, e: NetlinkError | OSError) -> NetlinkFailure:
-    return NetlinkFailure(f"{what}: {e}", _code(e))
+    code = _code(e)
+    line = privilege.explain(Op.NETLINK, what, code)  # refused: the capability it lacks
+    return NetlinkFailure(f"{what}: {e}" if line is None else line, code)
 
 
 @dataclass(frozen=True, slots=True)

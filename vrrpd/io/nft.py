@@ -9,9 +9,12 @@ deleted on exit, so a crashed predecessor's table is simply replaced.
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
 
+from .. import privilege
+from ..privilege import Op
 from ..types import IPAddress
 
 TABLE = "vrrpd"
@@ -57,7 +60,12 @@ async def _nft(script: str) -> None:
         raise OSError("nft not found: accept_mode = false needs nftables") from None
     _out, err = await proc.communicate(script.encode())
     if proc.returncode != 0:
-        raise OSError(f"nft failed: {err.decode(errors='replace').strip()}")
+        text = err.decode(errors="replace").strip()
+        what = "loading the accept_mode rules with nft"
+        line = privilege.explain(Op.NFT, what, privilege.refused_text(text))
+        if line is not None:  # "netlink: Error: cache initialization failed: Operation ..."
+            raise privilege.Unprivileged(errno.EPERM, line)
+        raise OSError(f"nft failed: {text}")
 
 
 async def install(addresses: Iterable[IPAddress]) -> None:

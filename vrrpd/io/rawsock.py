@@ -20,7 +20,9 @@ from functools import partial
 from ipaddress import IPv4Address, IPv6Address
 from typing import NamedTuple
 
+from .. import privilege
 from ..packet import DSCP_CS6_TOS
+from ..privilege import Op
 from ..types import IPPROTO_VRRP, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TTL, IPAddress
 from . import mmsg
 
@@ -43,11 +45,14 @@ def _mreqn(grp: IPv4Address, ifindex: int) -> bytes:
 
 
 def open_socket(family: int, ifname: str, ifindex: int) -> socket.socket:
-    """A non-blocking raw socket for VRRP of one family on one interface."""
-    if family == 4:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_VRRP)
-    else:
-        sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, IPPROTO_VRRP)
+    """A non-blocking raw socket for VRRP of one family on one interface (refused for lack
+    of CAP_NET_RAW: `vrrpd.privilege.Unprivileged`)."""
+    af = socket.AF_INET if family == 4 else socket.AF_INET6
+    try:
+        sock = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+    except OSError as e:
+        what = f"opening the VRRP raw socket (IPv{family}) on {ifname}"
+        raise privilege.refusal(Op.RAW_SOCKET, what, e) from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
