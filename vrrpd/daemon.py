@@ -58,6 +58,7 @@ from .io.scripthost import identity as script_identity
 from .io.sdnotify import Notifier
 from .io.track import TrackRunner
 from .io.vmac import Vmacs
+from .linkfollow import Decision, Verdict
 from .privilege import Op
 from .receive import Accepted
 from .types import OWNER_PRIORITY, VRRP_GROUP_V6, IPAddress, IPInterface
@@ -70,6 +71,12 @@ IO_ERRORS = (NetlinkFailure, OSError)
 
 class StartupError(Exception):
     """The daemon cannot start; str() is one line for the operator."""
+
+
+def no_primary(ifname: str, family: int) -> str:
+    """The start-up check that failed: nothing on `ifname` to send advertisements from."""
+    what = "IPv4 address" if family == 4 else "IPv6 link-local address"
+    return f"interface {ifname}: no {what} of its own to send advertisements from"
 
 
 class Daemon:
@@ -102,6 +109,7 @@ class Daemon:
         self.record = addrrecord.path_for(config.daemon.control_socket)
         self._tasks: list[asyncio.Task[None]] = []
         self._monitor: asyncio.Task[None] | None = None  # link and address events
+        self._relinks: dict[str, asyncio.Task[None]] = {}  # interfaces being reopened, by name
         self._nft_installed = False
         self._reloading = asyncio.Lock()
         self._status_pending = False
@@ -306,10 +314,7 @@ class Daemon:
         if ch is None:
             primary = primary_address(family, on_interface, managed)
             if primary is None:
-                what = "IPv4 address" if family == 4 else "IPv6 link-local address"
-                raise StartupError(
-                    f"interface {port.name}: no {what} of its own to send advertisements from"
-                )
+                raise StartupError(no_primary(port.name, family))
             ch = Channel(port, family, primary, self.config.daemon.kernel_filter)
             try:
                 ch.open()
@@ -559,6 +564,10 @@ class Daemon:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
+        for task in list(self._relinks.values()):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for ex in list(self.execs.values()):
             await self._remove(ex)
         self._prune_ports()
@@ -627,7 +636,15 @@ class Daemon:
                     for ex in self._holders(event.index, event.address):
                         if ex.running:
                             self.feed(ex, ex.inst.vips_lost, event.address)
+                elif isinstance(event, AddrEvent):
+                    for port in list(self.ports.values()):
+                        self._follow(port, port.follow.address_added(event.index))
                 elif isinstance(event, LinkEvent):
+                    # The index first: a re-created interface's "up" must not clear FAULT
+                    # before it is reopened.
+                    for port in list(self.ports.values()):
+                        decision = port.follow.link(event.name, event.index, event.deleted)
+                        self._follow(port, decision)
                     for ex in list(self.execs.values()):
                         if not ex.running:
                             continue
@@ -639,6 +656,102 @@ class Daemon:
             raise
         except Exception:
             log.exception("netlink monitor failed; link and address changes are no longer seen")
+
+    # -- an interface deleted and re-created: follow its index (vrrpd.linkfollow) -------------
+
+    def link_vanished(self, ex: Executor) -> None:
+        self._follow(ex.port, ex.port.follow.vanished())
+
+    def _follow(self, port: Port, decision: Decision) -> None:
+        """Carry out what `vrrpd.linkfollow` decided for `port`: FAULT for its virtual
+        routers, and for REOPEN an attempt at reopening it (one task per interface)."""
+        if decision.verdict is Verdict.KEEP:
+            return
+        for ex in list(self.execs.values()):
+            if ex.port is port and ex.running:
+                self.feed(ex, ex.inst.link_lost, decision.why)
+        task = self._relinks.get(port.name)
+        if decision.verdict is Verdict.REOPEN and (task is None or task.done()):
+            loop = asyncio.get_running_loop()
+            self._relinks[port.name] = loop.create_task(self._relink(port))
+
+    async def _relink(self, port: Port) -> None:
+        """Attempts at reopening `port` until one is current (no event asked for another
+        meanwhile) or fails (the next link or address event asks again)."""
+        follow = port.follow
+        while not follow.ready and self.ports.get(port.name) is port:
+            attempt = follow.wanted
+            async with self._reloading:  # not while a reload sets up the same interfaces
+                await self._reopen(port, attempt)
+            if follow.wanted == attempt:
+                return
+
+    async def _reopen(self, port: Port, attempt: int) -> None:
+        """One attempt: the interface of `port`'s name now, its sockets opened again, the
+        start-up checks redone (its addresses, a primary address per family), the virtual
+        MACs' macvlans made again on it; then its virtual routers may leave FAULT."""
+        assert self.netlink is not None and self.reactor is not None
+        nl, follow = self.netlink, port.follow
+        execs = [ex for ex in self.execs.values() if ex.port is port]
+        channels = [ch for ch in self.channels.values() if ch.port is port]
+        for ex in execs:
+            await ex.settle()  # their FAULT actions, on what is left of the old interface
+        old, index = port.index, follow.index
+        try:
+            link = await nl.link(port.name)
+            if link.index != index:
+                self._follow(port, follow.link(link.name, link.index, deleted=False))
+                return
+            port.relink(link)
+            on_interface, plan = await self._host_owned(port.name, [ex.inst.cfg for ex in execs])
+            managed = {v.ip for ex in execs for v in ex.inst.cfg.virtual_ips} - plan.host_owned
+            primaries = {}
+            for ch in channels:
+                primary = primary_address(ch.family, on_interface, managed)
+                if primary is None:
+                    raise StartupError(no_primary(port.name, ch.family))
+                primaries[ch] = primary
+            for ch, primary in primaries.items():
+                if ch.sock is not None:
+                    self.reactor.remove_socket(ch.sock)
+                ch.reopen(primary)
+                assert ch.sock is not None
+                self.reactor.add_socket(ch.sock, ch, ch.label)
+            for ex in execs:
+                if ex.inst.cfg.use_vmac:
+                    await self._remake_vmac(ex)
+            port.vmacs_on = index
+        except (*IO_ERRORS, StartupError) as e:
+            problem = str(e).removeprefix(f"interface {port.name}: ")
+            self._follow(port, follow.failed(index, problem))
+            return
+        finally:
+            self._by_vip = None
+        if not follow.opened(index, attempt):
+            return
+        log.info(
+            "%s: reopened on index %d (was %d): sockets, frames and start-up checks redone",
+            port.name,
+            index,
+            old,
+        )
+        for ex in execs:
+            if ex.running:
+                self.feed(ex, ex.inst.link_ready, ex.channel.primary)
+
+    async def _remake_vmac(self, ex: Executor) -> None:
+        """The virtual MAC's macvlan on the reopened interface, unless the one there was made
+        on it and still exists. The old one is removed if it is still there (a macvlan made
+        on a macvlan hangs off the lower interface, so it outlives the one it was made on)."""
+        assert self.netlink is not None
+        nl, cfg, port, old = self.netlink, ex.inst.cfg, ex.port, ex.vmac
+        if old is not None and port.vmacs_on == port.index:
+            there = await nl.find_link(old.name)
+            if there is not None and there.index == old.index:
+                return
+        ex.vmac = await self.vmacs.create(nl, port.name, port.index, cfg.family, cfg.vrid, cfg.name)
+        if old is not None and old.name != ex.vmac.name:
+            await nl.del_link(old.index)  # unless already gone with its interface
 
     # -- reload --------------------------------------------------------------------------------
 
@@ -759,11 +872,7 @@ class Daemon:
             if (port.name, cfg.family) in self.channels:
                 continue
             if primary_address(cfg.family, on_interface, vips - plan.host_owned) is None:
-                what = "IPv4 address" if cfg.family == 4 else "IPv6 link-local address"
-                raise StartupError(
-                    f"{cfg.name}: interface {port.name}: no {what} of its own to send "
-                    "advertisements from"
-                )
+                raise StartupError(f"{cfg.name}: {no_primary(port.name, cfg.family)}")
 
     async def _update(self, ex: Executor, cfg: VirtualRouterConfig) -> None:
         """A change that keeps the virtual router running (`vrrpd.reload.KEYS`)."""

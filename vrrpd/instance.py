@@ -91,7 +91,8 @@ class HandOver:
 
 
 class Part(enum.Enum):
-    """What the runtime rebuilds after a reload changed the configuration in place."""
+    """What the runtime rebuilds after a reload changed the configuration in place, or after
+    the interface was reopened (`Instance.link_ready`)."""
 
     FRAMES = "frames"  # advertisements, GARP/NA and RA frames
     VIEW = "view"  # the channel's receive checks (addresses, interval, peers, auth)
@@ -280,6 +281,7 @@ class Instance:
         self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
         self.group: str | None = None  # the sync group, set by SyncGroups
         self.group_fault = ""  # why the sync group holds this router in FAULT ("" if not)
+        self.link_fault = ""  # why its interface holds it in FAULT (vrrpd.linkfollow; "" if not)
         self.counters = zero_counters()
         self.transitions = 0
         self.state_since = 0.0
@@ -305,7 +307,7 @@ class Instance:
 
     @property
     def own_fault(self) -> bool:
-        return self.tracker.fault
+        return self.tracker.fault or bool(self.link_fault)
 
     def managed(self, vips: Iterable[IPInterface] | None = None) -> tuple[IPInterface, ...]:
         """The addresses vrrpd adds and removes: the virtual ones minus the host's own."""
@@ -328,6 +330,8 @@ class Instance:
             text += f"; maintenance: advertising {MAINTENANCE_PRIORITY}"
         elif self.takeover_held:
             text += f"; takeover: advertising {TAKEOVER_PRIORITY} (vrrpctl release to end)"
+        if self.link_fault:
+            text += f"; FAULT: {self.link_fault}"
         if self.group_fault and self.group is not None:
             text += f"; FAULT: sync group {self.group}: {self.group_fault}"
         return text
@@ -414,6 +418,24 @@ class Instance:
         """Our interface is back from a flap: Linux flushed IPv6 addresses when it went
         down, and neighbours may have moved on. A master puts them back and announces."""
         return self._run(fsm.VipsLost(), now)  # nothing unless Master
+
+    def link_lost(self, why: str, now: float) -> list[Output]:
+        """Our interface is gone, or is being reopened after it was re-created with a new
+        index (`vrrpd.linkfollow`): FAULT, saying `why`, until `link_ready`."""
+        if why == self.link_fault:
+            return []
+        self.link_fault = why
+        return self._tracking(why, now)
+
+    def link_ready(self, primary: IPAddress, now: float) -> list[Output]:
+        """The runtime reopened our interface and its start-up checks passed; `primary` is
+        its primary address now. Frames (its MAC may be new) and receive checks are rebuilt
+        first, then FAULT may clear."""
+        self.primary = primary
+        self.fsm.primary = self.src
+        self.link_fault = ""
+        rebuild = Rebuild(frozenset({Part.FRAMES, Part.VIEW}))
+        return [rebuild, *self._tracking(f"interface {self.cfg.interface} reopened", now)]
 
     # -- tracking --------------------------------------------------------------------------
 
@@ -582,6 +604,7 @@ class Instance:
             maintenance=self.maintenance,
             takeover=self.takeover_held,
             fault_reasons=tuple(self.tracker.fault_reasons())
+            + ((self.link_fault,) if self.link_fault else ())
             + ((f"sync group {self.group}: {self.group_fault}",) if self.group_fault else ()),
             advert_interval=cfg.advert_interval_cs / 100,
             master_adver_interval=f.master_adver_interval_cs / 100,

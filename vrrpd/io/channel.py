@@ -1,6 +1,10 @@
 """An interface (`Port`: link facts, packet socket) and one address family on it (`Channel`:
 the protocol-112 socket, its kernel filter and the receive checks of the virtual routers on
-it)."""
+it).
+
+Both are bound to the interface's index. An interface deleted and re-created with the same
+name has a new one: `Port.relink` and `Channel.reopen` open them again on it, as
+`vrrpd.linkfollow` decides (the daemon carries it out)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import bpf, privilege
 from ..api import CHANNEL_COUNTERS, Counter
+from ..linkfollow import Follow
 from ..privilege import Op
 from ..receive import Receiver, RouterView
 from ..types import IPAddress
@@ -30,6 +35,8 @@ class Port:
         self.name = link.name
         self.index = link.index
         self.mac = link.mac
+        self.follow = Follow(link.name, link.index)  # which index, and is it opened
+        self.vmacs_on = link.index  # the index the virtual MACs' macvlans were made on
         self.announcer: Announcer | None = None
 
     def open(self) -> None:
@@ -38,6 +45,13 @@ class Port:
         except OSError as e:
             what = f"opening the packet socket on {self.name}"
             raise privilege.refusal(Op.PACKET_SOCKET, what, e) from None
+
+    def relink(self, link: Link) -> None:
+        """Bind to `link`, the interface of this name now (re-created: a new index, maybe a
+        new MAC): the packet socket is opened again (OSError if it cannot be)."""
+        self.close()
+        self.index, self.mac = link.index, link.mac
+        self.open()
 
     def close(self) -> None:
         if self.announcer is not None:
@@ -74,6 +88,16 @@ class Channel:
             sock.close()
             raise
         self.sock = sock
+
+    def reopen(self, primary: IPAddress) -> None:
+        """A new socket on the port's interface as it is now (`Port.relink`), sending from
+        `primary`, with the receive checks and kernel filter of the virtual routers on it.
+        The old socket is closed: the caller takes it out of the reactor first and puts the
+        new one in. OSError: no socket (`sock` is None)."""
+        self.close()
+        self.primary = primary
+        self.open()
+        self.refresh()
 
     def refresh(self) -> None:
         """Validation, and the kernel filter, follow the virtual routers on this channel."""

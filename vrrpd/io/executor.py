@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import logging
 import socket
 import time
@@ -51,6 +52,9 @@ RA_INTERVAL = 200.0  # seconds between periodic RAs (RFC 4861 §6.2.1 MaxRtrAdvI
 RA_INITIAL = (4.0, 4.0)  # seconds after the first and second advertisement (§6.2.4)
 SEND_WARNING_EVERY = 10.0  # seconds between two "advertisement not sent" lines
 HAND_OVER_WAIT = 1.0  # seconds to learn the new master's MAC after stepping down
+# What the kernel answers for an interface index that no longer exists: the interface was
+# deleted (and maybe re-created with a new index), whatever the link events said so far.
+NO_DEVICE = frozenset({errno.ENODEV, errno.ENXIO})
 
 Step = Output | GroupSettled
 
@@ -70,6 +74,9 @@ class Hooks(Protocol):
         """About to add `vips` (a record of what vrrpd added, where the kernel keeps none)."""
 
     def addresses_removed(self, ex: Executor, vips: Sequence[IPInterface]) -> None: ...
+
+    def link_vanished(self, ex: Executor) -> None:
+        """The kernel said "no such device" for `ex`'s interface or virtual MAC."""
 
 
 class Executor:
@@ -121,14 +128,18 @@ class Executor:
 
     async def drain(self) -> None:
         """Finish what is queued, then stop every task."""
-        while self.worker is not None:
-            await asyncio.shield(self.worker)
+        await self.settle()
         self.running = False
         for task in (self._announcing, self._refreshing, self._advertising_router):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    async def settle(self) -> None:
+        """Wait until what is queued has been carried out (the worker keeps running)."""
+        while self.worker is not None:
+            await asyncio.shield(self.worker)
 
     # -- outputs in ----------------------------------------------------------------------------
 
@@ -221,6 +232,8 @@ class Executor:
                     "%s: advertisement not sent: %s%s", self.name, error.strerror or error, more
                 )
         self.inst.sent(priority, error is None)
+        if error is not None and error.errno in NO_DEVICE:
+            self.hooks.link_vanished(self)
 
     # -- addresses ---------------------------------------------------------------------------
 
@@ -245,6 +258,9 @@ class Executor:
                 await nl.set_down(self.vmac.index)
         except NetlinkFailure as e:
             log.error("%s: %s", self.name, e)
+            if e.code in NO_DEVICE:
+                # Not master without the addresses: FAULT until the interface is reopened.
+                self.hooks.link_vanished(self)
         finally:
             if done and not add:
                 self.hooks.addresses_removed(self, done)

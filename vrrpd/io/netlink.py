@@ -88,6 +88,7 @@ class LinkEvent:
     index: int
     up: bool  # administratively up and carrier present
     name: str = ""
+    deleted: bool = False  # RTM_DELLINK: the interface is gone (its index with it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,7 +319,8 @@ async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
                     )
                 elif event in ("RTM_NEWLINK", "RTM_DELLINK"):
                     link = _link(msg)
-                    yield LinkEvent(link.index, link.up and event == "RTM_NEWLINK", link.name)
+                    deleted = event == "RTM_DELLINK"
+                    yield LinkEvent(link.index, link.up and not deleted, link.name, deleted)
     finally:
         with contextlib.suppress(*Failed):
             ipr.close()
