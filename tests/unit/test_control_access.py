@@ -24,7 +24,6 @@ from tests.unit.test_control import (
     STATUS,
     raw_exchange,
     run,
-    served_request,
     sock_path,
 )
 from vrrpd.access import MAX_CONNECTIONS, RESERVED_PRIVILEGED, Peer
@@ -313,25 +312,6 @@ def test_unknown_group_refused(tmp_path: Path) -> None:
         "[daemon] control_group 'no-such-group-x': no such group; create it (groupadd "
         "no-such-group-x) or remove the key"
     )
-
-
-def test_a_directory_vrrpd_cannot_write_to_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """As the vrrpd user in a root-owned 0755 directory (root would not be refused: here the
-    bind is made to fail as it would)."""
-    path = sock_path(tmp_path)
-
-    async def denied(*args: Any, **kw: Any) -> Any:
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(asyncio, "start_unix_server", denied)
-    assert refused_start(path) == (
-        f"control socket {path}: Permission denied: vrrpd's user (uid {os.geteuid()}) must be "
-        f"able to write to {tmp_path}"
-    )
-    monkeypatch.undo()
-    assert served_request(path, {"cmd": "status"}) == STATUS  # the lock was let go
 
 
 def test_reconfigure_gives_the_socket_to_the_group_and_back(tmp_path: Path) -> None:

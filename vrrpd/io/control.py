@@ -199,21 +199,12 @@ class ControlServer:
         return os.path.dirname(self.path) or "."
 
     async def start(self) -> None:
-        """Check the directory, take the lock, bind; ControlError (one line) if any fails."""
+        """Check the directory, take the lock, bind. ControlError (one line) for what this
+        module decides; an OSError as it came (the daemon names the privilege it lacked,
+        vrrpd.privilege)."""
         self.policy = Policy(os.geteuid(), _resolve_group(self.group_name))
         self._directory()
-        try:
-            self._lock()
-            await self._bind()
-        except PermissionError as e:
-            raise ControlError(
-                f"control socket {self.path}: {e.strerror}: vrrpd's user (uid "
-                f"{self.policy.daemon_uid}) must be able to write to {self.directory}"
-            ) from None
-        except OSError as e:
-            raise ControlError(f"control socket {self.path}: {e.strerror or e}") from None
-
-    async def _bind(self) -> None:
+        self._lock()
         try:
             if os.path.exists(self.path):
                 if not stat.S_ISSOCK(os.stat(self.path).st_mode):
