@@ -336,8 +336,7 @@ class VirtualRouter:
         if adv.priority == 0:
             # §6.4.3: another router is leaving: advertise at once, restart Adver_Timer.
             return self._advertise(now)
-        local = self.priority
-        if adv.priority > local or (adv.priority == local and _addr_gt(src, self.primary)):
+        if self.outranked_by(adv.priority, src):
             # §6.4.3: a better master exists: learn its interval and go Backup.
             self.adver_deadline = None
             self._follow(adv, src, now)
@@ -356,6 +355,12 @@ class VirtualRouter:
             return self._advertise(now)
         self._announced_at = now
         return [*self._advertise(now), Announce()]
+
+    def outranked_by(self, priority: int, src: IPAddress) -> bool:
+        """Whether a master advertising `priority` from `src` wins over us (§6.4.3: higher
+        priority, or the same and a greater primary address)."""
+        local = self.priority
+        return priority > local or (priority == local and _addr_gt(src, self.primary))
 
     def _may_answer(self, now: float) -> bool:
         """Not in the RFC: answer other routers' adverts at most once per
@@ -400,8 +405,20 @@ class VirtualRouter:
         self.master_address = self.primary
         self.master_priority = self.priority
         self.master_adver_interval_cs = self.params.interval_cs
-        # The advertisement goes first: it is what tells the other routers, and adding the
-        # addresses (netlink) must not delay it. Announce after the addresses are in place.
+        if reason in DISPLACING:
+            # Not the RFC's order (§6.4.2 lists the advertisement first): a live master holds
+            # the addresses and drops them the moment it hears us, so they are ours and
+            # announced first (make before break): no instant without a holder.
+            return [
+                AddVips(),
+                Announce(),
+                *self._advertise(now),
+                self._transition(State.MASTER, reason),
+            ]
+        # The master went silent or said priority 0: nobody holds the addresses, and the
+        # advertisement is what stops the other backups from claiming them too, so it goes
+        # first and adding the addresses (netlink) must not delay it. Announce after the
+        # addresses are in place.
         return [
             *self._advertise(now),
             AddVips(),
@@ -482,17 +499,7 @@ class VirtualRouter:
             )
         # Addresses and announcements first, so hosts move to us while the old master still
         # answers; then the advertisement that makes it step down (§6.4.3: higher priority).
-        self.master_down_deadline = self.preempt_deadline = None
-        self.preempt_delay_over = False
-        self.master_address = self.primary
-        self.master_priority = self.priority
-        self.master_adver_interval_cs = self.params.interval_cs
-        return [
-            AddVips(),
-            Announce(),
-            *self._advertise(now),
-            self._transition(State.MASTER, Reason.TAKEOVER),
-        ]
+        return self._become_master(now, Reason.TAKEOVER)
 
     def _transition(self, new: State, reason: Reason) -> StateChanged:
         old, self.state = self.state, new
@@ -500,6 +507,11 @@ class VirtualRouter:
 
 
 REANNOUNCE_AFTER = 1.0  # seconds: a master re-announces for other masters' adverts this seldom
+
+# Ways to become Master that displace a master which may still hold the addresses: a lower
+# priority one (preemption, vrrpctl takeover), or any one when the address owner starts.
+# These add and announce the addresses before the first advertisement (`_become_master`).
+DISPLACING = frozenset({Reason.PREEMPTED, Reason.TAKEOVER, Reason.OWNER, Reason.FAULT_CLEARED})
 
 
 def _addr_gt(a: IPAddress, b: IPAddress) -> bool:

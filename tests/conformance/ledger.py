@@ -186,7 +186,11 @@ LEDGER: list[Entry] = [
        "backup:test_backup_follows_equal_priority"),
     _e("§6.4.2", "Preempt_Mode True: MUST discard a lower priority, then preempt.", T,
        "backup:test_backup_preempts_lower_priority",
-       "preempt_delay (not in the RFC, default 0) can postpone this."),
+       "preempt_delay (not in the RFC, default 0) can postpone this. On preempting, vrrpd "
+       "adds and announces the addresses before its first advertisement (as vrrpctl takeover "
+       "does; §6.4.2 lists the advertisement first): the old Master drops them when it hears "
+       "that advertisement, so no instant is left without a holder. When the Master went "
+       "silent or sent priority 0, the advertisement goes first, as listed."),
     _e("§6.4.2", "Preempt_Mode False: MUST accept a lower priority and reset the timer.", T,
        "backup:test_no_preempt_follows_lower_priority"),
     # --- §6.4.3 Master --------------------------------------------------------------------

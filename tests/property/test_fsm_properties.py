@@ -9,7 +9,7 @@ from ipaddress import IPv4Address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.helpers import received
+from tests.unit.helpers import became_master, received
 from vrrpd.fsm import (
     Action,
     AddVips,
@@ -98,7 +98,7 @@ def check_actions(before: State, vr: VirtualRouter, event: Event, actions: list[
         if isinstance(a, DelVips):
             assert before is State.MASTER and vr.state is not State.MASTER
     if vr.state is State.MASTER and before is not State.MASTER:
-        assert [type(a) for a in actions] == [SendAdvert, AddVips, Announce, StateChanged]
+        assert actions == became_master(before, changes[0].reason, vr.priority)
 
 
 @settings(max_examples=400, deadline=None)

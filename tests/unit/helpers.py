@@ -71,9 +71,16 @@ def received(
     return AdvertReceived(advert(priority, interval_cs, version), src)
 
 
+# Becoming Master while another master may still hold the addresses: they are added and
+# announced before the first advertisement (make before break).
+DISPLACING = (Reason.PREEMPTED, Reason.TAKEOVER, Reason.OWNER, Reason.FAULT_CLEARED)
+
+
 def became_master(old: State, reason: Reason, priority: int) -> list[Action]:
-    # The advertisement goes first (it must not wait for netlink); Announce after the
-    # addresses are in place; the state change last.
+    if reason in DISPLACING:
+        return [AddVips(), Announce(), SendAdvert(priority), StateChanged(old, M, reason)]
+    # The master is gone: the advertisement goes first (it must not wait for netlink);
+    # Announce after the addresses are in place; the state change last.
     return [SendAdvert(priority), AddVips(), Announce(), StateChanged(old, M, reason)]
 
 

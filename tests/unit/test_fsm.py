@@ -125,10 +125,12 @@ class TestStartup:
         vr = make(priority=255)
         assert vr.params.owner
         actions = vr.handle(Startup(), 7.0)
+        # A backup may hold the addresses while the owner was away: they are the owner's
+        # before its advertisement makes that backup drop them.
         assert actions == [
-            SendAdvert(255),
             AddVips(),
             Announce(),
+            SendAdvert(255),
             StateChanged(INIT, M, Reason.OWNER),
         ]
         assert vr.state is M
@@ -247,6 +249,38 @@ class TestBackup:
         timeline = drive(vr, every(1.5, 1.0, 10.0, 100, LOWER_ADDR), until=10.0)
         assert transitions(timeline) == [(deadline, StateChanged(B, M, Reason.PREEMPTED))]
         assert [a for t, a in timeline if t == deadline] == became_master(B, Reason.PREEMPTED, 200)
+
+    def test_preemption_claims_and_announces_before_its_first_advert(self) -> None:
+        # The lower master drops the addresses the moment it hears our advertisement: they
+        # must be ours (and hosts told) before it goes out, or no router holds them.
+        vr = backup(0.0, priority=200)
+        rx(vr, 100, LOWER_ADDR, 0.5)
+        deadline = vr.master_down_deadline
+        assert deadline is not None
+        assert vr.handle(Timeout(), deadline) == [
+            AddVips(),
+            Announce(),
+            SendAdvert(200),
+            StateChanged(B, M, Reason.PREEMPTED),
+        ]
+
+    @pytest.mark.parametrize("released", [False, True])
+    def test_a_gone_master_is_replaced_advert_first(self, released: bool) -> None:
+        # Silence or priority 0: nobody holds the addresses, and the advertisement is what
+        # stops the other backups: it does not wait for netlink.
+        vr = backup(0.0, priority=200)
+        rx(vr, 250, HIGHER_ADDR, 0.5)
+        if released:
+            rx(vr, 0, HIGHER_ADDR, 1.0)
+        deadline = vr.master_down_deadline
+        assert deadline is not None
+        reason = Reason.PRIORITY_0 if released else Reason.MASTER_DOWN
+        assert vr.handle(Timeout(), deadline) == [
+            SendAdvert(200),
+            AddVips(),
+            Announce(),
+            StateChanged(B, M, reason),
+        ]
 
     def test_preempt_reason_is_cleared_by_a_better_master(self) -> None:
         vr = backup(0.0, priority=200)

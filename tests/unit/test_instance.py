@@ -88,6 +88,21 @@ def test_becoming_master_sends_then_claims_then_announces() -> None:
     assert inst.counters[Counter.BECAME_MASTER] == 1 and inst.transitions == 2
 
 
+def test_preempting_claims_and_announces_before_advertising() -> None:
+    # The runtime carries these out in order, awaiting netlink: the address is on the
+    # interface, and hosts told, before the advertisement that makes the old master drop it.
+    inst = started(priority=200)
+    assert inst.advert(accepted(100), 0.5) == []
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    assert inst.timeout(deadline) == [
+        AddAddresses((VIP,)),
+        Announce((VIP,)),
+        SendAdvert(200),
+        Transition(State.BACKUP, State.MASTER, Reason.PREEMPTED, 200),
+    ]
+
+
 def test_master_with_refresh_and_stepping_down_for_a_better_one() -> None:
     inst, t = master(garp_refresh=2)
     assert inst.state is State.MASTER
