@@ -29,6 +29,11 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--config", metavar="FILE", help="run in the foreground with this config")
     mode.add_argument("--check-config", metavar="FILE", help="validate FILE and exit")
+    mode.add_argument(
+        "--cleanup",
+        metavar="FILE",
+        help="undo what a vrrpd run with FILE left behind (killed, not restarted) and exit",
+    )
     p.add_argument(
         "--log-level",
         default="info",
@@ -36,7 +41,7 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
         help="log level (default: info)",
     )
     args = p.parse_args(argv)
-    path = args.check_config or args.config
+    path = args.check_config or args.config or args.cleanup
     try:
         cfg = config_mod.load(path)
     except ConfigError as e:
@@ -47,9 +52,11 @@ def vrrpd_main(argv: list[str] | None = None) -> int:
     _setup_logging(cfg.daemon.log_target, cfg.daemon.journal_socket, args.log_level)
     import asyncio
 
-    from .daemon import StartupError, serve
+    from .daemon import StartupError, cleanup, serve
 
     try:
+        if args.cleanup:
+            return asyncio.run(cleanup(cfg))
         return asyncio.run(serve(cfg, path))
     except StartupError as e:
         return _die([f"vrrpd: {e}"])

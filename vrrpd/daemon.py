@@ -104,13 +104,13 @@ class Daemon:
         self.scripts = Launcher()  # who notify and track scripts run as: set in _setup
         self.notify_runner = NotifyRunner(self.scripts)
         self.metrics: Any = None
-        self.vmacs = Vmacs()
         self.keeps_proto = Netlink.keeps_proto()
-        self.record = addrrecord.path_for(config.daemon.control_socket)
+        # What this daemon changed and must undo (read once the control socket is ours).
+        self.record = addrrecord.RecordFile(addrrecord.path_for(config.daemon.control_socket))
+        self.vmacs = Vmacs(self.record)
         self._tasks: list[asyncio.Task[None]] = []
         self._monitor: asyncio.Task[None] | None = None  # link and address events
         self._relinks: dict[str, asyncio.Task[None]] = {}  # interfaces being reopened, by name
-        self._nft_installed = False
         self._reloading = asyncio.Lock()
         self._status_pending = False
         self._by_vip: dict[tuple[int, IPAddress], list[Executor]] | None = None
@@ -242,11 +242,11 @@ class Daemon:
 
     def addresses_added(self, ex: Executor, vips: Sequence[IPInterface]) -> None:
         if not self.keeps_proto and ex.vmac is None:
-            addrrecord.add(self.record, ex.port.name, *vips)
+            self.record.update(self.record.state.with_addresses(ex.port.name, vips))
 
     def addresses_removed(self, ex: Executor, vips: Sequence[IPInterface]) -> None:
         if not self.keeps_proto and ex.vmac is None:
-            addrrecord.remove(self.record, ex.port.name, *vips)
+            self.record.update(self.record.state.without_addresses(ex.port.name, vips))
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -272,6 +272,9 @@ class Daemon:
         self.reactor = Reactor(self._due, self._received)
         try:
             self.netlink = Netlink()
+            # What a predecessor killed with SIGKILL left (its addresses: in `_add`).
+            self.record.load()
+            await addrrecord.undo(self.record, self.netlink)
             await self._add(self.config.virtual_routers, startup=True)
             self.groups = SyncGroups(self.config.sync_groups, self._instances())
             await self._sync_accept_mode()
@@ -331,20 +334,8 @@ class Daemon:
     ) -> tuple[list[Address], StartupPlan]:
         """The interface's addresses and what the start-up cleanup decides for the virtual
         addresses of `cfgs` on it; StartupError if a non-owner claims the host's address."""
-        assert self.netlink is not None
         port = await self._port(ifname)
-        on_interface = await self.netlink.address_records(port.index)
-        recorded: frozenset[IPAddress] = frozenset()
-        if not self.keeps_proto:
-            recorded = recorded_on(addrrecord.load(self.record), ifname)
-        vips: set[IPAddress] = set()
-        owners: set[IPAddress] = set()
-        for cfg in cfgs:
-            ips = {v.ip for v in cfg.virtual_ips}
-            vips |= ips
-            if cfg.priority == OWNER_PRIORITY:
-                owners |= ips
-        plan = startup_plan(on_interface, vips, recorded, self.keeps_proto, owners)
+        on_interface, plan = await self._plan(ifname, port.index, cfgs)
         if plan.claimed:
             shown = ", ".join(str(a) for a in plan.claimed)
             raise StartupError(
@@ -354,6 +345,24 @@ class Daemon:
                 f"(ip addr del {shown} dev {ifname})"
             )
         return on_interface, plan
+
+    async def _plan(
+        self, ifname: str, index: int, cfgs: Iterable[VirtualRouterConfig]
+    ) -> tuple[list[Address], StartupPlan]:
+        """The interface's addresses and the start-up cleanup's decision about them."""
+        assert self.netlink is not None
+        on_interface = await self.netlink.address_records(index)
+        recorded: frozenset[IPAddress] = frozenset()
+        if not self.keeps_proto:
+            recorded = recorded_on(self.record.state.addresses, ifname)
+        vips: set[IPAddress] = set()
+        owners: set[IPAddress] = set()
+        for cfg in cfgs:
+            ips = {v.ip for v in cfg.virtual_ips}
+            vips |= ips
+            if cfg.priority == OWNER_PRIORITY:
+                owners |= ips
+        return on_interface, startup_plan(on_interface, vips, recorded, self.keeps_proto, owners)
 
     async def _add(self, cfgs: Sequence[VirtualRouterConfig], startup: bool) -> list[Executor]:
         """Set up virtual routers (not yet started): sockets, stale addresses, frames. One
@@ -373,19 +382,7 @@ class Daemon:
             # A crashed predecessor must not leave a duplicate VIP: remove what a vrrpd added
             # before electing (at a reload, only the new routers' own addresses).
             stale = plan.remove if startup else plan.at_reload(vips)
-            for a in stale:
-                await nl.del_address(port.index, a)
-                if a in plan.leftovers:
-                    log.warning(
-                        "%s: removed virtual address %s found at start-up without vrrpd's "
-                        "mark (left by keepalived or an older vrrpd?)",
-                        ifname,
-                        a,
-                    )
-                else:
-                    log.info("%s: removed stale virtual address %s found at start-up", ifname, a)
-            if stale and not self.keeps_proto:
-                addrrecord.remove(self.record, ifname, *stale)
+            await self._remove_stale(ifname, port.index, stale, plan)
             owned[ifname] = plan.host_owned
             dumps[ifname] = [a for a in on_interface if a.iface not in stale]
         up = {link.name: link.up for link in await nl.links()}
@@ -418,6 +415,25 @@ class Daemon:
             ch.refresh()
         self._by_vip = None
         return added
+
+    async def _remove_stale(
+        self, ifname: str, index: int, stale: Sequence[IPInterface], plan: StartupPlan
+    ) -> None:
+        """Remove the addresses the start-up plan found stale, and forget them."""
+        assert self.netlink is not None
+        for a in stale:
+            await self.netlink.del_address(index, a)
+            if a in plan.leftovers:
+                log.warning(
+                    "%s: removed virtual address %s found at start-up without vrrpd's "
+                    "mark (left by keepalived or an older vrrpd?)",
+                    ifname,
+                    a,
+                )
+            else:
+                log.info("%s: removed stale virtual address %s found at start-up", ifname, a)
+        if stale and not self.keeps_proto:
+            self.record.update(self.record.state.without_addresses(ifname, stale))
 
     def _start(self, ex: Executor) -> None:
         ex.start()
@@ -463,8 +479,8 @@ class Daemon:
             await ex.drain()
             self.schedule(ex)  # not running: no deadline
         if ex.vmac is not None and self.netlink is not None:
-            with contextlib.suppress(NetlinkFailure):
-                await self.netlink.del_link(ex.vmac.index)
+            with contextlib.suppress(NetlinkFailure, OSError):  # if so, undone at exit
+                await self.vmacs.delete(self.netlink, ex.vmac)
             ex.vmac = None
         del self.execs[ex.name]
         self._by_vip = None
@@ -491,12 +507,10 @@ class Daemon:
             for ex in self.execs.values()
         )
         if dropped:
-            await nft.install(dropped)
-            self._nft_installed = True
+            await nft.install(dropped, self.record)
             log.info("accept_mode false: dropping traffic to %d virtual address(es)", len(dropped))
-        elif self._nft_installed:
-            await nft.remove()
-            self._nft_installed = False
+        elif self.record.state.nft_table:
+            await nft.remove(self.record)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -577,12 +591,11 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.vmacs.restore()
-        if self._nft_installed:
+        if self.netlink is not None:  # the parents' sysctls, the nft table, macvlans left
             try:
-                await nft.remove()
-            except OSError as e:
-                log.error("accept_mode rules not removed: %s", e)
+                await addrrecord.undo(self.record, self.netlink)
+            except NetlinkFailure as e:
+                log.error("not undone (see %s): %s", self.record.path, e)
         if self.metrics is not None:
             await self.metrics.close()
         self.bus.close()
@@ -593,6 +606,40 @@ class Daemon:
             self.reactor.close()
             self.reactor = None
         self.notifier.close()
+
+    async def cleanup(self) -> bool:
+        """`vrrpd --cleanup`: undo what a daemon with this configuration left behind (killed
+        with SIGKILL and not restarted: systemd's ExecStopPost), as a start would, and return:
+        the record (macvlans, the parents' sysctls, the nft table) and the addresses marked
+        or recorded as vrrpd's on the configured interfaces. Under the control socket's
+        lock, like a start: never while that daemon runs. True if nothing is left to undo."""
+        try:
+            await self.control.start()
+        except (ControlError, OSError) as e:
+            raise StartupError(str(e)) from None
+        try:
+            self.netlink = Netlink()
+            self.record.load()
+            await addrrecord.undo(self.record, self.netlink)
+            cfgs_on: dict[str, list[VirtualRouterConfig]] = {}
+            for cfg in self.config.virtual_routers:
+                cfgs_on.setdefault(cfg.interface, []).append(cfg)
+            for ifname, cfgs in cfgs_on.items():
+                link = await self.netlink.find_link(ifname)
+                if link is not None:
+                    plan = (await self._plan(ifname, link.index, cfgs))[1]
+                    await self._remove_stale(ifname, link.index, plan.remove, plan)
+        except IO_ERRORS as e:
+            raise StartupError(str(e)) from None
+        finally:
+            await self.control.close()
+            if self.netlink is not None:
+                await self.netlink.close()
+            self.notifier.close()
+        if self.record.state.pending:
+            log.error("cleanup: not everything was undone; what is left is in %s", self.record.path)
+            return False
+        return True
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -946,3 +993,8 @@ class Daemon:
 
 async def serve(config: Config, config_path: str | None = None) -> int:
     return await Daemon(config, config_path).run()
+
+
+async def cleanup(config: Config) -> int:
+    """`vrrpd --cleanup`: 0 if nothing is left to undo, 1 if something could not be."""
+    return 0 if await Daemon(config).cleanup() else 1

@@ -36,7 +36,7 @@ async def main(req):
         if "vips" in req:
             recorded = set()
             if req.get("record"):
-                recorded = recorded_on(addrrecord.load(req["record"]), "eth0")
+                recorded = recorded_on(addrrecord.load(req["record"]).addresses, "eth0")
             keeps = req.get("keeps_proto", out["keeps_proto"])
             vips = {ip_address(v) for v in req["vips"]}
             owners = {ip_address(a) for a in req.get("owners", [])}
@@ -151,8 +151,9 @@ def test_without_the_mark_the_record_decides(lab: Lab) -> None:
     recorded address goes, an unrecorded one - the owner's own address - stays."""
     r1 = lab.add_router("r1", HOST)
     r1.run(["ip", "addr", "add", VIP4, "dev", "eth0"])  # proto 0, as an old kernel leaves it
-    record = lab.workdir / "r1.sock.addresses"
-    record.write_text(json.dumps([["eth0", VIP4], ["eth1", HOST]]))  # eth1: another interface
+    record = lab.workdir / "r1.sock.record"
+    rows = [["eth0", VIP4], ["eth1", HOST]]  # eth1: another interface
+    record.write_text(json.dumps({"version": 1, "addresses": rows}))
     step = vrrpd_step(
         r1,
         vips=[HOST.split("/")[0], VIP4.split("/")[0]],

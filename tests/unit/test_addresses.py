@@ -1,13 +1,11 @@
-"""The start-up cleanup decision (vrrpd.addresses), the kernel release test, and the record
-file that stands in for the address protocol on older kernels (vrrpd.io.addrrecord)."""
+"""The start-up cleanup decision (vrrpd.addresses) and the kernel release test. The record
+that stands in for the address protocol on older kernels (vrrpd.io.addrrecord) is tested in
+test_leftovers.py."""
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from ipaddress import ip_address, ip_interface
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +17,6 @@ from vrrpd.addresses import (
     recorded_on,
     startup_plan,
 )
-from vrrpd.io import addrrecord
 from vrrpd.io import netlink as nl
 from vrrpd.types import IPAddress
 
@@ -183,95 +180,6 @@ def test_kernel_release(release: str, keeps: bool) -> None:
 
 def test_netlink_asks_the_running_kernel() -> None:
     assert nl.Netlink.keeps_proto() is kernel_keeps_addr_proto(os.uname().release)
-
-
-# -- the record file -------------------------------------------------------------------------
-
-V4 = ip_interface("192.0.2.254/24")
-V6 = ip_interface("2001:db8::254/64")
-
-
-def test_record_path_is_next_to_the_control_socket() -> None:
-    assert addrrecord.path_for("/run/vrrpd-a.sock") == Path("/run/vrrpd-a.sock.addresses")
-
-
-def test_record_missing_is_empty(tmp_path: Path) -> None:
-    assert addrrecord.load(tmp_path / "none") == set()
-
-
-def test_record_add_remove_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "vrrpd.sock.addresses"
-    addrrecord.add(path, "eth0", V4, V6)
-    addrrecord.add(path, "eth1", V4)
-    addrrecord.add(path, "eth0", V4)  # already there: no change
-    assert addrrecord.load(path) == {("eth0", V4), ("eth0", V6), ("eth1", V4)}
-    assert json.loads(path.read_text()) == [
-        ["eth0", "192.0.2.254/24"],
-        ["eth0", "2001:db8::254/64"],
-        ["eth1", "192.0.2.254/24"],
-    ]
-    addrrecord.remove(path, "eth0", V4)
-    assert addrrecord.load(path) == {("eth0", V6), ("eth1", V4)}
-    addrrecord.remove(path, "eth2", V4)  # not there: no change
-    assert addrrecord.load(path) == {("eth0", V6), ("eth1", V4)}
-    addrrecord.forget_interface(path, "eth0")
-    assert addrrecord.load(path) == {("eth1", V4)}
-    assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left"
-
-
-def test_record_separate_per_control_socket(tmp_path: Path) -> None:
-    a = addrrecord.path_for(tmp_path / "a.sock")
-    b = addrrecord.path_for(tmp_path / "b.sock")
-    addrrecord.add(a, "eth0", V4)
-    addrrecord.add(b, "eth0", V6)
-    assert addrrecord.load(a) == {("eth0", V4)}
-    assert addrrecord.load(b) == {("eth0", V6)}
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "{not json",
-        '{"eth0": "192.0.2.254/24"}',
-        '[["eth0"]]',
-        '[["eth0", "not-an-address"]]',
-        '[["", "192.0.2.254/24"]]',
-        '[["eth0", 7]]',
-        "\udcff",
-    ],
-)
-def test_record_corrupt_is_empty_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
-) -> None:
-    path = tmp_path / "rec"
-    path.write_bytes(text.encode("utf-8", "surrogateescape"))
-    with caplog.at_level(logging.WARNING, logger="vrrpd"):
-        assert addrrecord.load(path) == set()
-    assert any(
-        "corrupt" in r.getMessage() or "unreadable" in r.getMessage() for r in caplog.records
-    )
-    addrrecord.add(path, "eth0", V4)  # a corrupt record is replaced, not an obstacle
-    assert addrrecord.load(path) == {("eth0", V4)}
-
-
-def test_record_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "rec"
-    addrrecord.add(path, "eth0", V4)
-    before = path.read_text()
-
-    def fail(src: object, dst: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
-        addrrecord.add(path, "eth0", V6)
-    assert path.read_text() == before, "a failed write leaves the old record"
-    assert [p.name for p in tmp_path.iterdir()] == ["rec"], "no temporary file left"
-
-
-def test_record_unwritable_directory_raises(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
-        addrrecord.add(tmp_path / "missing-dir" / "rec", "eth0", V4)
 
 
 def test_at_a_reload_only_the_starting_routers_addresses_are_removed() -> None:

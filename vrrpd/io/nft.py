@@ -3,7 +3,9 @@ virtual address, except the ARP/ND a master must answer (ARP is not IP, so it ne
 these rules; for IPv6 Neighbor Solicitations/Advertisements are let through).
 
 The rules live in our own table, `inet vrrpd`, replaced as a whole in one transaction and
-deleted on exit, so a crashed predecessor's table is simply replaced.
+deleted on exit. The daemon's record (vrrpd.io.addrrecord) says the table may exist before it
+is created: after SIGKILL it is deleted at the next start, or by `vrrpd --cleanup`, even when
+the new configuration has no accept_mode false.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ import asyncio
 import errno
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
 
 from .. import privilege
 from ..privilege import Op
 from ..types import IPAddress
+
+if TYPE_CHECKING:
+    from .addrrecord import RecordFile
 
 TABLE = "vrrpd"
 
@@ -68,9 +74,19 @@ async def _nft(script: str) -> None:
         raise OSError(f"nft failed: {text}")
 
 
-async def install(addresses: Iterable[IPAddress]) -> None:
-    await _nft(ruleset(addresses))
+async def install(addresses: Iterable[IPAddress], record: RecordFile) -> None:
+    """Replace the table with one dropping traffic to `addresses`, recorded first."""
+    had = record.state.nft_table
+    record.update(record.state.with_nft_table(True))
+    try:
+        await _nft(ruleset(addresses))
+    except OSError:
+        if not had:  # one transaction: a failed one created nothing
+            record.update(record.state.with_nft_table(False))
+        raise
 
 
-async def remove() -> None:
+async def remove(record: RecordFile) -> None:
+    """Delete the table (absent already is fine), then forget it."""
     await _nft(f"table inet {TABLE} {{}}\ndelete table inet {TABLE}\n")
+    record.update(record.state.with_nft_table(False))
