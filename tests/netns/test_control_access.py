@@ -32,6 +32,7 @@ import pytest
 from netns_lab.lab import Lab, Node, Vrrpd
 from netns_lab.toml_out import dumps
 from tests.helpers import vr
+from tests.unit.test_control_access import read_to_end
 from vrrpd.access import MAX_CONNECTIONS
 from vrrpd.io.control import ControlError, request
 
@@ -227,13 +228,6 @@ def test_unsafe_socket_directory_is_refused_at_start(lab: Lab) -> None:
 
     os.chown(where, 0, -1)
     started(node)  # a safe directory: it starts
-
-
-def read_to_end(s: socket.socket) -> list[dict[str, Any]]:
-    buf = b""
-    while chunk := s.recv(65536):
-        buf += chunk
-    return [json.loads(line) for line in buf.splitlines()]
 
 
 def test_connection_cap_and_idle_timeout(router: Node) -> None:

@@ -91,10 +91,15 @@ def connect(path: str) -> socket.socket:
 
 
 def read_to_end(s: socket.socket) -> list[dict[str, Any]]:
-    """Every answer line until the server closes the connection."""
+    """Every answer line until the server closes the connection. Closed with bytes of ours
+    still unread (a client trickling its request), the socket reads as reset once the answer
+    is read: an end as well."""
     buf = b""
-    while chunk := s.recv(65536):
-        buf += chunk
+    try:
+        while chunk := s.recv(65536):
+            buf += chunk
+    except ConnectionResetError:
+        pass
     return [json.loads(line) for line in buf.splitlines()]
 
 
