@@ -238,6 +238,9 @@ class ControlServer:
         except ControlError:
             self.policy = old
             raise
+        except OSError as e:
+            self.policy = old
+            raise ControlError(f"control socket {self.path}: {e.strerror or e}") from None
         self.group_name, self.idle_timeout = group, idle_timeout
         self._warn_unreachable()
         log.info(
