@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from netns_lab.lab import ControlError, Lab, Node, Vrrpd, master_down_interval, wait_for
-from tests.helpers import vr
+from tests.helpers import master_and_backup, vr
 
 INTERVAL = 0.1
 # "Within a few Master_Down_Intervals", with room for a shared 2-core machine.
@@ -192,3 +192,26 @@ def test_master_interface_deleted_and_recreated(lab: Lab, case: Case, vmac: bool
     assert d1.stop() == 0
     d2.wait_state("gw", "MASTER", timeout=WAIT)
     assert p.vmacs() == []
+
+
+def test_virtual_mac_deleted_by_hand_is_made_again_when_claiming(lab: Lab) -> None:
+    """The backup's macvlan is deleted behind its back (no link event concerns it); when it
+    must claim the VIP the kernel says "no such device": FAULT and reopen (the macvlan made
+    again), never a MASTER that holds nothing."""
+    _, r2, d1, d2 = master_and_backup(lab, use_vmac=True, advert_interval=INTERVAL)
+    vmac = wait_for(lambda: d2.router("gw").get("vmac"), WAIT, what="r2's vmac")
+    r2.run(["ip", "link", "del", vmac])
+    assert d1.stop() == 0  # priority 0: r2 claims at once
+    try:
+        wait_for(
+            lambda: d2.router("gw")["state"] == "MASTER" and r2.holders_of(VETH.vip_addr),
+            WAIT,
+            what="r2 MASTER holding the VIP",
+        )
+    except TimeoutError as e:
+        raise AssertionError(f"{e}; r2 log:\n{d2.log_text()[-3000:]}") from None
+    assert r2.holders_of(VETH.vip_addr) == [vmac]  # on the macvlan made again
+    assert "no such device" in d2.log_text()
+    sent = d2.counters("gw")["adverts_sent"]
+    d2.wait_counter("gw", "adverts_sent", sent + 10, timeout=WAIT)
+    assert d2.router("gw")["state"] == "MASTER" and r2.holders_of(VETH.vip_addr) == [vmac]
