@@ -798,7 +798,7 @@ class Daemon:
                 return
         ex.vmac = await self.vmacs.create(nl, port.name, port.index, cfg.family, cfg.vrid, cfg.name)
         if old is not None and old.name != ex.vmac.name:
-            await nl.del_link(old.index)  # unless already gone with its interface
+            await self.vmacs.delete(nl, old)  # if already gone with its interface: forgotten
 
     # -- reload --------------------------------------------------------------------------------
 
