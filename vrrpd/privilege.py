@@ -27,6 +27,9 @@ USED_FOR = {
     CAP_NET_RAW: "VRRP raw sockets, packet sockets",
 }
 REMEDY = "run as root or grant the capability"
+# What a systemd unit with ProtectKernelTunables=yes must keep writable (the per-interface
+# settings of the virtual MAC; "-": a kernel without IPv6 has no ipv6/conf).
+WRITABLE_SYSCTLS = "ReadWritePaths=/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf"
 # The errnos that mean "not allowed": EPERM from capability checks, EACCES from file modes
 # (a sysctl file, a directory).
 REFUSED = frozenset({errno.EPERM, errno.EACCES})
@@ -79,7 +82,7 @@ def explain(op: Op, what: str, code: int | None) -> str | None:
     if op is Op.SYSCTL and code == errno.EROFS:
         return (
             f"{what}: /proc/sys is read-only here ({name}): under systemd, "
-            "ProtectKernelTunables=yes needs ReadWritePaths=/proc/sys/net"
+            f"ProtectKernelTunables=yes needs {WRITABLE_SYSCTLS}"
         )
     if code not in REFUSED:
         return None

@@ -21,7 +21,8 @@ there) and PrivateTmp= hides /tmp. A second drop-in, per test, is the directive 
 What is proved, with the daemon as the unprivileged `vrrpd` user holding CAP_NET_ADMIN and
 CAP_NET_RAW only: a MASTER with its VIP, the virtual MAC's macvlan and sysctls
 (arp_ignore/arp_announce on the parent and the macvlan, addr_gen_mode and disable_ipv6 on the
-macvlan: ProtectKernelTunables=yes with ReadWritePaths=/proc/sys/net), accept mode's nft
+macvlan: ProtectKernelTunables=yes with ReadWritePaths= for the per-interface settings,
+/proc/sys/net/ipv4/conf and ipv6/conf, and nothing else of /proc/sys), accept mode's nft
 table, READY=1, the journal, and `vrrpctl status` as root. Then which directives break it:
 ProtectKernelTunables= without the ReadWritePaths= exception (EROFS), ProcSubset=pid (no
 /proc/sys at all), PrivateUsers=yes (capabilities only in a user namespace that does not own
@@ -121,6 +122,9 @@ def unit_values(text: str) -> dict[str, list[str]]:
 def test_exposure_is_at_most_2_5(tmp_path: Path) -> None:
     score = exposure(UNIT)
     assert score <= MAX_EXPOSURE, f"systemd-analyze security: exposure {score}"
+    # The unit's comment (and the README) give the figure: it must be the one measured.
+    said = re.search(r"rates this unit (\d+\.\d)", UNIT.read_text())
+    assert said is not None and float(said.group(1)) == score, (said, score)
     # The check can fail: the same unit as root with full capabilities rates far worse.
     loose = tmp_path / "vrrpd.service"
     loose.write_text(
@@ -169,8 +173,8 @@ def test_unit_asks_for_least_privilege() -> None:
     ):
         assert one(key) == "yes", key
     # ProtectKernelTunables=yes makes /proc/sys read-only; the virtual MAC's sysctls need
-    # /proc/sys/net writable (test_directives_that_break_the_virtual_mac).
-    assert one("ReadWritePaths") == "/proc/sys/net"
+    # the per-interface settings writable (test_directives_that_break_the_virtual_mac).
+    assert one("ReadWritePaths") == "/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf"
     assert one("RuntimeDirectory") == "vrrpd"
 
 
@@ -392,7 +396,7 @@ def boot(lab: Lab) -> Iterator[Boot]:
             c.close()
 
 
-def check_master(c: Container, r1: Node) -> None:
+def check_master(c: Container, r1: Node) -> str:
     """The unit is active (READY=1), its process is vrrpd's user with the two capabilities
     only, and gw is MASTER with its VIP on the virtual MAC, sysctls and nft table in place."""
     props = c.wait_unit({"active", "failed"})
@@ -414,12 +418,27 @@ def check_master(c: Container, r1: Node) -> None:
     assert r1.conf_sysctl(vmac, "addr_gen_mode", 6) == "1"
     assert r1.conf_sysctl(vmac, "disable_ipv6", 6) == "1"
     assert ("inet", "vrrpd") in r1.nft_tables(), r1.nft_ruleset()
+    return props["MainPID"]
 
 
 def test_unit_runs_a_master_with_vmac_and_accept_mode_as_vrrpd(lab: Lab, boot: Boot) -> None:
     r1 = lab.add_router("r1", "192.0.2.1/24")
     c = boot(r1, [vr(priority=200, use_vmac=True, accept_mode=False)])
-    check_master(c, r1)
+    main = check_master(c, r1)
+
+    # In the service's mount namespace, only the per-interface settings are writable.
+    def write(path: str, value: int) -> subprocess.CompletedProcess[str]:
+        script = f"echo {value} > {path}"
+        return c.run("nsenter", "-t", main, "-m", "sh", "-c", script, check=False)
+
+    assert write("/proc/sys/net/ipv4/conf/eth0/arp_ignore", 1).returncode == 0
+    assert write("/proc/sys/net/ipv6/conf/eth0/addr_gen_mode", 0).returncode == 0
+    for path, value in (
+        ("/proc/sys/net/ipv4/ip_forward", 0),
+        ("/proc/sys/net/core/somaxconn", 4096),
+    ):
+        refused = write(path, value)
+        assert refused.returncode != 0 and "Read-only file system" in refused.stderr, refused
     vmac = next(str(x["ifname"]) for x in r1.links() if x["kind"] == "macvlan")
     # sd_notify: STATUS= reached systemd (READY=1 did: the unit is active).
     wait_for(
@@ -466,7 +485,7 @@ BREAKING = {
     "ReadWritePaths=": (
         r"vrrpd: setting /proc/sys/net/ipv6/conf/vr4\.51\.\d+/addr_gen_mode to 1: /proc/sys is "
         r"read-only here \(EROFS\): under systemd, ProtectKernelTunables=yes needs "
-        r"ReadWritePaths=/proc/sys/net"
+        r"ReadWritePaths=/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf"
     ),
     # /proc of processes only: no /proc/sys at all, so no /proc/sys/net to make writable.
     "ProcSubset=pid": (

@@ -48,7 +48,10 @@ def test_other_failures_are_left_to_the_caller(op: Op, code: int | None) -> None
 def test_a_read_only_proc_sys_names_the_systemd_directive() -> None:
     line = privilege.explain(Op.SYSCTL, "setting /proc/sys/net/ipv4/conf/eth0/arp_ignore to 1", 30)
     assert line is not None and "(EROFS)" in line
-    assert "ReadWritePaths=/proc/sys/net" in line and "ProtectKernelTunables=yes" in line
+    assert line.endswith(
+        "ProtectKernelTunables=yes needs "
+        "ReadWritePaths=/proc/sys/net/ipv4/conf -/proc/sys/net/ipv6/conf"
+    )
     # EROFS elsewhere says nothing about privilege.
     assert privilege.explain(Op.NETLINK, "x", errno.EROFS) is None
 
@@ -113,3 +116,55 @@ def test_missing_line_names_each_capability_and_its_use() -> None:
     both = privilege.missing_line([CAP_NET_ADMIN, CAP_NET_RAW])
     assert both.startswith("needs CAP_NET_ADMIN (virtual addresses, macvlans, sysctls, nftables)")
     assert " and CAP_NET_RAW (" in both and "\n" not in both
+
+
+# --- the adapters use it (no privileged call is made: the refusal is simulated) -------------
+
+
+def test_netlink_failures_name_the_capability() -> None:
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    from vrrpd.io.netlink import _failure
+
+    refused = _failure("adding 192.0.2.254/24 to interface 3", NetlinkError(errno.EPERM))
+    assert str(refused) == (
+        "adding 192.0.2.254/24 to interface 3 needs CAP_NET_ADMIN (EPERM): "
+        "run as root or grant the capability"
+    )
+    assert refused.code == errno.EPERM
+    other = _failure("adding 192.0.2.254/24 to interface 3", NetlinkError(errno.ENODEV))
+    assert str(other).startswith("adding 192.0.2.254/24 to interface 3: ")
+    assert "CAP_" not in str(other)
+
+
+def test_sysctl_and_socket_refusals_name_the_capability(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+    from pathlib import Path
+
+    from vrrpd.io import rawsock, sysctl
+    from vrrpd.io.channel import Port
+    from vrrpd.io.netlink import Link
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    with pytest.raises(Unprivileged) as got:
+        sysctl.write(4, "eth0", "arp_ignore", 1)
+    assert str(got.value) == (
+        "setting /proc/sys/net/ipv4/conf/eth0/arp_ignore to 1 needs CAP_NET_ADMIN (EACCES): "
+        "run as root or grant the capability"
+    )
+
+    def no_socket(*_args: object, **_kw: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
+    with pytest.raises(Unprivileged) as got:
+        rawsock.open_socket(6, "eth0", 2)
+    assert str(got.value).startswith("opening the VRRP raw socket (IPv6) on eth0 needs CAP_NET_RAW")
+    with pytest.raises(Unprivileged) as got:
+        Port(Link(2, "eth0", "02:00:00:00:00:01", True)).open()
+    assert str(got.value).startswith("opening the packet socket on eth0 needs CAP_NET_RAW (EPERM)")
