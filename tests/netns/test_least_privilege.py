@@ -169,8 +169,8 @@ def test_unprivileged_election_failover_vmac_accept_mode_and_control(
         assert ("inet", "vrrpd") in node.nft_tables(), node.nft_ruleset()
 
     # The control socket: the daemon's uid owns it, root's vrrpctl reads it.
-    st = d1.socket_path.stat()
-    assert (st.st_uid, oct(st.st_mode & 0o777)) == (NOBODY[0], "0o600")
+    sock = d1.socket_path.stat()
+    assert (sock.st_uid, oct(sock.st_mode & 0o777)) == (NOBODY[0], "0o600")
     cp = subprocess.run(
         [sys.executable, "-m", "vrrpd.ctl", "--socket", str(d1.socket_path), "status"],
         capture_output=True,

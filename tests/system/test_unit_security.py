@@ -276,6 +276,13 @@ class Container:
         def enter_cgroup() -> None:
             cgroup_procs.write_text("0")  # this child, and so systemd, in a cgroup of its own
 
+        try:
+            self._start(node, enter_cgroup)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, node: Node, enter_cgroup: Callable[[], None]) -> None:
         with open(self.log, "wb") as log:
             self.proc = node.popen(
                 [
@@ -295,11 +302,7 @@ class Container:
                 stderr=subprocess.STDOUT,
                 preexec_fn=enter_cgroup,
             )
-        try:
-            self.pid1 = self._find_pid1()
-        except BaseException:
-            self.close()
-            raise
+        self.pid1 = self._find_pid1()
 
     def _find_pid1(self) -> int:
         """Host PID of the container's systemd: the child of `unshare` (the Popen's own
@@ -363,14 +366,18 @@ class Container:
         return self.run(*argv, check=False).stdout
 
     def close(self) -> None:
+        """Stop systemd (`systemctl exit`: it stops vrrpd.service first), or kill it, and
+        remove the cgroup."""
+        proc: subprocess.Popen[bytes] | None = getattr(self, "proc", None)
         try:
-            if self.proc.poll() is None:
-                self.run("systemctl", "exit", check=False)
+            if proc is not None and proc.poll() is None:
+                if hasattr(self, "pid1"):
+                    self.run("systemctl", "exit", check=False)
                 try:
-                    self.proc.wait(timeout=30)
+                    proc.wait(timeout=30 if hasattr(self, "pid1") else 0.1)
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()  # unshare --kill-child: PID 1, so the whole namespace
-                    self.proc.wait(timeout=30)
+                    proc.kill()  # unshare --kill-child: PID 1, so the whole namespace
+                    proc.wait(timeout=30)
         finally:
             _remove_cgroup(self.cgroup)
 
