@@ -27,6 +27,8 @@ PURE = (
     "access",
     "scriptsafety",
     "privilege",
+    "linkfollow",
+    "leftovers",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
