@@ -47,6 +47,7 @@ class Counter(enum.StrEnum):
     ADDRESS_LIST_MISMATCH = "address_list_mismatch"
     INTERVAL_MISMATCH = "interval_mismatch"
     SEND_ERRORS = "send_errors"
+    LOWER_PRIORITY_MASTER = "lower_priority_master"
     DISCARD_IP_HEADER = "discard_ip_header"
     DISCARD_TTL = "discard_ttl"
     DISCARD_LENGTH = "discard_length"

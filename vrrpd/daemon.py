@@ -37,6 +37,7 @@ from .instance import (
     REPORT_ONLY,
     REPORTS,
     Instance,
+    OtherMaster,
     Output,
     Part,
     PriorityChanged,
@@ -50,7 +51,7 @@ from .io import addrrecord, nft, rawsock
 from .io.channel import Channel, Port
 from .io.control import ControlError, ControlServer, Stream
 from .io.executor import Executor
-from .io.netlink import AddrEvent, LinkEvent, Netlink, NetlinkFailure, monitor
+from .io.netlink import AddrEvent, LinkEvent, NeighEvent, Netlink, NetlinkFailure, monitor
 from .io.notify import NotifyRunner, group_job, instance_job
 from .io.reactor import Reactor
 from .io.scripthost import Launcher, ScriptUserError, effective_capabilities
@@ -205,6 +206,25 @@ class Daemon:
                 log.warning("%s: %s", name, message)
             case Updated(changed):
                 log.info("%s: updated in place (%s)", name, ", ".join(changed))
+            case OtherMaster(address, priority, ours, unsaid):
+                self.bus.publish(
+                    "other-master",
+                    name=name,
+                    address=str(address),
+                    priority=priority,
+                    ours=ours,
+                    unsaid=unsaid,
+                )
+                more = f"; {unsaid} more such adverts since the last line" if unsaid else ""
+                log.warning(
+                    "%s: another master, %s with priority %d (ours %d): a split brain "
+                    "healing; answered so it steps down%s",
+                    name,
+                    address,
+                    priority,
+                    ours,
+                    more,
+                )
 
     # -- executor hooks ----------------------------------------------------------------------
 
@@ -679,7 +699,10 @@ class Daemon:
     async def _watch_netlink(self) -> None:
         try:
             async for event in monitor():
-                if isinstance(event, AddrEvent) and not event.added:
+                if isinstance(event, NeighEvent):
+                    if self.netlink is not None:
+                        self.netlink.neighbours.seen(event)  # a hand-over may be waiting
+                elif isinstance(event, AddrEvent) and not event.added:
                     for ex in self._holders(event.index, event.address):
                         if ex.running:
                             self.feed(ex, ex.inst.vips_lost, event.address)

@@ -15,6 +15,7 @@ Like `fsm`, this module never reads a clock, sleeps, opens a socket or logs.
 from __future__ import annotations
 
 import enum
+import errno
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,12 +27,17 @@ from .config import VirtualRouterConfig
 from .packet import ChecksumForm
 from .receive import Accepted, RouterView
 from .reload import changed_fields
+from .throttle import Throttle
 from .tracking import Kind, Tracker, TrackSpec
 from .types import MAX_BACKUP_PRIORITY, MIN_PRIORITY, IPAddress, IPInterface
 
 MAINTENANCE_PRIORITY = MIN_PRIORITY
 TAKEOVER_PRIORITY = MAX_BACKUP_PRIORITY
 WARNED_MAX = 64  # (kind, sender) pairs a virtual router warns about, at most
+OTHER_MASTER_EVERY = 10.0  # seconds between two reports of a lower-priority master
+# What the kernel answers for an advert on an interface that is down (ENETDOWN) or gone
+# (ENXIO): expected while our link is known down (`Instance.expected_send_error`).
+LINK_DOWN_ERRORS = frozenset({errno.ENETDOWN, errno.ENXIO})
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -134,6 +140,18 @@ class Warn:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherMaster:
+    """While Master, an advert from a router that is Master too but ranks lower (§6.4.3):
+    a split brain healing; it steps down when it hears our answer. Reported at most once per
+    OTHER_MASTER_EVERY (each advert is counted); `unsaid`: such adverts since the last report."""
+
+    address: IPAddress
+    priority: int
+    ours: int
+    unsaid: int
+
+
+@dataclass(frozen=True, slots=True)
 class Updated:
     """A reload changed these keys in place."""
 
@@ -155,12 +173,13 @@ Output = (
     | TrackingChanged
     | Warn
     | Updated
+    | OtherMaster
 )
 
 # Outputs the runtime only reports, at once (logs, events); the others are carried out in
 # order by the virtual router's executor. A Transition is both: reported at once, and its
 # notify script runs when the executor reaches it (after the transition's own actions).
-REPORT_ONLY = (PriorityChanged, TrackingChanged, Warn, Updated)
+REPORT_ONLY = (PriorityChanged, TrackingChanged, Warn, Updated, OtherMaster)
 REPORTS = (Transition, *REPORT_ONLY)
 
 
@@ -289,6 +308,8 @@ class Instance:
         self._warned: set[tuple[str, str]] = set()
         self._last_advert: Accepted | None = None  # the verdict `advert` last saw
         self._last_counts: tuple[Counter, ...] = ()  # the counters it counts
+        self._other_masters = Throttle(OTHER_MASTER_EVERY)
+        self.link_down = False  # our interface's last link event said down (or gone)
 
     # -- facts -----------------------------------------------------------------------------
 
@@ -378,7 +399,17 @@ class Instance:
                 f"{src} differs from ours ({self.cfg.advert_interval_cs / 100:g} s); "
                 "backups follow the master's (RFC 5798 §6.4.2)",
             )
-        return out + self._run(fsm.AdvertReceived(verdict.advert, verdict.src), now)
+        adv = verdict.advert
+        if (
+            self.state is fsm.State.MASTER
+            and adv.priority
+            and not self.fsm.outranked_by(adv.priority, verdict.src)
+        ):
+            c[Counter.LOWER_PRIORITY_MASTER] += 1
+            unsaid = self._other_masters.hit(now)
+            if unsaid is not None:
+                out.append(OtherMaster(verdict.src, adv.priority, self.fsm.priority, unsaid))
+        return out + self._run(fsm.AdvertReceived(adv, verdict.src), now)
 
     def discarded(self, reason: str) -> None:
         self.counters[DISCARD_COUNTER[reason]] += 1
@@ -391,6 +422,13 @@ class Instance:
         self.counters[Counter.ADVERTS_SENT] += 1
         if priority == 0:
             self.counters[Counter.PRIORITY0_SENT] += 1
+
+    def expected_send_error(self, code: int | None) -> bool:
+        """Whether an advert refused with errno `code` is what a down link does (ENETDOWN,
+        ENXIO) while our link is known down: the priority-0 advert of the FAULT that follows
+        cannot leave, and the tracking and state lines already say why. Anything else, or
+        while the link is thought up, is worth a warning."""
+        return self.link_down and code in LINK_DOWN_ERRORS
 
     def timeout(self, now: float) -> list[Output]:
         return self._run(fsm.Timeout(), now)
@@ -440,6 +478,8 @@ class Instance:
     # -- tracking --------------------------------------------------------------------------
 
     def link(self, ifname: str, up: bool, now: float) -> list[Output]:
+        if ifname == self.cfg.interface:
+            self.link_down = not up
         if ifname not in self.tracked_links or not self.tracker.interface(ifname, up):
             return []
         return self._tracking(f"interface {ifname} {'up' if up else 'down'}", now)

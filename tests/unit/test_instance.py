@@ -5,6 +5,7 @@ address, the accept_mode filter and the notify jobs."""
 
 from __future__ import annotations
 
+import errno
 from fractions import Fraction
 from ipaddress import IPv4Address, IPv4Interface, IPv6Address, ip_interface
 from typing import Any
@@ -21,6 +22,7 @@ from vrrpd.instance import (
     Announce,
     DelAddresses,
     Instance,
+    OtherMaster,
     Part,
     PriorityChanged,
     Rebuild,
@@ -40,6 +42,8 @@ ME = IPv4Address("192.0.2.1")
 PEER = IPv4Address("192.0.2.2")
 VIP = IPv4Interface("192.0.2.254/24")
 OWN = IPv4Interface("192.0.2.1/24")
+LOWER = IPv4Address("192.0.2.0")  # an address below ours (tie-breaks, §6.4.3)
+OTHER = IPv4Address("192.0.2.3")
 
 
 def cfg(**keys: Any) -> VirtualRouterConfig:
@@ -195,6 +199,62 @@ def test_warnings_about_ever_new_senders_are_bounded() -> None:
     assert len(warns) == WARNED_MAX + 1
     assert "not logged" in warns[-1] and "not logged" not in warns[-2]
     assert inst.counters[Counter.ADDRESS_LIST_MISMATCH] == WARNED_MAX + 50
+
+
+def test_a_lower_priority_master_is_counted_and_reported_at_most_every_10_s() -> None:
+    # A split brain healing: both are Master; the other ranks lower and will step down when
+    # it hears our answer. Each advert counts; one report names it, then one per 10 s.
+    inst, t = master(priority=200)
+    verdict = accepted(100)
+    first = inst.advert(verdict, t + 0.1)
+    assert OtherMaster(PEER, 100, 200, 0) in first
+    assert SendAdvert(200) in first  # answered (RFC 9568)
+    quiet = [inst.advert(verdict, t + 0.2 + i) for i in range(9)]  # the same verdict again too
+    assert not [o for out in quiet for o in out if isinstance(o, OtherMaster)]
+    later = inst.advert(accepted(100, src=OTHER), t + 10.2)
+    assert [o for o in later if isinstance(o, OtherMaster)] == [OtherMaster(OTHER, 100, 200, 9)]
+    assert inst.counters[Counter.LOWER_PRIORITY_MASTER] == 11
+    assert inst.status(t + 11, {}, None).counters["lower_priority_master"] == 11
+    assert inst.state is State.MASTER
+
+
+@pytest.mark.parametrize(
+    ("priority", "src", "counted"),
+    [
+        (150, PEER, True),
+        (200, LOWER, True),  # same priority, lower address: it yields (§6.4.3)
+        (200, PEER, False),  # same priority, higher address: we yield
+        (250, PEER, False),  # a better master: we step down
+        (0, PEER, False),  # a master leaving, not a second one
+    ],
+)
+def test_only_a_master_that_ranks_lower_is_another_master(
+    priority: int, src: IPv4Address, counted: bool
+) -> None:
+    inst, t = master(priority=200)
+    out = inst.advert(accepted(priority, src=src), t + 0.1)
+    assert inst.counters[Counter.LOWER_PRIORITY_MASTER] == int(counted)
+    assert any(isinstance(o, OtherMaster) for o in out) is counted
+
+
+def test_a_backup_following_a_lower_master_reports_no_other_master() -> None:
+    inst = started(priority=200, preempt=False)
+    out = inst.advert(accepted(100), 0.1)
+    assert out == [] and inst.counters[Counter.LOWER_PRIORITY_MASTER] == 0
+
+
+def test_a_send_error_is_expected_only_from_a_link_known_down() -> None:
+    inst, t = master()
+    assert not inst.expected_send_error(errno.ENETDOWN)  # the link is thought up: warn
+    inst.link("eth0", False, t + 1)  # FAULT: its priority-0 advert cannot leave
+    assert inst.expected_send_error(errno.ENETDOWN)
+    assert inst.expected_send_error(errno.ENXIO)
+    assert not inst.expected_send_error(errno.EPERM)  # another cause: still a warning
+    assert not inst.expected_send_error(None)
+    inst.link("other", True, t + 2)  # another interface says nothing about ours
+    assert inst.expected_send_error(errno.ENETDOWN)
+    inst.link("eth0", True, t + 3)
+    assert not inst.expected_send_error(errno.ENETDOWN)
 
 
 def test_status_adds_the_channel_discards() -> None:

@@ -224,7 +224,10 @@ class Executor:
         self._sent(priority, None)
 
     def _sent(self, priority: int, error: OSError | None) -> None:
-        if error is not None:
+        if error is not None and self.inst.expected_send_error(error.errno):
+            # The link is down: the FAULT this brings says so; not a warning.
+            log.debug("%s: advertisement not sent: %s", self.name, error.strerror or error)
+        elif error is not None:
             unsaid = self._send_failures.hit(time.monotonic())
             if unsaid is not None:
                 more = f" ({unsaid} more since the last warning)" if unsaid else ""
@@ -323,13 +326,8 @@ class Executor:
         nl = self.hooks.netlink
         if nl is None:
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + HAND_OVER_WAIT
-        mac = await nl.neighbour(self.port.index, winner)
-        while mac is None and loop.time() < deadline:
-            self._poke(winner)
-            await asyncio.sleep(0.05)
-            mac = await nl.neighbour(self.port.index, winner)
+        ask = partial(self._poke, winner)
+        mac = await nl.resolve(self.port.index, winner, HAND_OVER_WAIT, ask)
         if mac is None or self.inst.state is not fsm.State.BACKUP:
             return
         frames = [announce_frame(v, mac, self.channel.primary, self.port.mac) for v in vips]

@@ -78,6 +78,8 @@ COUNTER_HELP: Mapping[Counter, str] = {
     "ours (RFC 5798 7.1 MAY drop; vrrpd accepts).",
     Counter.INTERVAL_MISMATCH: "Advertisements accepted whose interval differs from ours.",
     Counter.SEND_ERRORS: "Advertisements the kernel refused to send.",
+    Counter.LOWER_PRIORITY_MASTER: "Advertisements received while Master from another Master "
+    "of lower priority (or equal priority and lower address): a split brain healing.",
     Counter.DISCARD_IP_HEADER: "Received packets discarded: malformed IP header "
     "(counted for every virtual router on the interface and family).",
     Counter.DISCARD_TTL: "Received packets discarded: TTL or hop limit not 255 (RFC 5798 7.1).",

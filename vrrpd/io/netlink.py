@@ -18,7 +18,7 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface, ip_address
 from typing import Any
@@ -39,6 +39,7 @@ __all__ = [
     "IPInterface",
     "Link",
     "LinkEvent",
+    "NeighEvent",
     "Netlink",
     "NetlinkFailure",
     "kernel_keeps_addr_proto",
@@ -92,6 +93,43 @@ class LinkEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class NeighEvent:
+    """A neighbour's link-layer address, learnt or confirmed (RTM_NEWNEIGH, valid state)."""
+
+    index: int
+    address: IPAddress
+    lladdr: str
+
+
+class NeighbourWaits:
+    """Who waits to learn a neighbour's link-layer address, and the monitor's news of it."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[int, IPAddress], set[asyncio.Future[str]]] = {}
+
+    @contextlib.contextmanager
+    def waiting(self, index: int, address: IPAddress) -> Iterator[asyncio.Future[str]]:
+        """A future that `seen` resolves with the address's MAC on interface `index`."""
+        learnt: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        key = (index, address)
+        self._waiting.setdefault(key, set()).add(learnt)
+        try:
+            yield learnt
+        finally:
+            learnt.cancel()
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                waiting.discard(learnt)
+                if not waiting:
+                    del self._waiting[key]
+
+    def seen(self, event: NeighEvent) -> None:
+        for learnt in self._waiting.get((event.index, event.address), ()):
+            if not learnt.done():
+                learnt.set_result(event.lladdr)
+
+
+@dataclass(frozen=True, slots=True)
 class Link:
     index: int
     name: str
@@ -138,6 +176,7 @@ class Netlink:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        self.neighbours = NeighbourWaits()  # told by the monitor's NeighEvents (the daemon)
         try:
             self.ipr = AsyncIPRoute()
         except Failed as e:
@@ -226,6 +265,22 @@ class Netlink:
                 return None
         return None
 
+    async def resolve(
+        self, index: int, address: IPAddress, timeout: float, ask: Callable[[], None]
+    ) -> str | None:
+        """The link-layer address of `address` on `index`: from the table, else `ask()` (make
+        the kernel resolve it) and return as soon as the monitor reports it, within `timeout`
+        seconds; None if it was not learnt by then."""
+        with self.neighbours.waiting(index, address) as learnt:  # before looking: none missed
+            mac = await self.neighbour(index, address)
+            if mac is not None:
+                return mac
+            ask()
+            try:
+                return await asyncio.wait_for(learnt, timeout)
+            except TimeoutError:
+                return await self.neighbour(index, address)  # in case the monitor missed it
+
     async def find_link(self, name: str) -> Link | None:
         try:
             return await self.link(name)
@@ -287,8 +342,9 @@ class Netlink:
         return True
 
 
-async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
-    """Address and link changes, as they happen, for every interface of this namespace.
+async def monitor() -> AsyncIterator[AddrEvent | LinkEvent | NeighEvent]:
+    """Address, link and neighbour changes, as they happen, for every interface of this
+    namespace (neighbours: only those with a link-layer address in a valid state).
     Raises NetlinkFailure if the socket cannot be opened or fails (e.g. ENOBUFS: events
     were lost)."""
     try:
@@ -321,6 +377,10 @@ async def monitor() -> AsyncIterator[AddrEvent | LinkEvent]:
                     link = _link(msg)
                     deleted = event == "RTM_DELLINK"
                     yield LinkEvent(link.index, link.up and not deleted, link.name, deleted)
+                elif event == "RTM_NEWNEIGH":
+                    dst, lladdr = msg.get("NDA_DST"), msg.get("NDA_LLADDR")
+                    if dst and lladdr and int(msg["state"]) & NUD_VALID:
+                        yield NeighEvent(int(msg["ifindex"]), ip_address(dst), str(lladdr))
     finally:
         with contextlib.suppress(*Failed):
             ipr.close()
