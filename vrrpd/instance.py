@@ -35,9 +35,10 @@ MAINTENANCE_PRIORITY = MIN_PRIORITY
 TAKEOVER_PRIORITY = MAX_BACKUP_PRIORITY
 WARNED_MAX = 64  # (kind, sender) pairs a virtual router warns about, at most
 OTHER_MASTER_EVERY = 10.0  # seconds between two reports of a lower-priority master
-# What the kernel answers for an advert on an interface that is down (ENETDOWN) or gone
-# (ENXIO): expected while our link is known down (`Instance.expected_send_error`).
-LINK_DOWN_ERRORS = frozenset({errno.ENETDOWN, errno.ENXIO})
+# What the kernel answers for an advert on an interface that is down (ENETDOWN; unicast:
+# ENETUNREACH, its routes are gone) or gone (ENXIO): expected while our link is known down
+# (`Instance.expected_send_error`).
+LINK_DOWN_ERRORS = frozenset({errno.ENETDOWN, errno.ENETUNREACH, errno.ENXIO})
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -425,9 +426,9 @@ class Instance:
 
     def expected_send_error(self, code: int | None) -> bool:
         """Whether an advert refused with errno `code` is what a down link does (ENETDOWN,
-        ENXIO) while our link is known down: the priority-0 advert of the FAULT that follows
-        cannot leave, and the tracking and state lines already say why. Anything else, or
-        while the link is thought up, is worth a warning."""
+        ENETUNREACH, ENXIO) while our link is known down: the priority-0 advert of the FAULT
+        that follows cannot leave, and the tracking and state lines already say why. Anything
+        else, or while the link is thought up, is worth a warning."""
         return self.link_down and code in LINK_DOWN_ERRORS
 
     def timeout(self, now: float) -> list[Output]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from scapy.layers.l2 import ARP, Ether
@@ -67,12 +68,13 @@ def _heal_on_the_loser(lab: Lab, r1: Node, r2: Node, d1: Vrrpd, d2: Vrrpd) -> fl
     return garp - replies[-1]
 
 
-def _hands_over(p: object, winner_mac: str, own_mac: str) -> bool:
+def _hands_over(p: Any, winner_mac: str, own_mac: str) -> bool:
+    """r2's hand-over: a gratuitous ARP for the VIP at the winner's MAC, from r2's port."""
     return bool(
-        ARP in p  # type: ignore[operator]
-        and p[ARP].psrc == VIP_ADDR  # type: ignore[index]
-        and p[ARP].hwsrc == winner_mac  # type: ignore[index]
-        and p[Ether].src == own_mac  # type: ignore[index]
+        ARP in p
+        and p[ARP].psrc == VIP_ADDR
+        and p[ARP].hwsrc == winner_mac
+        and p[Ether].src == own_mac
     )
 
 
@@ -178,9 +180,13 @@ def test_another_master_of_lower_priority_is_counted_logged_once_and_an_event(
 # --- link down ----------------------------------------------------------------------------
 
 
-def test_link_down_is_no_warning_about_the_advert_that_cannot_leave(lab: Lab) -> None:
+@pytest.mark.parametrize("keys", [{}, {"unicast_peers": [R2]}], ids=["multicast", "unicast"])
+def test_link_down_is_no_warning_about_the_advert_that_cannot_leave(
+    lab: Lab, keys: dict[str, list[str]]
+) -> None:
+    # Multicast: the packet socket says ENETDOWN; unicast: ENETUNREACH (the routes are gone).
     r1 = lab.add_router("r1", "192.0.2.1/24")
-    d1 = r1.start_vrrpd([vr(priority=200)])
+    d1 = r1.start_vrrpd([vr(priority=200, **keys)])
     d1.wait_state("gw", "MASTER", timeout=10)
     r1.link_set(False)
     d1.wait_state("gw", "FAULT", timeout=10)

@@ -249,6 +249,7 @@ def test_a_send_error_is_expected_only_from_a_link_known_down() -> None:
     inst.link("eth0", False, t + 1)  # FAULT: its priority-0 advert cannot leave
     assert inst.expected_send_error(errno.ENETDOWN)
     assert inst.expected_send_error(errno.ENXIO)
+    assert inst.expected_send_error(errno.ENETUNREACH)  # unicast: the routes went with it
     assert not inst.expected_send_error(errno.EPERM)  # another cause: still a warning
     assert not inst.expected_send_error(None)
     inst.link("other", True, t + 2)  # another interface says nothing about ours
