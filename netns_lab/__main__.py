@@ -1,4 +1,5 @@
-"""``python -m netns_lab demo|cleanup|list``: the demo, and removal of a crashed run's leftovers."""
+"""``python -m netns_lab demo|cleanup|list|chaos``: the demo, removal of a crashed run's leftovers,
+and the chaos scenarios (`netns_lab.chaos`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .chaos import add_arguments as chaos_arguments
+from .chaos import command as chaos_command
 from .failover import interval_arg
 from .lab import STATE_DIR, LabError, _netns_exists, _same_process, cleanup
 
@@ -59,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--force", action="store_true", help="also labs whose controller is still running"
     )
     sub.add_parser("list", help=f"labs recorded in {STATE_DIR}")
+    chaos_arguments(
+        sub.add_parser(
+            "chaos",
+            help="fault scenarios with invariants, vrrpd and/or keepalived side by side",
+        )
+    )
     args = ap.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -75,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.all and n == 0:
             print("nothing to clean up")
         return 0
+    if args.command == "chaos":
+        return chaos_command(args)
     from .demo import run_demo
 
     return run_demo(interval=args.interval, keep_logs=args.keep_logs)

@@ -357,6 +357,15 @@ class Keepalived:
         """Signal a PID that is not our child, after checking it is our keepalived."""
         signal_pid(pid, sig, lambda: self._is_ours(pid))
 
+    def signal_vrrp(self, sig: int) -> bool:
+        """Send `sig` (SIGSTOP, SIGCONT, ...) to the VRRP child, after checking its PID;
+        False if it does not run."""
+        child = self._child_pid()
+        if child is None:
+            return False
+        self._signal(child, sig)
+        return True
+
     def _wait_child_gone(self, pid: int | None, timeout: float) -> bool:
         return pid is None or wait_dead(
             lambda: self._is_ours(pid), timeout, f"keepalived child {pid}"

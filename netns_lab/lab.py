@@ -833,6 +833,31 @@ class Node:
     def link_set(self, up: bool, ifname: str = "eth0") -> None:
         _ip("link", "set", ifname, "up" if up else "down", netns=self.ns)
 
+    @property
+    def bridge_port(self) -> str:
+        """The bridge-side end of this node's ``eth0`` (in the switch namespace)."""
+        if self.role == "gateway":
+            raise LabError(f"{self.name}: a gateway has one port per segment")
+        return f"{self.lab.prefix}{self.name}"
+
+    def unplug(self) -> None:
+        """Delete ``eth0`` (its bridge-side end goes with it), as an ifdown of a VLAN or bond
+        would; `replug` re-creates it."""
+        _ip("link", "del", "eth0", netns=self.ns)
+
+    def replug(self) -> None:
+        """Re-create ``eth0`` after `unplug`: the same name, MAC, addresses and routes on the
+        same segment, a new interface index."""
+        self.lab._plug(self.ns, self.bridge_port, "eth0", self.segment)
+        _ip("link", "set", "eth0", "address", self.mac, netns=self.ns)
+        if self.ipv4 is not None:
+            _ip("addr", "add", str(self.ipv4), "dev", "eth0", netns=self.ns)
+        if self.ipv6 is not None:
+            _ip("addr", "add", str(self.ipv6), "dev", "eth0", "nodad", netns=self.ns)
+        _ip("link", "set", "eth0", "up", netns=self.ns)
+        for gw in self.lab._gateways.get(self.segment, []):
+            self._route_via(gw)
+
     def del_address(self, address: str, ifname: str = "eth0") -> bool:
         """Remove `address` from `ifname` if configured (any prefix length); True if removed."""
         for a in self.addresses(ifname):
