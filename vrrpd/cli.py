@@ -163,6 +163,12 @@ def _print_event(event: dict[str, Any]) -> None:
         )
     elif kind == "track":
         print(f"{when} {event['name']}: {event['change']}: {event['explain']}")
+    elif kind == "other-master":
+        more = f" ({event['unsaid']} more since the last)" if event.get("unsaid") else ""
+        print(
+            f"{when} {event['name']}: another master {event['address']} with priority "
+            f"{event['priority']} (ours {event['ours']}){more}"
+        )
     else:
         rest = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("seq", "time", "type"))
         print(f"{when} {kind}: {rest}")

@@ -176,3 +176,38 @@ def test_missing_key_names_the_row() -> None:
     with pytest.raises(ControlError) as info:
         parse_status(wire)
     assert str(info.value) == "status row 1 (gw6): status row without 'state'"
+
+
+def test_events_print_each_kind_as_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from vrrpd.cli import _print_event
+
+    when = "2026-12-02T10:00:00.123456"
+    _print_event(
+        {
+            "type": "other-master",
+            "time": when,
+            "name": "gw",
+            "address": "192.0.2.2",
+            "priority": 100,
+            "ours": 200,
+            "unsaid": 0,
+        }
+    )
+    _print_event(
+        {
+            "type": "other-master",
+            "time": when,
+            "name": "gw",
+            "address": "192.0.2.2",
+            "priority": 100,
+            "ours": 200,
+            "unsaid": 7,
+        }
+    )
+    _print_event({"type": "reload", "time": when, "changed": 1})
+    assert capsys.readouterr().out.splitlines() == [
+        "10:00:00.123 gw: another master 192.0.2.2 with priority 100 (ours 200)",
+        "10:00:00.123 gw: another master 192.0.2.2 with priority 100 (ours 200)"
+        " (7 more since the last)",
+        "10:00:00.123 reload: changed=1",
+    ]
