@@ -493,8 +493,8 @@ def test_execstoppost_undoes_what_a_killed_vrrpd_left(lab: Lab, boot: Boot) -> N
 
 def test_a_tighter_system_call_filter_works_too(lab: Lab, boot: Boot) -> None:
     # systemd-analyze suggests dropping @privileged and @resources as well (1.8 instead of
-    # 2.0); the daemon works with it. Not in the shipped unit only because a second
-    # SystemCallFilter= line is a repeated key (test_daemon_systemd parses it strictly).
+    # 2.0); the daemon works with it. Not in the shipped unit: @privileged holds setuid,
+    # setgid and setgroups, which a script's child needs to become [daemon] script_user.
     r1 = lab.add_router("r1", "192.0.2.1/24")
     c = boot(
         r1,
