@@ -71,6 +71,7 @@ from .lab import (
     _run,
     kill_child,
     master_down_interval,
+    read_lines,
     read_text,
     signal_child,
     stop_child,
@@ -165,12 +166,8 @@ class Peer(ABC):
         self._launch()
 
     def _scan(self) -> None:
-        data = read_text(self.log_path, self._offset)
-        end = data.rfind("\n") + 1
-        if not end:
-            return
-        self._offset += len(data[:end].encode())
-        for line in data[:end].splitlines():
+        lines, self._offset = read_lines(self.log_path, self._offset)
+        for line in lines:
             state = self._parse(line)
             if state is not None:
                 self._state = state
@@ -574,15 +571,8 @@ class Watcher:
         self._offset = 0
 
     def views(self) -> list[tuple[float, NodeView]]:
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end:
-            self._offset += end
-            for line in data[:end].decode().splitlines():
-                if line:
-                    self._views.append(rules.parse_view(line))
+        lines, self._offset = read_lines(self.path, self._offset)
+        self._views += [rules.parse_view(line) for line in lines if line]
         if self.proc.poll() is not None:
             raise ChaosError(
                 f"the watcher in {self.node.name} exited with code {self.proc.returncode}: "
@@ -733,7 +723,7 @@ class Settings:
 
     interval: float = 0.1  # advertisement interval, seconds
     loss: int = 25  # percent, for the loss scenario
-    window: float = 20.0  # seconds of loss over which flaps are counted
+    window: float = 60.0  # seconds of loss over which flaps are counted
     hold: float = 1.0  # seconds a fault stays on once its effect is seen
     storm: int = 5  # restarts in a restart storm
     heal_order: str = "together"
@@ -1033,7 +1023,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--interval", type=interval_arg, default=0.1, help="seconds (default 0.1)")
     ap.add_argument("--loss", type=_percent, default=25, help="percent (loss; default 25)")
     ap.add_argument(
-        "--window", type=_positive(float), default=20.0, help="seconds of loss (default 20)"
+        "--window", type=_positive(float), default=60.0, help="seconds of loss (default 60)"
     )
     ap.add_argument(
         "--hold",

@@ -753,7 +753,7 @@ def _cell(r: Result | None, key: str) -> str:
     return str(len(r.violations))
 
 
-def markdown_table(results: Sequence[Result], *, loss: int = 25, window: float = 20.0) -> str:
+def markdown_table(results: Sequence[Result], *, loss: int = 25, window: float = 60.0) -> str:
     """Scenarios down, implementations across (in the order they first appear), one row per
     figure that applies to the scenario."""
     impls = list(dict.fromkeys(r.impl for r in results))

@@ -219,6 +219,19 @@ def _netns_exists(name: str) -> bool:
     return os.path.exists(f"/run/netns/{name}")
 
 
+def read_lines(path: Path, offset: int) -> tuple[list[str], int]:
+    """The complete lines of `path` from byte `offset` on (a last line still being written is
+    left for the next call) and the offset after them; ([], offset) while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    return data[:end].decode(errors="replace").splitlines(), offset + end
+
+
 def read_text(path: Path, offset: int = 0) -> str:
     """A file's text from byte `offset` on (bad bytes replaced); "" while it does not exist."""
     try:
@@ -1480,15 +1493,10 @@ class ProbeRun:
 
     def events(self) -> list[tuple[str, ...]]:
         """All complete event lines so far, split into fields."""
-        with open(self.events_path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end:
-            self._offset += end
-            for line in data[:end].decode(errors="replace").splitlines():
-                if line:
-                    self._events.append(tuple(line.split(" ", 3)))
+        lines, self._offset = read_lines(self.events_path, self._offset)
+        for line in lines:
+            if line:
+                self._events.append(tuple(line.split(" ", 3)))
         return list(self._events)
 
     def _check_alive(self) -> None:

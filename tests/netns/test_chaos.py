@@ -15,6 +15,7 @@ themselves are for the CLI, not asserted here.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -31,6 +32,7 @@ from netns_lab.chaos import (
     run_scenario,
     switch_snapshot,
 )
+from netns_lab.chaos_rules import Result
 from netns_lab.keepalived import KEEPALIVED
 from netns_lab.lab import Lab, Node
 
@@ -48,10 +50,7 @@ SETTINGS = Settings(
 )
 
 
-def check(result: object) -> None:
-    from netns_lab.chaos_rules import Result
-
-    assert isinstance(result, Result)
+def check(result: Result) -> None:
     assert result.error is None, result.error
     assert result.violations == [], (
         f"{result.scenario} / {result.impl}: invariants broken:\n" + "\n".join(result.violations)
@@ -73,8 +72,6 @@ def test_loss_keeps_the_invariants_and_counts_flaps(lab: Lab) -> None:
 
 def test_partition_healed_loser_first(lab: Lab) -> None:
     """The winner first hears the loser (both master), then the loser hears the winner."""
-    from dataclasses import replace
-
     check(run_scenario("partition", "vrrpd", replace(SETTINGS, heal_order="loser-first"), lab=lab))
 
 
