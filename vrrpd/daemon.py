@@ -709,6 +709,9 @@ class Daemon:
                 elif isinstance(event, AddrEvent):
                     for port in list(self.ports.values()):
                         self._follow(port, port.follow.address_added(event.index))
+                    for ex in self._holders(event.index, event.address):
+                        if ex.running:
+                            self.feed(ex, ex.inst.vip_appeared, event.address)
                 elif isinstance(event, LinkEvent):
                     # The index first: a re-created interface's "up" must not clear FAULT
                     # before it is reopened.

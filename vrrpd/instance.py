@@ -453,6 +453,23 @@ class Instance:
             *self._run(fsm.VipsLost(), now),
         ]
 
+    def vip_appeared(self, address: IPAddress, now: float) -> list[Output]:
+        """A virtual address was added to the interface: only a master holds it (RFC 5798
+        §6.4.2: a backup MUST NOT own the virtual addresses), so a router that is not master
+        removes it, whoever added it. A master's own add comes back as this event too: kept."""
+        if self.state is fsm.State.MASTER:
+            return []
+        vips = tuple(v for v in self.managed() if v.ip == address)
+        if not vips:
+            return []
+        return [
+            Warn(
+                f"virtual address {address} added while {self.state.name}; removing it "
+                "(only the master holds it: use vrrpctl takeover to move it here)"
+            ),
+            DelAddresses(vips, release=False),
+        ]
+
     def link_up_again(self, now: float) -> list[Output]:
         """Our interface is back from a flap: Linux flushed IPv6 addresses when it went
         down, and neighbours may have moved on. A master puts them back and announces."""

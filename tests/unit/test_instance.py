@@ -153,6 +153,18 @@ def test_owner_with_an_extra_vip_manages_only_that_one() -> None:
     assert isinstance(lost[0], Warn) and AddAddresses((VIP,)) in lost
 
 
+def test_a_vip_added_on_a_router_not_master_is_removed() -> None:
+    backup = started(priority=100)
+    assert backup.state is State.BACKUP
+    out = backup.vip_appeared(VIP.ip, 1.0)
+    assert isinstance(out[0], Warn) and "added while BACKUP; removing it" in out[0].message
+    assert out[1:] == [DelAddresses((VIP,), release=False)]
+    assert backup.vip_appeared(IPv4Address("198.51.100.9"), 1.0) == []  # not ours
+    owner = started(host_owned=(OWN.ip,), priority=255, virtual_ips=[str(OWN), str(VIP)])
+    assert owner.vip_appeared(VIP.ip, 1.0) == []  # a master keeps it
+    assert owner.vip_appeared(OWN.ip, 1.0) == []  # the host's own address is never ours
+
+
 # --- counters, warnings, status -------------------------------------------------------------
 
 
