@@ -1075,6 +1075,10 @@ def command(args: argparse.Namespace, out: Callable[[str], None] = print) -> int
     """Run the scenarios and print the table (or JSON). Exit 0 when every run was carried
     out (invariant violations are results, listed under the table), 1 when one failed,
     130 on Ctrl-C (after cleaning up)."""
+    if not args.scenario:  # `chaos list`
+        for scenario in SCENARIOS.values():
+            out(f"{scenario.name:14} {scenario.summary}")
+        return 0
     impls = list(IMPLS) if args.impl == "both" else [args.impl]
     if "keepalived" in impls and not os.access(KEEPALIVED, os.X_OK):
         print(

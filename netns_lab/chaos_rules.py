@@ -243,12 +243,16 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def scenario_names(text: str) -> list[str]:
-    """``all`` or a comma-separated list of scenario names, checked."""
+    """``all`` or a comma-separated list of scenario names, checked; ``list``: none (the
+    command then lists them)."""
+    if text.strip() == "list":
+        return []
     names = list(SCENARIOS) if text.strip() == "all" else [n.strip() for n in text.split(",")]
     bad = [n for n in names if n not in SCENARIOS]
     if bad or not names:
         raise ValueError(
-            f"unknown scenario {', '.join(bad) or repr(text)}: one of {', '.join(SCENARIOS)} or all"
+            f"unknown scenario {', '.join(bad) or repr(text)}: "
+            f"one of {', '.join(SCENARIOS)}, all or list"
         )
     return names
 

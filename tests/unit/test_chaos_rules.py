@@ -97,6 +97,7 @@ def test_heal_orders() -> None:
 def test_scenario_names() -> None:
     assert rules.scenario_names("all") == list(SCENARIOS)
     assert rules.scenario_names("loss, sigstop") == ["loss", "sigstop"]
+    assert rules.scenario_names("list") == []
     with pytest.raises(ValueError, match="unknown scenario nope"):
         rules.scenario_names("loss,nope")
     # the vocabulary is all there
