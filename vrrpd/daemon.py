@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -554,6 +555,7 @@ class Daemon:
                 self.config.daemon.control_socket,
             )
             self.notifier.ready(self.summary())
+            settle_heap()
             await self.stopping.wait()
             log.info("vrrpd stopping")
             self.notifier.stopping("stopping: releasing virtual routers")
@@ -865,6 +867,7 @@ class Daemon:
                 await self._apply(new, plan)
             finally:
                 self.notifier.ready(self.summary())
+            settle_heap()
             result = plan.summary()
             self.bus.publish("reload", **result)
             log.info(
@@ -1015,6 +1018,17 @@ class Daemon:
         if cmd == Command.RELOAD:
             return await self.reload()
         raise ControlError(unknown_command(str(cmd)))
+
+
+def settle_heap() -> None:
+    """Move everything alive now (modules, configuration, frames, the virtual routers) out of
+    the cyclic garbage collector's sight: a full collection then walks only what was made
+    since, not the whole heap. Measured with 200 virtual routers at 10 ms: a full collection
+    took 21-27 ms, most of Master_Down_Interval's 36 ms, and the backup took over. Called
+    again after a reload (unfrozen first, so what the reload dropped can still be collected)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(config: Config, config_path: str | None = None) -> int:
