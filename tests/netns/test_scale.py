@@ -14,6 +14,7 @@ from tests.helpers import vr
 N = 200
 INTERVAL = 0.01
 WINDOW = 6.0  # seconds of steady state watched
+SAMPLE_EVERY = 0.1  # seconds between two looks at the backup's addresses
 
 
 def vip_of(vrid: int) -> str:
@@ -53,6 +54,16 @@ def test_200_virtual_routers_at_10_ms_converge_and_stay_stable(lab: Lab) -> None
     d2.wait_states(dict.fromkeys(names, "BACKUP"), timeout=30)
     wait_for(lambda: vips_on(r1) == N, 20, what="r1 to hold all 200 VIPs")
     wait_for(lambda: vips_on(r2) == 0, 20, what="r2 to hold none")
+    # 200 preemptions at once (each an address added, a GARP burst, a hand-over) load both
+    # daemons for a moment; on a slow 2-core machine the backup may still take a few routers
+    # back and lose them again. Converged means: no such takeover for a whole second.
+    seen: list[int] = []
+
+    def settled() -> bool:  # called once a second
+        seen.append(totals(d2, "became_master"))
+        return len(seen) > 1 and seen[-1] == seen[-2] and vips_on(r2) == 0
+
+    wait_for(settled, 30, interval=1.0, what="r2 not to take over for a second")
 
     took_over = totals(d2, "became_master")
     stepped = sum(int(row["transitions"]) for row in d1.status())
@@ -60,9 +71,13 @@ def test_200_virtual_routers_at_10_ms_converge_and_stay_stable(lab: Lab) -> None
     sent = totals(d1, "adverts_sent")
     start = time.monotonic()
     samples = 0
-    while time.monotonic() - start < WINDOW:  # watched all along: each sample is `ip addr`
+    while time.monotonic() - start < WINDOW:
         assert vips_on(r2) == 0, "the backup took a virtual address: a false takeover"
         samples += 1
+        # A sample (`ip addr`, a fork and 200 addresses parsed) every SAMPLE_EVERY: sampling
+        # back to back took a third of a core from the two daemons on a 2-core machine. A
+        # takeover between samples still shows in became_master, checked below.
+        time.sleep(SAMPLE_EVERY)
     elapsed = time.monotonic() - start
     assert samples >= 10
     assert totals(d2, "became_master") == took_over, "the backup became master"
