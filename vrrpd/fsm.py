@@ -195,6 +195,9 @@ class VirtualRouter:
     # Advertisement_Interval: one noisy sender must not make it an amplifier).
     _answered_at: float | None = field(default=None, repr=False)
     _announced_at: float | None = field(default=None, repr=False)  # the last such Announce
+    # Announce once more with the next advertisement: the other master's own gratuitous ARP
+    # may reach hosts after ours (it adds its addresses after its first advert).
+    _announce_again: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.master_adver_interval_cs:
@@ -354,6 +357,7 @@ class VirtualRouter:
         ):
             return self._advertise(now)
         self._announced_at = now
+        self._announce_again = True
         return [*self._advertise(now), Announce()]
 
     def outranked_by(self, priority: int, src: IPAddress) -> bool:
@@ -395,11 +399,17 @@ class VirtualRouter:
         ):
             # §6.4.3 Adver_Timer fires.
             actions += self._advertise(now)
+            if self._announce_again:
+                # A split brain healed one interval ago; the loser's GARP may have arrived
+                # after our answer to it (a lost hand-over leaves hosts there for seconds).
+                self._announce_again = False
+                actions.append(Announce())
         return actions
 
     def _become_master(self, now: float, reason: Reason) -> list[Action]:
         # §6.4.1/§6.4.2: send an advertisement, announce the addresses, set Adver_Timer.
         self.master_down_deadline = None
+        self._announce_again = False
         self.preempt_deadline = None
         self.preempt_delay_over = False
         self.master_address = self.primary

@@ -444,7 +444,19 @@ class TestMaster:
         assert vr.state is M
         assert vr.adver_deadline == now + 1.0
         assert vr.handle(Timeout(), t0 + 1.0) == []
-        assert vr.handle(Timeout(), now + 1.0) == [SendAdvert(100)]
+        # One interval later, once more: the other master's GARP may have come after ours.
+        assert vr.handle(Timeout(), now + 1.0) == [SendAdvert(100), Announce()]
+        assert vr.handle(Timeout(), now + 2.0) == [SendAdvert(100)]
+
+    def test_announcing_again_is_forgotten_when_leaving_master(self) -> None:
+        vr, t0 = master()
+        assert rx(vr, 99, LOWER_ADDR, t0 + 0.25) == [SendAdvert(100), Announce()]
+        assert rx(vr, 101, HIGHER_ADDR, t0 + 0.5)[-1] == StateChanged(
+            M, B, Reason.HIGHER_PRIORITY
+        )
+        got = drive(vr, [], t0 + 10.0)  # the master falls silent: master again, one burst
+        assert [a for _t, a in got if a == Announce()] == [Announce()]
+        assert vr.state is M
 
     def test_priority_0_sends_advert_at_once(self) -> None:
         vr, t0 = master()
