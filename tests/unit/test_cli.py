@@ -182,28 +182,9 @@ def test_events_print_each_kind_as_one_readable_line(capsys: pytest.CaptureFixtu
     from vrrpd.cli import _print_event
 
     when = "2026-12-02T10:00:00.123456"
-    _print_event(
-        {
-            "type": "other-master",
-            "time": when,
-            "name": "gw",
-            "address": "192.0.2.2",
-            "priority": 100,
-            "ours": 200,
-            "unsaid": 0,
-        }
-    )
-    _print_event(
-        {
-            "type": "other-master",
-            "time": when,
-            "name": "gw",
-            "address": "192.0.2.2",
-            "priority": 100,
-            "ours": 200,
-            "unsaid": 7,
-        }
-    )
+    other = {"type": "other-master", "time": when, "name": "gw", "address": "192.0.2.2"}
+    for unsaid in (0, 7):
+        _print_event({**other, "priority": 100, "ours": 200, "unsaid": unsaid})
     _print_event({"type": "reload", "time": when, "changed": 1})
     assert capsys.readouterr().out.splitlines() == [
         "10:00:00.123 gw: another master 192.0.2.2 with priority 100 (ours 200)",

@@ -26,6 +26,7 @@ from tests.unit.test_control import (
     run,
     sock_path,
 )
+from tests.unit.test_metrics import _read_all
 from vrrpd.access import MAX_CONNECTIONS, RESERVED_PRIVILEGED, Peer
 from vrrpd.cli import vrrpctl_main
 from vrrpd.io import control
@@ -94,13 +95,7 @@ def read_to_end(s: socket.socket) -> list[dict[str, Any]]:
     """Every answer line until the server closes the connection. Closed with bytes of ours
     still unread (a client trickling its request), the socket reads as reset once the answer
     is read: an end as well."""
-    buf = b""
-    try:
-        while chunk := s.recv(65536):
-            buf += chunk
-    except ConnectionResetError:
-        pass
-    return [json.loads(line) for line in buf.splitlines()]
+    return [json.loads(line) for line in _read_all(s).splitlines()]
 
 
 # --- who may do what ----------------------------------------------------------------------
