@@ -102,6 +102,11 @@ class SyncGroup:
     name: str
     members: tuple[str, ...]
     notify: tuple[str, ...] = ()
+    # Per-state hooks (keepalived's notify_master ...): argv run as given, no arguments added.
+    on_master: tuple[str, ...] = ()
+    on_backup: tuple[str, ...] = ()
+    on_fault: tuple[str, ...] = ()
+    on_stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,11 @@ class VirtualRouterConfig:
     track_files: tuple[TrackFile, ...] = ()
     notify: tuple[str, ...] = ()  # argv prefix; vrrpd appends INSTANCE name STATE priority
     notify_timeout: Fraction = Fraction(10)
+    # Per-state hooks (keepalived's notify_master ...): argv run as given, no arguments added.
+    on_master: tuple[str, ...] = ()
+    on_backup: tuple[str, ...] = ()
+    on_fault: tuple[str, ...] = ()
+    on_stop: tuple[str, ...] = ()
 
     @property
     def family(self) -> int:
@@ -487,6 +497,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     tracking = _parse_tracking(t, where, problems)
     notify = t.get("notify", (), _argv_shape)
     notify_timeout = t.get("notify_timeout", 10, _number_range(0.1, 3600))
+    hooks = _parse_hooks(t)
     t.finish()
 
     interval_cs: int | None = None
@@ -635,6 +646,10 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         track_files=tracking[2],
         notify=tuple(notify or ()),
         notify_timeout=Fraction(notify_timeout or 10).limit_denominator(1000),
+        on_master=hooks[0],
+        on_backup=hooks[1],
+        on_fault=hooks[2],
+        on_stop=hooks[3],
     )
 
 
@@ -666,6 +681,15 @@ def _link_local_first(
     if vrid is None:
         return vips, False  # the vrid problem is already reported
     return [_derived_link_local(vrid), *vips], True  # the MTU check bounds the count
+
+
+HOOK_KEYS = ("on_master", "on_backup", "on_fault", "on_stop")
+
+
+def _parse_hooks(t: _Table) -> tuple[tuple[str, ...], ...]:
+    """The per-state hooks of a virtual router or sync group, in HOOK_KEYS order (argv
+    each; () = none)."""
+    return tuple(tuple(t.get(key, (), _argv_shape) or ()) for key in HOOK_KEYS)
 
 
 def _argv_shape(v: Any) -> str | None:
@@ -911,6 +935,7 @@ def _parse_sync_groups(
             ),
         )
         notify = x.get("notify", (), _argv_shape)
+        hooks = _parse_hooks(x)
         x.finish()
         if name is not None and any(g.name == name for g in groups):
             problems.add(f"{at}name", f"duplicate sync_group name {name!r}")
@@ -922,7 +947,18 @@ def _parse_sync_groups(
             else:
                 member_of[m] = name or "?"
         if name is not None and members:
-            groups.append(SyncGroup(name, tuple(members), tuple(notify or ())))
+            on_master, on_backup, on_fault, on_stop = hooks
+            groups.append(
+                SyncGroup(
+                    name,
+                    tuple(members),
+                    tuple(notify or ()),
+                    on_master=on_master,
+                    on_backup=on_backup,
+                    on_fault=on_fault,
+                    on_stop=on_stop,
+                )
+            )
     return tuple(groups)
 
 

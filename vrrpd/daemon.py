@@ -53,7 +53,7 @@ from .io.channel import Channel, Port
 from .io.control import ControlError, ControlServer, Stream
 from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, NeighEvent, Netlink, NetlinkFailure, monitor
-from .io.notify import NotifyRunner, group_job, instance_job
+from .io.notify import NotifyRunner, group_jobs, instance_jobs
 from .io.reactor import Reactor
 from .io.scripthost import Launcher, ScriptUserError, effective_capabilities
 from .io.scripthost import identity as script_identity
@@ -161,7 +161,7 @@ class Daemon:
     def _report(self, ex: Executor, out: Output) -> None:
         inst, name = ex.inst, ex.name
         match out:
-            case Transition(old, new, reason, priority):
+            case Transition(old, new, reason, priority, master):
                 cfg = inst.cfg
                 log.info(
                     "%s: state %s -> %s reason=%s vrid=%d iface=%s family=ipv%d priority=%d",
@@ -195,6 +195,7 @@ class Daemon:
                     new=new.value,
                     reason=reason.value,
                     priority=priority,
+                    master=master or None,
                 )
                 self._status_soon()
             case PriorityChanged(old, new, explain):
@@ -236,16 +237,14 @@ class Daemon:
     def after_transition(self, ex: Executor, t: Transition) -> None:
         """Notify scripts, once the transition's actions ran (a MASTER script finds the
         addresses in place, as with keepalived)."""
-        job = instance_job(ex.inst.cfg, t)
-        if job is not None:
+        for job in instance_jobs(ex.inst.cfg, t):
             self.notify_runner.submit(job)
 
     def group_settled(self, settled: GroupSettled) -> None:
         group, state = settled.group, settled.state
         self.bus.publish("group", name=group.name, state=state.value)
         log.info("sync group %s: all members %s", group.name, state.value)
-        job = group_job(group, state)
-        if job is not None:
+        for job in group_jobs(group, state):
             self.notify_runner.submit(job)
 
     async def rebuild(self, ex: Executor, parts: frozenset[Part]) -> None:
@@ -607,6 +606,9 @@ class Daemon:
         for ex in list(self.execs.values()):
             await self._remove(ex)
         self._prune_ports()
+        for group in self.config.sync_groups:  # the groups stop with vrrpd: on_stop
+            for job in group_jobs(group, fsm.State.INITIALIZE):
+                self.notify_runner.submit(job)
         await self.notify_runner.drain(timeout=5.0)
         await self.notify_runner.close()
         for task in self._tasks:

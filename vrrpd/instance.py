@@ -18,7 +18,7 @@ import enum
 import errno
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import fsm
@@ -118,6 +118,9 @@ class Transition:
     new: fsm.State
     reason: fsm.Reason
     priority: int
+    # The master as last seen after the change (ours when we are master; "" unknown): a fact
+    # for reports and scripts, not part of what the transition is.
+    master: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -704,7 +707,9 @@ class Instance:
         self.state_since = now
         if new is fsm.State.MASTER:
             self.counters[Counter.BECAME_MASTER] += 1
-        out: list[Output] = [Transition(old, new, reason, self.fsm.priority)]
+        seen = self.fsm.master_address
+        master = "" if seen is None else str(seen)
+        out: list[Output] = [Transition(old, new, reason, self.fsm.priority, master)]
         ra = self.cfg.router_advertisements
         if new is fsm.State.MASTER:
             if self.cfg.garp_refresh > 0:

@@ -75,6 +75,10 @@ KEYS: dict[str, Key] = {
     "track_files": Key(Effect.IN_PLACE, "unchanged objects keep their verdict; files re-read"),
     "notify": Key(Effect.IN_PLACE, "used by the next transition"),
     "notify_timeout": Key(Effect.IN_PLACE, "used by the next transition"),
+    "on_master": Key(Effect.IN_PLACE, "used by the next transition"),
+    "on_backup": Key(Effect.IN_PLACE, "used by the next transition"),
+    "on_fault": Key(Effect.IN_PLACE, "used by the next transition"),
+    "on_stop": Key(Effect.IN_PLACE, "used by the next transition"),
 }
 
 

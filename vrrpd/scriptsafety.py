@@ -28,7 +28,7 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .config import Config
+from .config import HOOK_KEYS, Config
 
 # Linux capability numbers (linux/capability.h)
 CAP_SETGID = 6
@@ -107,17 +107,22 @@ def unsafe(facts: Sequence[PathFact], complete: bool = True) -> str | None:
     return None
 
 
+SCRIPT_KEYS = ("notify", *HOOK_KEYS)  # the argv keys of a virtual router and a sync group
+
+
 def programs(config: Config) -> Iterator[tuple[str, str]]:
     """(key, program) of every external command the configuration runs, keys as in
     configuration error lines (`virtual_router[0].track_scripts[1].command`)."""
     for i, vr in enumerate(config.virtual_routers):
-        if vr.notify:
-            yield f"virtual_router[{i}].notify", vr.notify[0]
+        for key in SCRIPT_KEYS:
+            if argv := getattr(vr, key):
+                yield f"virtual_router[{i}].{key}", argv[0]
         for k, script in enumerate(vr.track_scripts):
             yield f"virtual_router[{i}].track_scripts[{k}].command", script.command[0]
     for k, group in enumerate(config.sync_groups):
-        if group.notify:
-            yield f"sync_group[{k}].notify", group.notify[0]
+        for key in SCRIPT_KEYS:
+            if argv := getattr(group, key):
+                yield f"sync_group[{k}].{key}", argv[0]
 
 
 def refusal(source: str, key: str, program: str, reason: str) -> str:

@@ -54,6 +54,10 @@ CHANGES: dict[str, Any] = {
     "track_files": lambda p: {"track_files": [{"name": "f", "path": "/run/x", "weight": -1}]},
     "notify": lambda p: {"notify": ["/bin/true"]},
     "notify_timeout": lambda p: {"notify_timeout": 3},
+    "on_master": lambda p: {"on_master": ["/bin/true"]},
+    "on_backup": lambda p: {"on_backup": ["/bin/true"]},
+    "on_fault": lambda p: {"on_fault": ["/bin/true"]},
+    "on_stop": lambda p: {"on_stop": ["/bin/true"]},
 }
 IN_PLACE = sorted(k for k, v in KEYS.items() if v.effect is Effect.IN_PLACE)
 TESTED = [k for k in IN_PLACE if CHANGES[k] is not None]

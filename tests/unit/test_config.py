@@ -142,7 +142,8 @@ class TestProblems:
         assert problems(path) == [
             f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
             "advert_interval, auth_pass, checksum, garp_interval, garp_refresh, garp_repeat, "
-            "interface, name, notify, notify_timeout, preempt, preempt_delay, priority, "
+            "interface, name, notify, notify_timeout, on_backup, on_fault, on_master, on_stop, "
+            "preempt, preempt_delay, priority, "
             "router_advertisements, track_files, track_interfaces, track_scripts, "
             "unicast_peers, unicast_source, unicast_ttl_check, use_vmac, version, virtual_ips, "
             "vrid)"

@@ -34,7 +34,7 @@ from vrrpd.instance import (
     Updated,
     Warn,
 )
-from vrrpd.io.notify import group_job, instance_job
+from vrrpd.io.notify import group_jobs, instance_jobs
 from vrrpd.packet import Advertisement, ChecksumForm
 from vrrpd.receive import Accepted
 
@@ -379,18 +379,45 @@ def test_accept_mode_filter() -> None:
 
 def test_notify_jobs() -> None:
     c = cfg(notify=["/usr/bin/n", "-x"])
-    t = Transition(State.BACKUP, State.MASTER, Reason.MASTER_DOWN, 100)
-    job = instance_job(c, t)
-    assert job is not None
+    t = Transition(State.BACKUP, State.MASTER, Reason.MASTER_DOWN, 100, "192.0.2.1")
+    (job,) = instance_jobs(c, t)
     assert job.argv == ("/usr/bin/n", "-x", "INSTANCE", "gw", "MASTER", "100")
     assert job.env["VRRP_REASON"] == "master-down" and job.env["VRRP_FAMILY"] == "ipv4"
-    assert instance_job(cfg(), t) is None
+    assert job.env["VRRP_MASTER"] == "192.0.2.1"
+    assert instance_jobs(cfg(), t) == []
     shut = Transition(State.MASTER, State.INITIALIZE, Reason.SHUTDOWN, 100)
-    assert instance_job(c, shut) is None
+    assert instance_jobs(c, shut) == []
     g = SyncGroup("edge", ("a", "b"), ("/usr/bin/g",))
-    gj = group_job(g, State.FAULT)
-    assert gj is not None and gj.argv == ("/usr/bin/g", "GROUP", "edge", "FAULT")
-    assert group_job(SyncGroup("edge", ("a", "b")), State.MASTER) is None
+    (gj,) = group_jobs(g, State.FAULT)
+    assert gj.argv == ("/usr/bin/g", "GROUP", "edge", "FAULT")
+    assert group_jobs(SyncGroup("edge", ("a", "b")), State.MASTER) == []
+
+
+def test_hook_jobs_follow_notify_with_the_same_environment_and_no_arguments() -> None:
+    c = cfg(notify=["/usr/bin/n"], on_master=["/usr/bin/m", "up"], on_stop=["/usr/bin/s"])
+    t = Transition(State.BACKUP, State.MASTER, Reason.MASTER_DOWN, 100, "192.0.2.1")
+    notify, hook = instance_jobs(c, t)
+    assert notify.argv[0] == "/usr/bin/n" and hook.argv == ("/usr/bin/m", "up")
+    assert hook.env == notify.env and hook.timeout == notify.timeout == 10.0
+    unknown = Transition(State.INITIALIZE, State.BACKUP, Reason.STARTUP, 100)
+    assert [j.argv[0] for j in instance_jobs(c, unknown)] == ["/usr/bin/n"]
+    assert instance_jobs(c, unknown)[0].env["VRRP_MASTER"] == ""
+    shut = Transition(State.MASTER, State.INITIALIZE, Reason.SHUTDOWN, 100, "192.0.2.1")
+    (stop,) = instance_jobs(c, shut)
+    assert stop.argv == ("/usr/bin/s",) and stop.env["VRRP_STATE"] == "INITIALIZE"
+    g = SyncGroup("edge", ("a", "b"), on_stop=("/usr/bin/gs",))
+    (gs,) = group_jobs(g, State.INITIALIZE)
+    assert gs.argv == ("/usr/bin/gs",) and gs.env["VRRP_NAME"] == "edge"
+
+
+def test_transitions_carry_the_master_seen() -> None:
+    inst = started()
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    (up,) = [o for o in inst.timeout(deadline) if isinstance(o, Transition)]
+    assert up.new is State.MASTER and up.master == str(ME)  # ours
+    (down,) = [o for o in inst.advert(accepted(200), deadline + 0.5) if isinstance(o, Transition)]
+    assert down.new is State.BACKUP and down.master == str(PEER)  # the advert's source
 
 
 def test_packet_constants_come_from_one_place() -> None:

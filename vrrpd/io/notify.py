@@ -4,7 +4,9 @@ protocol (the state machine goes on while a script runs or hangs).
 A script gets keepalived-compatible arguments after its own (`INSTANCE name STATE priority`,
 or `GROUP name STATE` for a sync group) and the same facts as environment variables
 (VRRP_NAME, VRRP_STATE, VRRP_OLD_STATE, VRRP_REASON, VRRP_PRIORITY, VRRP_VRID, VRRP_IFACE,
-VRRP_FAMILY, VRRP_KIND). A script that outlives its timeout is killed with its process group.
+VRRP_FAMILY, VRRP_KIND, and VRRP_MASTER: the master's address as last seen, "" unknown). The
+per-state hooks (`on_master` ...) run the same way, without the arguments. A script that
+outlives its timeout is killed with its process group.
 Scripts run as `[daemon] script_user` with a fixed environment (`vrrpd.io.scripthost`).
 """
 
@@ -18,6 +20,7 @@ from subprocess import SubprocessError
 
 from ..config import SyncGroup, VirtualRouterConfig
 from ..fsm import State
+from ..hooks import commands
 from ..instance import Transition
 from .scripthost import Launcher, kill_group
 
@@ -37,38 +40,34 @@ class Job:
 GROUP_TIMEOUT = 10.0
 
 
-def instance_job(cfg: VirtualRouterConfig, t: Transition) -> Job | None:
-    """The notify script run for a virtual router's transition (None: none to run)."""
-    if not cfg.notify or t.new is State.INITIALIZE:
-        return None
-    return Job(
-        argv=(*cfg.notify, "INSTANCE", cfg.name, t.new.value, str(t.priority)),
-        env={
-            "VRRP_KIND": "INSTANCE",
-            "VRRP_NAME": cfg.name,
-            "VRRP_STATE": t.new.value,
-            "VRRP_OLD_STATE": t.old.value,
-            "VRRP_REASON": t.reason.value,
-            "VRRP_PRIORITY": str(t.priority),
-            "VRRP_VRID": str(cfg.vrid),
-            "VRRP_IFACE": cfg.interface,
-            "VRRP_FAMILY": f"ipv{cfg.family}",
-        },
-        timeout=float(cfg.notify_timeout),
-        what=f"{cfg.name} {t.new.value}",
-    )
+def instance_jobs(cfg: VirtualRouterConfig, t: Transition) -> list[Job]:
+    """The scripts run for a virtual router's transition, in order (`vrrpd.hooks`)."""
+    keepalived = ("INSTANCE", cfg.name, t.new.value, str(t.priority))
+    env = {
+        "VRRP_KIND": "INSTANCE",
+        "VRRP_NAME": cfg.name,
+        "VRRP_STATE": t.new.value,
+        "VRRP_OLD_STATE": t.old.value,
+        "VRRP_REASON": t.reason.value,
+        "VRRP_PRIORITY": str(t.priority),
+        "VRRP_VRID": str(cfg.vrid),
+        "VRRP_IFACE": cfg.interface,
+        "VRRP_FAMILY": f"ipv{cfg.family}",
+        "VRRP_MASTER": t.master,
+    }
+    return [
+        Job(argv, dict(env), float(cfg.notify_timeout), f"{cfg.name} {t.new.value}")
+        for argv in commands(cfg, t.new, keepalived)
+    ]
 
 
-def group_job(group: SyncGroup, state: State) -> Job | None:
-    """The notify script run when a sync group settles in `state` (None: none to run)."""
-    if not group.notify or state is State.INITIALIZE:
-        return None
-    return Job(
-        argv=(*group.notify, "GROUP", group.name, state.value),
-        env={"VRRP_KIND": "GROUP", "VRRP_NAME": group.name, "VRRP_STATE": state.value},
-        timeout=GROUP_TIMEOUT,
-        what=f"group {group.name} {state.value}",
-    )
+def group_jobs(group: SyncGroup, state: State) -> list[Job]:
+    """The scripts run when a sync group settles in `state` (INITIALIZE: vrrpd stops)."""
+    env = {"VRRP_KIND": "GROUP", "VRRP_NAME": group.name, "VRRP_STATE": state.value}
+    return [
+        Job(argv, dict(env), GROUP_TIMEOUT, f"group {group.name} {state.value}")
+        for argv in commands(group, state, ("GROUP", group.name, state.value))
+    ]
 
 
 STDERR_KEEP = 4096  # bytes of a script's stderr kept (the end: what it said last)
