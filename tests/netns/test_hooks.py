@@ -16,11 +16,18 @@ import pytest
 
 from netns_lab.lab import Lab, wait_for
 from tests.helpers import vr
-from tests.netns.test_operations import Events
+from tests.netns.test_operations import Events, start_doc
 
 pytestmark = pytest.mark.netns
 
 R1, R2 = "192.0.2.1", "192.0.2.2"
+
+
+def _script(lab: Lab) -> Path:
+    script = lab.workdir / "hook.sh"
+    script.write_text('#!/bin/sh\necho "$1 $VRRP_STATE master=$VRRP_MASTER" >> "$2"\n')
+    script.chmod(0o755)
+    return script
 
 
 def _hooks(script: Path, out: Path) -> dict[str, Any]:
@@ -47,9 +54,7 @@ def _wait_lines(path: Path, want: list[str]) -> None:
 
 
 def test_hooks_run_after_notify_with_the_masters_address(lab: Lab) -> None:
-    script = lab.workdir / "hook.sh"
-    script.write_text('#!/bin/sh\necho "$1 $VRRP_STATE master=$VRRP_MASTER" >> "$2"\n')
-    script.chmod(0o755)
+    script = _script(lab)
     out1, out2 = lab.workdir / "hooks-r1.out", lab.workdir / "hooks-r2.out"
     r1, r2 = lab.add_router("r1", f"{R1}/24"), lab.add_router("r2", f"{R2}/24")
     d1 = r1.start_vrrpd([vr(priority=150, **_hooks(script, out1))])
@@ -118,3 +123,27 @@ def test_hooks_run_after_notify_with_the_masters_address(lab: Lab) -> None:
         )
     finally:
         events.stop()
+
+
+def test_sync_group_hooks_run_once_the_group_settles_and_on_stop(lab: Lab) -> None:
+    script = _script(lab)
+    out = lab.workdir / "group.out"
+    r1 = lab.add_router("r1", f"{R1}/24")
+    group = {"name": "edge", "members": ["gw", "gw2"]} | {
+        key: [str(script), label, str(out)]
+        for key, label in [("on_master", "gmaster"), ("on_backup", "gbackup"), ("on_stop", "gstop")]
+    }
+    d1 = start_doc(
+        r1,
+        [
+            vr(priority=150),
+            vr(name="gw2", vrid=52, priority=150, virtual_ips=["192.0.2.253/24"]),
+        ],
+        sync_groups=[group],
+    )
+    d1.wait_states({"gw": "MASTER", "gw2": "MASTER"}, timeout=15)
+    _wait_lines(out, ["gbackup BACKUP master=", "gmaster MASTER master="])
+    assert d1.stop() == 0
+    _wait_lines(
+        out, ["gbackup BACKUP master=", "gmaster MASTER master=", "gstop INITIALIZE master="]
+    )
