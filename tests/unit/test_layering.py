@@ -29,6 +29,7 @@ PURE = (
     "privilege",
     "linkfollow",
     "leftovers",
+    "hooks",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
