@@ -131,6 +131,7 @@ class VirtualRouterConfig:
     router_advertisements: bool = False  # IPv6: send ND Router Advertisements while Master
     garp_interval: Fraction = Fraction(0)  # seconds between repeats of the GARP / NA burst
     garp_refresh: Fraction = Fraction(0)  # seconds between re-announcements as Master; 0 = off
+    garp_delay: Fraction = Fraction(0)  # seconds after becoming Master to a second burst; 0 = off
     link_local_derived: bool = False  # IPv6: virtual_ips[0] was derived from the virtual MAC
     track_interfaces: tuple[TrackInterface, ...] = ()
     track_scripts: tuple[TrackScript, ...] = ()
@@ -486,6 +487,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     garp_repeat = t.get("garp_repeat", 5, _int_range(0, 100))
     garp_interval = t.get("garp_interval", 0, _number_range(0, 10))
     garp_refresh = t.get("garp_refresh", 0, _garp_refresh_range)
+    garp_delay = t.get("garp_delay", 0, _number_range(0, 3600))
     accept_mode = t.get("accept_mode", True, _is_bool)
     router_ads = t.get("router_advertisements", False, _is_bool)
     use_vmac = t.get("use_vmac", False, _is_bool)
@@ -530,6 +532,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
 
     garp_interval_ms = millis("garp_interval", garp_interval, "0..10 seconds")
     garp_refresh_ms = millis("garp_refresh", garp_refresh, "0 (off) or 1..86400 seconds")
+    garp_delay_ms = millis("garp_delay", garp_delay, "0 (off) or 0.001..3600 seconds")
 
     auth_pass = b""
     if auth_raw is not None:
@@ -640,6 +643,7 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         router_advertisements=bool(router_ads),
         garp_interval=Fraction(garp_interval_ms or 0, 1000),
         garp_refresh=Fraction(garp_refresh_ms or 0, 1000),
+        garp_delay=Fraction(garp_delay_ms or 0, 1000),
         link_local_derived=link_local_derived,
         track_interfaces=tracking[0],
         track_scripts=tracking[1],

@@ -83,6 +83,14 @@ class Refresh:
 
 
 @dataclass(frozen=True, slots=True)
+class AnnounceLater:
+    """One more burst `delay` seconds from now if still master (keepalived's
+    garp_master_delay); cancelled by StopAnnouncing."""
+
+    delay: Fraction
+
+
+@dataclass(frozen=True, slots=True)
 class RouterAds:
     """IPv6 Router Advertisements: on starts them; off stops them and sends lifetime 0."""
 
@@ -169,6 +177,7 @@ Output = (
     | Announce
     | StopAnnouncing
     | Refresh
+    | AnnounceLater
     | RouterAds
     | HandOver
     | Rebuild
@@ -712,6 +721,8 @@ class Instance:
         out: list[Output] = [Transition(old, new, reason, self.fsm.priority, master)]
         ra = self.cfg.router_advertisements
         if new is fsm.State.MASTER:
+            if self.cfg.garp_delay > 0:
+                out.append(AnnounceLater(self.cfg.garp_delay))
             if self.cfg.garp_refresh > 0:
                 out.append(Refresh(self.cfg.garp_refresh))
             if ra:

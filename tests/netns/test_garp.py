@@ -1,5 +1,6 @@
 """Gratuitous ARP on the wire: garp_repeat frames per takeover spaced by garp_interval,
-garp_refresh while master, and a re-announcement at once when a split brain heals.
+a second burst after garp_delay, garp_refresh while master, and a re-announcement at once
+when a split brain heals.
 
 Only lower bounds on spacing are tight (a frame must not come early); upper bounds are
 generous, for a loaded 2-core machine.
@@ -54,6 +55,20 @@ def test_garp_refresh_while_master(lab: Lab) -> None:
     assert (ts[-1] - ts[0]) / len(gaps) >= 0.8, f"garp_refresh = 1 s, gaps {gaps}"
     assert d1.router("gw")["state"] == "MASTER"
     assert d1.counters("gw")["became_master"] == 1  # refreshes, not new takeovers
+
+
+def test_garp_delay_sends_a_second_burst(lab: Lab) -> None:
+    # keepalived's garp_master_delay: garp_repeat frames at once, as many again 1 s later.
+    r1, cap, d1 = _master_captured(lab, garp_repeat=2, garp_delay=1)
+    cap.wait_packets(lambda p: bool(wire.garps([p], VIP_ADDR, r1.mac)), 4, 10, "4 GARPs")
+    # No third burst: wait 15 adverts more (1.5 s at 0.1 s) after the second.
+    sent = d1.counters("gw")["adverts_sent"]
+    d1.wait_counter("gw", "adverts_sent", sent + 15, timeout=15)
+    ts = wire.times(wire.garps(cap.stop(), VIP_ADDR, r1.mac))
+    assert len(ts) == 4, f"garp_repeat = 2 twice, got {len(ts)} gratuitous ARPs: {ts}"
+    assert ts[1] - ts[0] < 0.5 and ts[3] - ts[2] < 0.5, f"two bursts expected: {ts}"
+    assert 0.9 <= ts[2] - ts[0] <= 4.0, f"garp_delay = 1 s, second burst after {ts[2] - ts[0]}"
+    assert d1.counters("gw")["became_master"] == 1
 
 
 def _split_brain(lab: Lab) -> tuple[Node, Node, Node, Vrrpd, Vrrpd]:

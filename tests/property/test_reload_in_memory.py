@@ -47,6 +47,7 @@ CHANGES: dict[str, Any] = {
     "garp_repeat": lambda p: {"garp_repeat": 2},
     "garp_interval": lambda p: {"garp_interval": 0.5},
     "garp_refresh": lambda p: {"garp_refresh": 5},
+    "garp_delay": lambda p: {"garp_delay": 5},
     "track_interfaces": lambda p: {"track_interfaces": [{"interface": "up1", "weight": -5}]},
     "track_scripts": lambda p: {
         "track_scripts": [{"name": "chk", "command": ["/bin/true"], "weight": -5}]

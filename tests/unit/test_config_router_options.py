@@ -192,6 +192,28 @@ class TestGarpTimers:
     def test_refresh_bad(self, tmp_path: Path, value: str, message: str) -> None:
         assert bad(tmp_path, garp_refresh=value) == [f"virtual_router[0].garp_refresh: {message}"]
 
+    @pytest.mark.parametrize(
+        ("text", "value"),
+        [("0", Fraction(0)), ("0.5", Fraction(1, 2)), ("5", Fraction(5)), ("3600", Fraction(3600))],
+    )
+    def test_delay_valid(self, tmp_path: Path, text: str, value: Fraction) -> None:
+        assert router(tmp_path).garp_delay == Fraction(0)  # off unless asked (keepalived: 5)
+        vr = router(tmp_path, garp_delay=text)
+        assert vr.garp_delay == value
+        assert isinstance(vr.garp_delay, Fraction)
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("-1", "must be a number of seconds 0..3600, got -1"),
+            ("3601", "must be a number of seconds 0..3600, got 3601"),
+            ("true", "must be a number of seconds 0..3600, got true"),
+            ("0.0001", "must be 0 (off) or 0.001..3600 seconds in steps of 0.001, got 0.0001"),
+        ],
+    )
+    def test_delay_bad(self, tmp_path: Path, value: str, message: str) -> None:
+        assert bad(tmp_path, garp_delay=value) == [f"virtual_router[0].garp_delay: {message}"]
+
 
 class TestUnicast:
     def test_ipv4_peers(self, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ SECONDS = [
     ("preempt_delay", "must be a number of seconds 0..3600"),
     ("garp_interval", "must be a number of seconds 0..10"),
     ("garp_refresh", "must be 0 (off) or a number of seconds 1..86400"),
+    ("garp_delay", "must be a number of seconds 0..3600"),
     ("notify_timeout", "must be a number of seconds 0.1..3600"),
 ]
 

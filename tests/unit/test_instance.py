@@ -126,6 +126,20 @@ def inst_hand_over(inst: Instance) -> Any:
     return HandOver(PEER, inst.cfg.virtual_ips)
 
 
+def test_second_burst_only_when_garp_delay_is_set() -> None:
+    from vrrpd.instance import AnnounceLater
+
+    for delay, want in ((5, [AnnounceLater(Fraction(5))]), (0, [])):
+        inst = started(garp_delay=delay)
+        deadline = inst.next_deadline()
+        assert deadline is not None
+        outs = inst.timeout(deadline)
+        assert [o for o in outs if isinstance(o, AnnounceLater)] == want
+        # After the first burst: the second is for the transition, not for every advert.
+        assert Announce(inst.cfg.virtual_ips) in outs
+        assert outs.index(Announce(inst.cfg.virtual_ips)) < len(outs)
+
+
 def test_refresh_starts_with_the_configured_period_on_becoming_master() -> None:
     inst = started(garp_refresh=2)
     deadline = inst.next_deadline()

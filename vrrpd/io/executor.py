@@ -27,6 +27,7 @@ from ..groups import GroupSettled
 from ..instance import (
     AddAddresses,
     Announce,
+    AnnounceLater,
     DelAddresses,
     HandOver,
     Instance,
@@ -103,6 +104,7 @@ class Executor:
         self.worker: asyncio.Task[None] | None = None
         self._announcing: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
+        self._announcing_later: asyncio.Task[None] | None = None
         self._advertising_router: asyncio.Task[None] | None = None
 
     @property
@@ -130,7 +132,8 @@ class Executor:
         """Finish what is queued, then stop every task."""
         await self.settle()
         self.running = False
-        for task in (self._announcing, self._refreshing, self._advertising_router):
+        tasks = (self._announcing, self._refreshing, self._announcing_later)
+        for task in (*tasks, self._advertising_router):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -181,6 +184,11 @@ class Executor:
                 self._stop_announcing()
             case Refresh(interval):
                 self._refresh(interval)
+            case AnnounceLater(delay):
+                self._cancel("_announcing_later")
+                self._announcing_later = asyncio.get_running_loop().create_task(
+                    self._announce_after(delay)
+                )
             case RouterAds(on):
                 self._router_ads(on)
             case HandOver(winner, vips):
@@ -307,12 +315,16 @@ class Executor:
 
     async def _refresh_every(self, interval: Fraction) -> None:
         while True:
-            await asyncio.sleep(float(interval))
-            self.announce(self.frames.announcements(self.inst.cfg.virtual_ips))
+            await self._announce_after(interval)
+
+    async def _announce_after(self, delay: Fraction) -> None:
+        await asyncio.sleep(float(delay))
+        self.announce(self.frames.announcements(self.inst.cfg.virtual_ips))
 
     def _stop_announcing(self) -> None:
         self._cancel("_announcing")
         self._cancel("_refreshing")
+        self._cancel("_announcing_later")
 
     def _cancel(self, attr: str) -> None:
         task: asyncio.Task[None] | None = getattr(self, attr)
