@@ -898,6 +898,10 @@ class Daemon:
             for name in (*plan.names(A.REMOVE), *plan.names(A.RESTART)):
                 await self._remove(self.execs[name])
                 done.append(f"{name} stopped")
+            for group in self.config.sync_groups:
+                if group.name in plan.groups_removed:  # a removed group stops: on_stop
+                    for job in group_jobs(group, fsm.State.INITIALIZE):
+                        self.notify_runner.submit(job)
             self.config = new
             for name in plan.names(A.UPDATE):
                 await self._update(self.execs[name], new_by_name[name])

@@ -115,6 +115,7 @@ class Plan:
 
     actions: dict[str, Action]
     daemon_changed: tuple[str, ...] = ()  # [daemon] keys that differ
+    groups_removed: tuple[str, ...] = ()  # sync groups the new file no longer has: on_stop
 
     def names(self, action: Action) -> tuple[str, ...]:
         return tuple(n for n, a in self.actions.items() if a is action)
@@ -137,7 +138,9 @@ def plan(old: Config, new: Config) -> Plan:
         for f in fields(old.daemon)
         if getattr(old.daemon, f.name) != getattr(new.daemon, f.name)
     )
-    return Plan(actions, daemon_changed)
+    kept = {g.name for g in new.sync_groups}
+    removed = tuple(g.name for g in old.sync_groups if g.name not in kept)
+    return Plan(actions, daemon_changed, removed)
 
 
 def refused(old: Config, new: Config, source: str) -> list[str]:

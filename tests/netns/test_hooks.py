@@ -1,4 +1,5 @@
-"""Per-state hooks (on_master, on_backup, on_stop) and VRRP_MASTER, on real vrrpd processes.
+"""Per-state hooks (on_master, on_backup, on_fault, on_stop) and VRRP_MASTER, on real vrrpd
+processes.
 
 Two routers; each script appends `LABEL STATE master=VRRP_MASTER` to its router's file. A
 failover and a preemption back show which hooks ran, after notify, with the master's address
@@ -9,14 +10,16 @@ event and `vrrpctl status` carry the same address. Scripts live in the lab's dir
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from netns_lab.lab import Lab, wait_for
+from netns_lab.toml_out import dumps
 from tests.helpers import vr
-from tests.netns.test_operations import Events, start_doc
+from tests.netns.test_operations import Events, ctl_ok, start_doc
 
 pytestmark = pytest.mark.netns
 
@@ -146,4 +149,58 @@ def test_sync_group_hooks_run_once_the_group_settles_and_on_stop(lab: Lab) -> No
     assert d1.stop() == 0
     _wait_lines(
         out, ["gbackup BACKUP master=", "gmaster MASTER master=", "gstop INITIALIZE master="]
+    )
+
+
+def test_a_sync_group_removed_by_reload_runs_on_stop(lab: Lab) -> None:
+    script = _script(lab)
+    out = lab.workdir / "group.out"
+    r1 = lab.add_router("r1", f"{R1}/24")
+    routers = [
+        vr(priority=150),
+        vr(name="gw2", vrid=52, priority=150, virtual_ips=["192.0.2.253/24"]),
+    ]
+    group = {"name": "edge", "members": ["gw", "gw2"]} | {
+        key: [str(script), label, str(out)]
+        for key, label in [("on_master", "gmaster"), ("on_stop", "gstop")]
+    }
+    d1 = start_doc(r1, routers, sync_groups=[group])
+    d1.wait_states({"gw": "MASTER", "gw2": "MASTER"}, timeout=15)
+    _wait_lines(out, ["gmaster MASTER master="])
+    doc = tomllib.loads(d1.config_path.read_text())
+    del doc["sync_group"]
+    d1.config_path.write_text(dumps(doc))
+    ctl_ok(d1, "reload")
+    _wait_lines(out, ["gmaster MASTER master=", "gstop INITIALIZE master="])
+    # The routers themselves ran on, untouched: the group went, not its members.
+    assert {r["name"]: r["state"] for r in d1.status()} == {"gw": "MASTER", "gw2": "MASTER"}
+    assert d1.stop() == 0
+    assert _lines(out) == ["gmaster MASTER master=", "gstop INITIALIZE master="]  # once
+
+
+def test_on_fault_runs_when_the_interface_goes_down(lab: Lab) -> None:
+    script = _script(lab)
+    out = lab.workdir / "r1.out"
+    r1 = lab.add_router("r1", f"{R1}/24")
+    hooks = {
+        key: [str(script), label, str(out)]
+        for key, label in [("on_master", "master"), ("on_fault", "fault"), ("on_backup", "backup")]
+    }
+    d1 = r1.start_vrrpd([vr(priority=150, **hooks)])
+    d1.wait_state("gw", "MASTER", timeout=10)
+    _wait_lines(out, ["backup BACKUP master=", f"master MASTER master={R1}"])
+    r1.link_set(False)
+    d1.wait_state("gw", "FAULT", timeout=10)
+    _wait_lines(out, ["backup BACKUP master=", f"master MASTER master={R1}", "fault FAULT master="])
+    r1.link_set(True)
+    d1.wait_state("gw", "MASTER", timeout=15)
+    _wait_lines(
+        out,
+        [
+            "backup BACKUP master=",
+            f"master MASTER master={R1}",
+            "fault FAULT master=",
+            "backup BACKUP master=",
+            f"master MASTER master={R1}",
+        ],
     )

@@ -97,6 +97,27 @@ def test_plan_sorts_every_router() -> None:
     assert p.daemon_changed == ()
 
 
+def test_a_sync_group_the_new_file_drops_is_stopped() -> None:
+    four = [vr(n, vrid=i, virtual_ips=[f"192.0.2.{i}/24"]) for i, n in enumerate("abcd", 1)]
+    old = parse(
+        {
+            "virtual_router": four,
+            "sync_group": [
+                {"name": "g1", "members": ["a", "b"]},
+                {"name": "g2", "members": ["c", "d"]},
+            ],
+        },
+        "t.toml",
+    )
+    new = parse(
+        {"virtual_router": four, "sync_group": [{"name": "g2", "members": ["b", "c", "d"]}]},
+        "t.toml",
+    )
+    assert plan(old, new).groups_removed == ("g1",)  # g2 changed its members: kept
+    assert plan(new, new).groups_removed == ()
+    assert plan(old, doc(*four)).groups_removed == ("g1", "g2")
+
+
 def test_daemon_keys() -> None:
     old = doc(vr())
     new = doc(vr(), daemon={"metrics_listen": "127.0.0.1:9650"})
