@@ -120,6 +120,15 @@ class RouterStatus:
     vmac: str | None
     unicast_peers: tuple[str, ...]
     accept_mode: bool
+    # RFC 8347 (ietf-vrrp) operational leaves; times are ISO 8601 UTC, null when not yet.
+    is_owner: bool  # priority 255 (is-owner)
+    master_down_interval: float  # seconds, from the master's interval (master-down-interval)
+    skew_time: float  # seconds (skew-time)
+    last_adv_source: str | None  # source of the last advertisement accepted (last-adv-source)
+    new_master_reason: str  # why it last became master (new-master-reason; see NEW_MASTER_REASON)
+    up_since: str | None  # when it left Initialize (up-datetime)
+    last_transition: str | None  # when it entered its current state
+    master_since: str | None  # last_transition while MASTER, else null
     counters: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import gc
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -974,9 +975,11 @@ class Daemon:
     # -- control -------------------------------------------------------------------------------
 
     def status(self) -> list[RouterStatus]:
-        now = self.now()
+        now, wall = self.now(), time.time()
         return [
-            ex.inst.status(now, ex.channel.counters, None if ex.vmac is None else ex.vmac.name)
+            ex.inst.status(
+                now, ex.channel.counters, None if ex.vmac is None else ex.vmac.name, wall
+            )
             for ex in self.execs.values()
         ]
 

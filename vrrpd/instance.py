@@ -14,6 +14,7 @@ Like `fsm`, this module never reads a clock, sleeps, opens a socket or logs.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import errno
 import shlex
@@ -196,6 +197,30 @@ REPORT_ONLY = (PriorityChanged, TrackingChanged, Warn, Updated, OtherMaster)
 REPORTS = (Transition, *REPORT_ONLY)
 
 
+# RFC 8347's new-master-reason for vrrpd's reasons for becoming master.
+NEW_MASTER_REASON: dict[fsm.Reason, str] = {
+    fsm.Reason.STARTUP: "priority",
+    fsm.Reason.OWNER: "priority",
+    fsm.Reason.FAULT_CLEARED: "priority",  # an owner back from FAULT
+    fsm.Reason.RELOAD: "priority",
+    fsm.Reason.MASTER_DOWN: "no-response",
+    fsm.Reason.PRIORITY_0: "no-response",
+    fsm.Reason.PREEMPTED: "preempted",
+    fsm.Reason.TAKEOVER: "preempted",
+}
+
+
+def new_master_reason(reason: fsm.Reason | None) -> str:
+    """ietf-vrrp's new-master-reason: "not-master" until the router first becomes master,
+    then why it last did (it keeps that reason as backup, like the RFC 8347 leaf)."""
+    return "not-master" if reason is None else NEW_MASTER_REASON.get(reason, "priority")
+
+
+def iso_utc(t: float) -> str:
+    """Seconds since the epoch as ISO 8601 UTC with milliseconds."""
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).isoformat(timespec="milliseconds")
+
+
 class Refused(Exception):
     """An operator request that cannot be carried out; str() is one line."""
 
@@ -317,6 +342,8 @@ class Instance:
         self.counters = zero_counters()
         self.transitions = 0
         self.state_since = 0.0
+        self.up_since: float | None = None  # when it left Initialize (loop time)
+        self.master_reason: fsm.Reason | None = None  # why it last became master
         self.started = False
         self._warned: set[tuple[str, str]] = set()
         self._last_advert: Accepted | None = None  # the verdict `advert` last saw
@@ -654,9 +681,17 @@ class Instance:
     # -- reporting -------------------------------------------------------------------------
 
     def status(
-        self, now: float, channel_counters: Mapping[Counter, int], vmac: str | None
+        self, now: float, channel_counters: Mapping[Counter, int], vmac: str | None, wall: float
     ) -> RouterStatus:
+        """The record `vrrpctl status` shows; `now` is loop time, `wall` the clock's time at
+        `now` (seconds since the epoch), for the leaves that are dates."""
         f, cfg = self.fsm, self.cfg
+
+        def date(t: float | None) -> str | None:
+            return None if t is None else iso_utc(wall - (now - t))
+
+        changed = date(self.state_since) if self.transitions else None
+        last = self._last_advert
         counters = {str(k): v for k, v in self.counters.items()}
         for key in CHANNEL_COUNTERS:
             # The channel's discards (no configured VRID in the packet) add to the router's.
@@ -686,6 +721,14 @@ class Instance:
             vmac=vmac,
             unicast_peers=tuple(str(p) for p in cfg.unicast_peers),
             accept_mode=cfg.accept_mode,
+            is_owner=f.params.owner,
+            master_down_interval=float(f.master_down_interval),
+            skew_time=float(f.skew_time),
+            last_adv_source=None if last is None else str(last.src),
+            new_master_reason=new_master_reason(self.master_reason),
+            up_since=date(self.up_since),
+            last_transition=changed,
+            master_since=changed if f.state is fsm.State.MASTER else None,
             counters=counters,
         )
 
@@ -714,8 +757,11 @@ class Instance:
         # event stream do not show yet.
         self.transitions += 1
         self.state_since = now
+        if old is fsm.State.INITIALIZE and self.up_since is None:
+            self.up_since = now
         if new is fsm.State.MASTER:
             self.counters[Counter.BECAME_MASTER] += 1
+            self.master_reason = reason
         seen = self.fsm.master_address
         master = "" if seen is None else str(seen)
         out: list[Output] = [Transition(old, new, reason, self.fsm.priority, master)]

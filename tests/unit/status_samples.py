@@ -33,6 +33,14 @@ def record(**changes: Any) -> RouterStatus:
         vmac=None,
         unicast_peers=(),
         accept_mode=False,
+        is_owner=False,
+        master_down_interval=3.414,
+        skew_time=0.414,
+        last_adv_source=None,
+        new_master_reason="no-response",
+        up_since="2026-12-02T13:00:00.000+00:00",
+        last_transition="2026-12-02T13:00:03.500+00:00",
+        master_since="2026-12-02T13:00:03.500+00:00",
         counters={str(k): v for k, v in zero_counters().items()},
     )
     return dataclasses.replace(base, **changes)

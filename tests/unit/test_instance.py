@@ -240,7 +240,7 @@ def test_a_lower_priority_master_is_counted_and_reported_at_most_every_10_s() ->
     later = inst.advert(accepted(100, src=OTHER), t + 10.2)
     assert [o for o in later if isinstance(o, OtherMaster)] == [OtherMaster(OTHER, 100, 200, 9)]
     assert inst.counters[Counter.LOWER_PRIORITY_MASTER] == 11
-    assert inst.status(t + 11, {}, None).counters["lower_priority_master"] == 11
+    assert inst.status(t + 11, {}, None, 0.0).counters["lower_priority_master"] == 11
     assert inst.state is State.MASTER
 
 
@@ -287,10 +287,45 @@ def test_a_send_error_is_expected_only_from_a_link_known_down() -> None:
 def test_status_adds_the_channel_discards() -> None:
     inst = started(now=5.0)
     inst.discarded("vrid")  # cannot normally happen, but it adds
-    status = inst.status(7.5, {Counter.DISCARD_VRID: 3}, None)
+    status = inst.status(7.5, {Counter.DISCARD_VRID: 3}, None, 0.0)
     assert status.counters["discard_vrid"] == 4
     assert status.state == "BACKUP" and status.time_in_state == 2.5
     assert status.virtual_ips == ("192.0.2.254/24",) and status.primary == "192.0.2.1"
+
+
+def test_status_has_the_ietf_vrrp_leaves() -> None:
+    wall = 1_800_000_000.0  # 2027-01-15T08:00:00Z at loop time 100
+    inst = started(now=10.0, priority=100)
+    s = inst.status(10.0, {}, None, wall - 90)
+    assert (s.new_master_reason, s.master_since, s.last_adv_source) == ("not-master", None, None)
+    assert s.up_since == s.last_transition == "2027-01-15T07:58:30.000+00:00"
+    assert (s.is_owner, s.master_down_interval, s.skew_time) == (False, 3.609375, 0.609375)  # exact
+    inst.advert(accepted(150), 11.0)
+    inst.advert(accepted(150), 11.5)  # the steady state (the same verdict) counts too
+    assert inst.status(12.0, {}, None, wall).last_adv_source == str(PEER)
+    inst.timeout(11.5 + 3.609375)  # the master went silent
+    s = inst.status(100.0, {}, None, wall)
+    assert (s.state, s.new_master_reason) == ("MASTER", "no-response")
+    assert s.master_since == s.last_transition == "2027-01-15T07:58:35.109+00:00"
+    assert s.up_since == "2027-01-15T07:58:30.000+00:00"  # unchanged by later transitions
+    inst.advert(accepted(200), 101.0)  # preempted by a better one: backup, reason kept
+    s = inst.status(101.0, {}, None, wall + 1)
+    assert (s.state, s.new_master_reason, s.master_since) == ("BACKUP", "no-response", None)
+    assert s.last_transition == "2027-01-15T08:00:01.000+00:00"
+    owner = started(now=0.0, priority=255)
+    s = owner.status(1.0, {}, None, wall)
+    assert (s.is_owner, s.state, s.new_master_reason) == (True, "MASTER", "priority")
+
+
+def test_every_reason_for_becoming_master_has_an_ietf_name() -> None:
+    from vrrpd.instance import NEW_MASTER_REASON, new_master_reason
+
+    ietf = {"priority", "preempted", "no-response"}
+    for reason in Reason:
+        if reason in (Reason.HIGHER_PRIORITY, Reason.SHUTDOWN, Reason.FAULT, Reason.STEP_DOWN):
+            continue  # never a reason to become master
+        assert NEW_MASTER_REASON[reason] in ietf, reason
+    assert new_master_reason(None) == "not-master"
 
 
 # --- tracking and overrides ------------------------------------------------------------------

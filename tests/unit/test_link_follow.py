@@ -151,7 +151,7 @@ def test_master_goes_to_fault_and_holds_it_until_reopened() -> None:
         "base 100 = 100; FAULT: interface eth0 deleted (index 3)",
     )
     assert inst.state is State.FAULT
-    status = inst.status(t + 4, {}, None)
+    status = inst.status(t + 4, {}, None, 0.0)
     assert status.fault_reasons == ("interface eth0 deleted (index 3)",)
     assert "FAULT: interface eth0 deleted (index 3)" in inst.explain()
 
@@ -166,7 +166,7 @@ def test_reopened_rebuilds_frames_and_checks_before_leaving_fault() -> None:
     left = [o for o in out if isinstance(o, Transition)]
     assert left == [Transition(State.FAULT, State.BACKUP, Reason.FAULT_CLEARED, 100)]
     assert inst.primary == moved == inst.src == inst.fsm.primary
-    assert inst.status(t + 2, {}, None).fault_reasons == ()
+    assert inst.status(t + 2, {}, None, 0.0).fault_reasons == ()
 
 
 def test_reopened_while_the_link_is_still_down_stays_in_fault() -> None:
