@@ -223,13 +223,52 @@ def vrrpctl_parser() -> argparse.ArgumentParser:
     for cmd in Command:
         text, add_arguments = SUBCOMMANDS[cmd]
         add_arguments(sub.add_parser(cmd.value, help=text))
+    # Local, not a control command: no socket, no daemon.
+    ka = sub.add_parser(
+        IMPORT_KEEPALIVED,
+        help="print keepalived.conf FILE as vrrpd TOML; differences on stderr "
+        "(exit 0 faithful, 1 unreadable, 2 something differs)",
+    )
+    ka.add_argument("file", metavar="FILE", help="keepalived.conf (includes are followed)")
+    ka.add_argument(
+        "--config-id", help="keepalived's -i ID: resolves @ID / @^ID conditional lines"
+    )
     return p
+
+
+IMPORT_KEEPALIVED = "import-keepalived"
+IMPORT_DIFFERS = 2  # exit status: TOML written, but something was changed or dropped
+
+
+def import_keepalived(path: str, config_id: str | None) -> int:
+    """`vrrpctl import-keepalived FILE`: TOML on stdout, one line per difference on stderr."""
+    import shutil
+
+    from netns_lab.toml_out import dumps  # TODO(lead): move toml_out into vrrpd
+
+    from . import kaconf, kaimport
+    from .scriptsafety import SCRIPT_PATH
+
+    try:
+        parsed = kaconf.load(path, config_id)
+    except kaconf.KaSyntaxError as e:
+        return _die([f"vrrpctl: {e}"])
+    result = kaimport.convert(parsed, lambda prog: shutil.which(prog, path=SCRIPT_PATH))
+    if not result.doc["virtual_router"]:
+        result.report.append(f"{path}: no vrrp_instance vrrpd can run")
+    sys.stdout.write(kaimport.header(path, result.report) + dumps(result.doc))
+    sys.stdout.flush()
+    for line in result.report:
+        print(line, file=sys.stderr)
+    return 0 if result.faithful else IMPORT_DIFFERS
 
 
 def vrrpctl_main(argv: list[str] | None = None) -> int:
     from .io.control import ControlError
 
     args = vrrpctl_parser().parse_args(argv)
+    if args.command == IMPORT_KEEPALIVED:
+        return import_keepalived(args.file, args.config_id)
     try:
         _run(Command(args.command), args)
     except ControlError as e:
