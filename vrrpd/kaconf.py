@@ -113,6 +113,10 @@ def _decomment(line: str, where: Where) -> tuple[str, bool]:
         c = line[i]
         if c == '"':
             quote = not quote
+        elif c == "\\" and quote and i + 1 < len(line):
+            out.append(line[i : i + 2])  # an escaped character inside quotes stays as it is
+            i += 2
+            continue
         elif c == "\\" and not quote:
             if i + 1 == len(line):
                 return "".join(out).strip(), True
@@ -141,7 +145,9 @@ def _words(text: str) -> Iterator[tuple[Word, int]]:
             i += 1
             continue
         if text[i] == '"':
-            end = text.index('"', i + 1)  # _decomment checked the quotes pair up
+            end = i + 1
+            while text[end] != '"':  # _decomment checked that the quotes pair up
+                end += 2 if text[end] == "\\" else 1
             yield Word(text[i + 1 : end], quoted=True), end + 1
             i = end + 1
             continue

@@ -96,20 +96,22 @@ def _plain(d: Decimal) -> int | float:
     return int(d) if d == d.to_integral_value() else float(d)
 
 
-def split_command(text: str) -> list[str]:
-    """keepalived's split of a script command: on spaces, quotes and backslashes honoured, no
-    shell. A single quoted word holding spaces (`script "/bin/x 'a b'"`) is split again,
-    as keepalived does."""
+def _split(text: str) -> list[str]:
     try:
-        argv = shlex.split(text, posix=True)
-    except ValueError:
-        argv = text.split()
-    if len(argv) == 1 and argv[0] != text and " " in argv[0].strip():
-        try:
-            return shlex.split(argv[0], posix=True)
-        except ValueError:
-            return argv[0].split()
-    return argv
+        return shlex.split(text, posix=True)
+    except ValueError:  # an unbalanced quote inside: split on spaces
+        return text.split()
+
+
+def split_command(text: str) -> tuple[list[str], list[str]]:
+    """keepalived's reading of a script line (the text after `script` / `notify_*`): the
+    first word, quotes and backslashes honoured, is the command, split again the same way
+    into the argument list (no shell); the other words are returned second (keepalived takes
+    them as user and group for notify scripts, and ignores them after `script`)."""
+    words = _split(text)
+    if not words:
+        return [], []
+    return _split(words[0]), words[1:]
 
 
 def _looks_like_shell(argv: list[str]) -> bool:
@@ -228,7 +230,13 @@ class _Converter:
         """A script command as an argv vrrpd accepts (absolute program), or None."""
         if self.first_script is None:
             self.first_script = where
-        argv = split_command(text)
+        argv, rest = split_command(text)
+        if rest and what.endswith("script"):
+            self.say(where, f"{what}: {' '.join(rest)} ignored (keepalived takes the first "
+                     "word only: quote the whole command)")
+        elif rest:
+            self.say(where, f"{what}: user {' '.join(rest)} ignored (vrrpd runs every "
+                     "script as [daemon] script_user)")
         if not argv:
             self.say(where, f"{what}: ignored (empty command)")
             return None
@@ -1122,7 +1130,7 @@ class _Converter:
                 entry["timeout"] = _plain(min(timeout, Decimal(3600)))
                 entry["rise"] = sc.rise
                 entry["fall"] = sc.fall
-                self.initial_state_note(t, sc, base)
+                self.initial_state_note(t, sc)
                 scripts.append(entry)
         if shift:
             total = base + shift
@@ -1144,24 +1152,25 @@ class _Converter:
         if files:
             vr["track_files"] = files
 
-    def initial_state_note(self, t: _Track, sc: _Script, base: int) -> None:
-        """keepalived's script state before its first result vs vrrpd's (no verdict: the
-        weight does not apply, an unweighted script holds FAULT)."""
-        w = t.weight * (-1 if t.reverse else 1)
+    def initial_state_note(self, t: _Track, sc: _Script) -> None:
+        """keepalived's script state before its first result against vrrpd's: no verdict
+        yet applies no weight (so the base, which holds the up-term of a positive weight,
+        counts as up) and holds FAULT for an unweighted script."""
         if t.weight == 0:
             if sc.init_fail and sc.rise > 1:
                 self.say(t.where, f"track_script {t.name}: init_fail with rise {sc.rise}: "
                          "keepalived leaves FAULT after rise successes, vrrpd after the "
                          "first one")
             return
-        if sc.init_fail:
-            self.say(t.where, f"track_script {t.name}: init_fail: keepalived starts with the "
-                     f"script failed (priority {base + min(w, 0) if t.weight < 0 else base}); "
-                     "vrrpd applies no weight until the first result")
-        elif t.weight > 0:
-            self.say(t.where, f"track_script {t.name}: until the first result keepalived "
-                     f"counts neither way (priority {base}); vrrpd counts the script as up "
-                     f"(priority {base + w}) until it first fails")
+        term = t.weight * (-1 if t.reverse else 1)
+        up = term if t.weight > 0 else 0
+        down = term if t.weight < 0 else 0
+        if sc.init_fail and up != down:
+            self.say(t.where, f"track_script {t.name}: init_fail: until its first result "
+                     f"keepalived counts it failed ({down:+d}), vrrpd as up ({up:+d})")
+        elif not sc.init_fail and up != 0:
+            self.say(t.where, f"track_script {t.name}: until its first result keepalived "
+                     f"counts it neither way (+0), vrrpd as up ({up:+d})")
 
     # --- notify -------------------------------------------------------------------------
 
@@ -1169,10 +1178,7 @@ class _Converter:
         if not s.args:
             self.say(s.where, f"{s.key}: ignored (no script)")
             return None
-        if len(s.args) > 1:
-            self.say(s.where, f"{s.key}: user {' '.join(s.args[1:])} ignored (vrrpd runs every "
-                     "script as [daemon] script_user)")
-        return self.command(s.args[0], s.where, s.key)
+        return self.command(s.raw, s.where, s.key)
 
     def hooks(
         self, inst: _Instance, out: dict[str, Any], hooks: dict[str, tuple[list[str], Where]],
