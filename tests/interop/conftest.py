@@ -25,11 +25,15 @@ from typing import Any
 
 import pytest
 
+from netns_lab.frr import Frr
 from netns_lab.keepalived import Keepalived, stop_all
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests import helpers
 from tests.helpers import VIP as VIP
 from tests.helpers import VIP_ADDR as VIP_ADDR
+
+# The daemons an interop test runs (for log tails in assertion messages).
+Daemon = Vrrpd | Keepalived | Frr
 
 VRID = 51
 # IPv6: the virtual router's link-local (fe80::200:5eff:fe00:2XX, XX = VRID in hex) first, on
@@ -110,13 +114,13 @@ def holder_nodes(nodes: Sequence[Node], vip: str, *, up_only: bool = False) -> l
     return sorted({h.split(":")[0] for h in holders(nodes, vip, up_only=up_only)})
 
 
-def describe(*parts: Vrrpd | Keepalived | None) -> str:
+def describe(*parts: Daemon | None) -> str:
     """Log tails of the daemons, for assertion messages."""
     out = []
     for p in parts:
         if p is None:
             continue
-        kind = "keepalived" if isinstance(p, Keepalived) else "vrrpd"
+        kind = {Keepalived: "keepalived", Frr: "FRR"}.get(type(p), "vrrpd")
         out.append(f"--- {kind} in {p.node.name} ---\n{p.log_text()[-3000:]}")
     return "\n".join(out)
 
@@ -125,7 +129,7 @@ def wait_single_holder(
     nodes: Sequence[Node],
     vip: str,
     holder: Node,
-    *daemons: Vrrpd | Keepalived | None,
+    *daemons: Daemon | None,
     up_only: bool = False,
     timeout: float = CONVERGE,
 ) -> None:
@@ -147,7 +151,7 @@ def node_macs(node: Node) -> set[str]:
 
 
 def assert_client_reaches(
-    client: Node, vip: str, holder: Node, *daemons: Vrrpd | Keepalived | None
+    client: Node, vip: str, holder: Node, *daemons: Daemon | None
 ) -> None:
     """The client's ping to `vip` is answered, and by `holder` (its neighbour entry for the
     VIP is one of the holder's MACs: its interface's, or the virtual MAC of a macvlan)."""
@@ -174,7 +178,7 @@ def assert_client_reaches(
 # --- the two daemons' views of each other ------------------------------------------------------
 
 
-def assert_vrrpd_clean(d: Vrrpd, ka_: Keepalived | None = None) -> dict[str, int]:
+def assert_vrrpd_clean(d: Vrrpd, ka_: Keepalived | Frr | None = None) -> dict[str, int]:
     """vrrpd discarded nothing keepalived sent: every discard_* counter is 0, and the address
     lists and intervals matched."""
     counters = d.counters(VR_NAME)
@@ -242,7 +246,7 @@ def wait_keepalived_heard_vrrpd(
 
 
 def wait_vrrpd_state(
-    d: Vrrpd, state: str, *others: Vrrpd | Keepalived | None, timeout: float = CONVERGE
+    d: Vrrpd, state: str, *others: Daemon | None, timeout: float = CONVERGE
 ) -> dict[str, Any]:
     """`Vrrpd.wait_state` for this module's router, with both logs in the failure message."""
     try:
@@ -256,7 +260,7 @@ def wait_vrrpd_state(
 
 
 def wait_ka_state(
-    k: Keepalived, state: str, *others: Vrrpd | Keepalived | None, timeout: float = CONVERGE
+    k: Keepalived, state: str, *others: Daemon | None, timeout: float = CONVERGE
 ) -> None:
     """`Keepalived.wait_state` for this module's instance, with both logs on failure."""
     try:
