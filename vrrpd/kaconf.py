@@ -133,7 +133,7 @@ def _decomment(line: str, where: Where) -> tuple[str, bool]:
         out.append(c)
         i += 1
     if quote:
-        raise KaSyntaxError(f"{where}: unterminated quote (a \" without its closing \")")
+        raise KaSyntaxError(f'{where}: unterminated quote (a " without its closing ")')
     return "".join(out).strip(), False
 
 

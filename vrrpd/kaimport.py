@@ -232,11 +232,17 @@ class _Converter:
             self.first_script = where
         argv, rest = split_command(text)
         if rest and what.endswith("script"):
-            self.say(where, f"{what}: {' '.join(rest)} ignored (keepalived takes the first "
-                     "word only: quote the whole command)")
+            self.say(
+                where,
+                f"{what}: {' '.join(rest)} ignored (keepalived takes the first "
+                "word only: quote the whole command)",
+            )
         elif rest:
-            self.say(where, f"{what}: user {' '.join(rest)} ignored (vrrpd runs every "
-                     "script as [daemon] script_user)")
+            self.say(
+                where,
+                f"{what}: user {' '.join(rest)} ignored (vrrpd runs every "
+                "script as [daemon] script_user)",
+            )
         if not argv:
             self.say(where, f"{what}: ignored (empty command)")
             return None
@@ -281,8 +287,16 @@ class _Converter:
                 case "virtual_server" | "virtual_server_group" | "real_server":
                     self.ignored(s, "IPVS load balancing is not part of vrrpd")
                 case "static_ipaddress" | "static_routes" | "static_rules":
-                    self.ignored(s, "vrrpd manages only virtual addresses; configure these "
-                                 "with the system's network configuration")
+                    self.ignored(
+                        s,
+                        "vrrpd manages only virtual addresses; configure these "
+                        "with the system's network configuration",
+                    )
+                case "net_namespace":
+                    self.ignored(
+                        s,
+                        "run vrrpd itself in that network namespace (ip netns exec NAME vrrpd ...)",
+                    )
                 case _:
                     self.ignored(s, "not a VRRP setting vrrpd has")
         member_of = self.group_members()
@@ -620,12 +634,14 @@ class _Converter:
             elif k in ("virtual_routes", "virtual_rules"):
                 self.ignored(
                     s,
-                    "vrrpd manages addresses only; add routes/rules from on_master/on_backup "
-                    "hooks",
+                    "vrrpd manages addresses only; add routes/rules from on_master/on_backup hooks",
                 )
             elif k in ("track_process", "track_bfd"):
-                self.ignored(s, "vrrpd tracks interfaces, scripts and files only; use a "
-                             "vrrp_script that checks it")
+                self.ignored(
+                    s,
+                    "vrrpd tracks interfaces, scripts and files only; use a "
+                    "vrrp_script that checks it",
+                )
             elif k == "unicast_ttl":
                 self.ignored(s, "vrrpd sends unicast adverts with TTL 255")
             elif k == "notify_master_rx_lower_pri":
@@ -788,8 +804,9 @@ class _Converter:
             else:
                 text = apass[0]
                 if len(text) > 8:
-                    self.say(apass[1], "auth_pass: only the first 8 characters count, as "
-                             "in keepalived")
+                    self.say(
+                        apass[1], "auth_pass: only the first 8 characters count, as in keepalived"
+                    )
                     text = text[:8]
                 if all(" " <= c <= "~" for c in text):
                     auth_pass = text
@@ -867,12 +884,16 @@ class _Converter:
                 try:
                     addr = ip_address(p)
                 except ValueError:
-                    self.say(peer_stmt.where if peer_stmt else where, f"unicast_peer {p}: "
-                             "dropped (not an address)")
+                    self.say(
+                        peer_stmt.where if peer_stmt else where,
+                        f"unicast_peer {p}: dropped (not an address)",
+                    )
                     continue
                 if addr.version != family:
-                    self.say(peer_stmt.where if peer_stmt else where,
-                             f"unicast_peer {p}: dropped (not IPv{family})")
+                    self.say(
+                        peer_stmt.where if peer_stmt else where,
+                        f"unicast_peer {p}: dropped (not IPv{family})",
+                    )
                     continue
                 good.append(str(addr))
             if good:
@@ -886,8 +907,11 @@ class _Converter:
                     "this output",
                 )
         elif src is not None:
-            self.say(src[1], "unicast_src_ip: ignored without unicast_peer (multicast adverts "
-                     "come from the interface's primary address)")
+            self.say(
+                src[1],
+                "unicast_src_ip: ignored without unicast_peer (multicast adverts "
+                "come from the interface's primary address)",
+            )
         self.garp_keys(vr, garp, family, strict, len(unique))
         self.tracking(inst, vr)
         self.hooks(inst, vr, hooks)
@@ -913,16 +937,22 @@ class _Converter:
                     )
                 i += 2
             elif opt == "label" and val is not None:
-                self.say(t.where, f"{text} label {val}: ignored (vrrpd adds addresses "
-                         "without a label)")
+                self.say(
+                    t.where, f"{text} label {val}: ignored (vrrpd adds addresses without a label)"
+                )
                 i += 2
             elif opt in ("brd", "scope", "peer", "preferred_lft", "track_group") and val:
-                self.say(t.where, f"{text} {opt} {val}: ignored (vrrpd adds addresses "
-                         "with the kernel's defaults)")
+                self.say(
+                    t.where,
+                    f"{text} {opt} {val}: ignored (vrrpd adds addresses "
+                    "with the kernel's defaults)",
+                )
                 i += 2
             else:
-                self.say(t.where, f"{text} {opt}: ignored (vrrpd adds addresses with the "
-                         "kernel's defaults)")
+                self.say(
+                    t.where,
+                    f"{text} {opt}: ignored (vrrpd adds addresses with the kernel's defaults)",
+                )
                 i += 1
         return addrs
 
@@ -956,15 +986,21 @@ class _Converter:
         if block == "track_script":
             sc = self.scripts.get(t.key)
             if sc is None:
-                self.say(t.where, f"track_script {t.key}: dropped (no usable vrrp_script of "
-                         "that name; keepalived ignores it too)")
+                self.say(
+                    t.where,
+                    f"track_script {t.key}: dropped (no usable vrrp_script of "
+                    "that name; keepalived ignores it too)",
+                )
                 return None
             w, rev, given = self.weight_words(t, t.args, sc.weight, sc.reverse)
             return _Track("script", t.key, t.where, w, rev, given)
         tf = self.files.get(t.key)
         if tf is None:
-            self.say(t.where, f"track_file {t.key}: dropped (no usable track_file block of "
-                     "that name; keepalived ignores it too)")
+            self.say(
+                t.where,
+                f"track_file {t.key}: dropped (no usable track_file block of "
+                "that name; keepalived ignores it too)",
+            )
             return None
         w, rev, given = self.weight_words(t, t.args, tf.weight, tf.reverse)
         return _Track("file", t.key, t.where, w, rev, given or tf.weight_given)
@@ -1019,8 +1055,7 @@ class _Converter:
             if refresh_rep and refresh_rep[0] != 1:
                 self.say(
                     refresh_rep[1],
-                    "garp_master_refresh_repeat: vrrpd re-announces each address once per "
-                    "refresh",
+                    "garp_master_refresh_repeat: vrrpd re-announces each address once per refresh",
                 )
         if gap and gap[0] > 0:
             g = min(gap[0], Decimal(10)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
@@ -1051,21 +1086,33 @@ class _Converter:
             if t.kind == "file":
                 if (owner or in_group) and t.weight != 0:
                     if t.weight == 1:  # keepalived: the default weight becomes 0
-                        self.say(t.where, f"track_file {t.name}: keepalived drops the weight "
-                                 f"{why}; unweighted (FAULT while non-zero)")
+                        self.say(
+                            t.where,
+                            f"track_file {t.name}: keepalived drops the weight "
+                            f"{why}; unweighted (FAULT while non-zero)",
+                        )
                         t.weight = 0
                     else:
-                        self.say(t.where, f"track_file {t.name}: dropped (keepalived ignores "
-                                 f"a weighted track_file {why})")
+                        self.say(
+                            t.where,
+                            f"track_file {t.name}: dropped (keepalived ignores "
+                            f"a weighted track_file {why})",
+                        )
                         continue
             elif t.weight != 0 and (owner or in_group):
                 if t.kind == "interface" and in_group:
-                    self.say(t.where, f"track_interface {t.name}: keepalived ignores the "
-                             f"weight {why}; unweighted (FAULT while down)")
+                    self.say(
+                        t.where,
+                        f"track_interface {t.name}: keepalived ignores the "
+                        f"weight {why}; unweighted (FAULT while down)",
+                    )
                     t.weight = 0
                 else:
-                    self.say(t.where, f"track_{t.kind} {t.name}: dropped (keepalived "
-                             f"ignores a weighted tracked {t.kind} {why})")
+                    self.say(
+                        t.where,
+                        f"track_{t.kind} {t.name}: dropped (keepalived "
+                        f"ignores a weighted tracked {t.kind} {why})",
+                    )
                     continue
             kept.append(t)
         if inst.group is not None:
@@ -1075,8 +1122,11 @@ class _Converter:
                 if (t.kind, t.name) in have:
                     continue
                 if group_owner and t.weight != 0:
-                    self.say(t.where, f"{t.name}: keepalived clears the group's weight (a "
-                             "member has priority 255); unweighted")
+                    self.say(
+                        t.where,
+                        f"{t.name}: keepalived clears the group's weight (a "
+                        "member has priority 255); unweighted",
+                    )
                     t = _Track(t.kind, t.name, t.where, 0, t.reverse, t.weight_given)
                 kept.append(t)
         shift = 0
@@ -1094,19 +1144,28 @@ class _Converter:
                     w = t.weight * sign
                     if not -254 <= w <= 254:
                         clamped = max(-254, min(254, w))
-                        self.say(t.where, f"track_file {t.name}: weight {w} emitted as "
-                                 f"{clamped} (vrrpd allows -254..254)")
+                        self.say(
+                            t.where,
+                            f"track_file {t.name}: weight {w} emitted as "
+                            f"{clamped} (vrrpd allows -254..254)",
+                        )
                         w = clamped
                     entry["weight"] = w
                 elif t.reverse:
-                    self.say(t.where, f"track_file {t.name}: weight 0 reverse (FAULT while "
-                             "zero) has no vrrpd equivalent; FAULT while non-zero")
+                    self.say(
+                        t.where,
+                        f"track_file {t.name}: weight 0 reverse (FAULT while "
+                        "zero) has no vrrpd equivalent; FAULT while non-zero",
+                    )
                 files.append(entry)
                 continue
             if t.weight == 0:
                 if t.reverse:
-                    self.say(t.where, f"track_{t.kind} {t.name}: dropped (weight 0 reverse, "
-                             "FAULT while up, has no vrrpd equivalent)")
+                    self.say(
+                        t.where,
+                        f"track_{t.kind} {t.name}: dropped (weight 0 reverse, "
+                        "FAULT while up, has no vrrpd equivalent)",
+                    )
                     continue
             elif t.weight > 0:
                 shift += sign * t.weight
@@ -1122,9 +1181,12 @@ class _Converter:
                 interval = sc.interval
                 timeout = sc.timeout if sc.timeout is not None else interval
                 if timeout > interval:
-                    self.say(t.where, f"track_script {t.name}: timeout {timeout} s is longer "
-                             f"than interval {interval} s; vrrpd needs timeout <= interval, "
-                             f"emitted {interval}")
+                    self.say(
+                        t.where,
+                        f"track_script {t.name}: timeout {timeout} s is longer "
+                        f"than interval {interval} s; vrrpd needs timeout <= interval, "
+                        f"emitted {interval}",
+                    )
                     timeout = interval
                 entry["interval"] = _plain(min(interval, Decimal(3600)))
                 entry["timeout"] = _plain(min(timeout, Decimal(3600)))
@@ -1158,19 +1220,28 @@ class _Converter:
         counts as up) and holds FAULT for an unweighted script."""
         if t.weight == 0:
             if sc.init_fail and sc.rise > 1:
-                self.say(t.where, f"track_script {t.name}: init_fail with rise {sc.rise}: "
-                         "keepalived leaves FAULT after rise successes, vrrpd after the "
-                         "first one")
+                self.say(
+                    t.where,
+                    f"track_script {t.name}: init_fail with rise {sc.rise}: "
+                    "keepalived leaves FAULT after rise successes, vrrpd after the "
+                    "first one",
+                )
             return
         term = t.weight * (-1 if t.reverse else 1)
         up = term if t.weight > 0 else 0
         down = term if t.weight < 0 else 0
         if sc.init_fail and up != down:
-            self.say(t.where, f"track_script {t.name}: init_fail: until its first result "
-                     f"keepalived counts it failed ({down:+d}), vrrpd as up ({up:+d})")
+            self.say(
+                t.where,
+                f"track_script {t.name}: init_fail: until its first result "
+                f"keepalived counts it failed ({down:+d}), vrrpd as up ({up:+d})",
+            )
         elif not sc.init_fail and up != 0:
-            self.say(t.where, f"track_script {t.name}: until its first result keepalived "
-                     f"counts it neither way (+0), vrrpd as up ({up:+d})")
+            self.say(
+                t.where,
+                f"track_script {t.name}: until its first result keepalived "
+                f"counts it neither way (+0), vrrpd as up ({up:+d})",
+            )
 
     # --- notify -------------------------------------------------------------------------
 
@@ -1181,7 +1252,10 @@ class _Converter:
         return self.command(s.raw, s.where, s.key)
 
     def hooks(
-        self, inst: _Instance, out: dict[str, Any], hooks: dict[str, tuple[list[str], Where]],
+        self,
+        inst: _Instance,
+        out: dict[str, Any],
+        hooks: dict[str, tuple[list[str], Where]],
         kind: str = "INSTANCE",
     ) -> None:
         for k, key in (
@@ -1196,21 +1270,34 @@ class _Converter:
             argv, w = hooks["notify"]
             out["notify"] = argv
             if any(k in hooks for k in ("notify_master", "notify_backup", "notify_fault")):
-                self.say(w, "notify: vrrpd runs it before the per-state script, keepalived "
-                         "after it")
+                self.say(
+                    w, "notify: vrrpd runs it before the per-state script, keepalived after it"
+                )
             if kind == "INSTANCE":
                 if out["name"] != inst.name:
-                    self.say(w, f"notify: the name argument is {out['name']} (keepalived: "
-                             f"{inst.name})")
+                    self.say(
+                        w, f"notify: the name argument is {out['name']} (keepalived: {inst.name})"
+                    )
                 if "notify_stop" in hooks:
-                    self.say(w, "notify: keepalived also runs it with STOP when stopping; "
-                             "vrrpd runs only notify_stop's on_stop then")
+                    self.say(
+                        w,
+                        "notify: keepalived also runs it with STOP when stopping; "
+                        "vrrpd runs only notify_stop's on_stop then",
+                    )
                 else:
-                    out["on_stop"] = [*argv, "INSTANCE", out["name"], "STOP",
-                                      str(out.get("priority", inst.priority))]
-                    self.say(w, "notify: keepalived also runs it with STOP when stopping: "
-                             "emitted as on_stop with those arguments (the priority is "
-                             "the configured one)")
+                    out["on_stop"] = [
+                        *argv,
+                        "INSTANCE",
+                        out["name"],
+                        "STOP",
+                        str(out.get("priority", inst.priority)),
+                    ]
+                    self.say(
+                        w,
+                        "notify: keepalived also runs it with STOP when stopping: "
+                        "emitted as on_stop with those arguments (the priority is "
+                        "the configured one)",
+                    )
 
     # --- sync groups --------------------------------------------------------------------
 
@@ -1231,11 +1318,17 @@ class _Converter:
                     continue
                 for m in self.block(s):
                     if m.key not in names:
-                        self.say(m.where, f"group {gname}: {m.key}: dropped (no vrrp_instance "
-                                 "of that name; keepalived ignores it too)")
+                        self.say(
+                            m.where,
+                            f"group {gname}: {m.key}: dropped (no vrrp_instance "
+                            "of that name; keepalived ignores it too)",
+                        )
                     elif m.key in member_of:
-                        self.say(m.where, f"group {gname}: {m.key}: dropped (already in sync "
-                                 f"group {member_of[m.key]}; keepalived ignores it too)")
+                        self.say(
+                            m.where,
+                            f"group {gname}: {m.key}: dropped (already in sync "
+                            f"group {member_of[m.key]}; keepalived ignores it too)",
+                        )
                     else:
                         member_of[m.key] = gname
                         if prio[m.key] == OWNER:
@@ -1252,11 +1345,15 @@ class _Converter:
             hooks: dict[str, tuple[list[str], Where]] = {}
             for s in g.block or []:
                 k = s.key
-                if k in ("group", "track_interface", "track_script", "track_file",
-                         "sync_group_tracking_weight"):
+                if k in (
+                    "group",
+                    "track_interface",
+                    "track_script",
+                    "track_file",
+                    "sync_group_tracking_weight",
+                ):
                     continue
-                if k in ("notify_master", "notify_backup", "notify_fault", "notify_stop",
-                         "notify"):
+                if k in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
                     got = self.notify_stmt(s)
                     if got is not None:
                         hooks[k] = (got, s.where)
@@ -1271,11 +1368,7 @@ class _Converter:
                     g.where,
                     f"vrrp_sync_group {gname}: dropped ({len(members)} member(s); a vrrpd "
                     "sync group needs 2)"
-                    + (
-                        "; its notify scripts are not emitted"
-                        if hooks
-                        else ""
-                    ),
+                    + ("; its notify scripts are not emitted" if hooks else ""),
                 )
                 continue
             group: dict[str, Any] = {
@@ -1286,8 +1379,11 @@ class _Converter:
                 self.say(g.where, f"vrrp_sync_group {gname}: named {group['name']!r}")
             self.hooks(members[0], group, hooks, kind="GROUP")
             if "notify" in hooks:
-                self.say(hooks["notify"][1], "notify: vrrpd passes GROUP name STATE; "
-                         "keepalived adds a fourth argument (the priority)")
+                self.say(
+                    hooks["notify"][1],
+                    "notify: vrrpd passes GROUP name STATE; "
+                    "keepalived adds a fourth argument (the priority)",
+                )
             out.append(group)
         return out
 
