@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ import pytest
 from netns_lab import frr as frr_lab
 from netns_lab.frr import Frr, frr_master_down_interval_cs, frr_skew_time_cs, start_frr
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
+from tests.helpers import NO_KERNEL_FILTER
 from tests.interop.conftest import (
     CONVERGE,
     V3_INTERVAL,
@@ -70,6 +72,12 @@ def flab(lab: Lab) -> Iterator[Lab]:
         errors = frr_lab.stop_all(lab)
         if errors:
             pytest.fail("stopping FRR: " + "; ".join(errors))
+
+
+def start_vrrpd(node: Node, **overrides: Any) -> Vrrpd:
+    """vrrpd with `vr(**overrides)`, its kernel filter off: every advert FRR sends reaches
+    vrrpd's checks and a rejected one would be counted in a ``discard_*`` counter."""
+    return node.start_vrrpd([vr(**overrides)], daemon=NO_KERNEL_FILTER)
 
 
 def fr(**overrides: Any) -> dict[str, Any]:
@@ -146,7 +154,9 @@ def wait_vrrpd_heard_frr(d: Vrrpd, f: Frr, adverts: int = HEARD) -> None:
         raise AssertionError(f"{e}\n{describe(d, f)}") from None
     assert f.state(VRID) == "Master", describe(d, f)
     assert d.router(VR_NAME)["state"] == "BACKUP", describe(d, f)
-    assert assert_vrrpd_clean(d, f)["adverts_received"] > 0
+    counters = assert_vrrpd_clean(d, f)
+    # FRR's default: the RFC 5798 checksum form (IPv4 pseudo-header) on every advert.
+    assert counters["checksum_rfc5798"] >= adverts and counters["checksum_rfc9568"] == 0, counters
 
 
 # FRR's log lines, with `log timestamp precision 6`:
@@ -198,7 +208,7 @@ def _converged(lab: Lab, *, vrrpd_wins: bool) -> tuple[Node, Node, Node, Vrrpd, 
     the other backup, only the winner holds the VIP, the client reaches it and the backup
     heard the winner (both checks of the module docstring)."""
     r1, r2, c1 = _nodes(lab)
-    d = r1.start_vrrpd([vr(priority=200 if vrrpd_wins else 100)])
+    d = start_vrrpd(r1, priority=200 if vrrpd_wins else 100)
     f = start_frr(r2, [fr(priority=100 if vrrpd_wins else 200)])
     if vrrpd_wins:
         wait_vrrpd_state(d, "MASTER", f)
@@ -222,7 +232,7 @@ def _converged(lab: Lab, *, vrrpd_wins: bool) -> tuple[Node, Node, Node, Vrrpd, 
 def _vrrpd_preempts_back(r1: Node, r2: Node, c1: Node, f: Frr) -> Vrrpd:
     """vrrpd returns at 200 while FRR (100) is master: vrrpd hears FRR's lower priority and
     preempts; FRR steps back (its macvlan loses carrier) and hears vrrpd."""
-    d = r1.start_vrrpd([vr(priority=200)])
+    d = start_vrrpd(r1, priority=200)
     wait_vrrpd_state(d, "MASTER", f)
     assert "reason=preempted" in run_log(d), describe(d, f)
     wait_frr_state(f, "Backup", d)
@@ -340,7 +350,7 @@ def test_frr_skew_time_whole_centiseconds(flab: Lab) -> None:
     # 199.21875 ms (Master_Down_Interval 790 vs 799.21875 ms). Shown from FRR's own `show
     # vrrp json`, then from its takeover after vrrpd's priority 0.
     r1, r2, c1 = _nodes(flab)
-    d = r1.start_vrrpd([vr(priority=100)])
+    d = start_vrrpd(r1, priority=100)
     f = start_frr(r2, [fr(priority=1)])
     wait_vrrpd_state(d, "MASTER", f)
     fam = wait_frr_state(f, "Backup", d)
@@ -396,7 +406,7 @@ def test_vrrpd_and_frr_ipv6(flab: Lab) -> None:
     # FRR sends from its link-local), the virtual router's link-local listed first on both
     # sides. vrrpd master first, then FRR after vrrpd's priority 0.
     r1, r2, c1 = _nodes(flab, ipv6=True)
-    d = r1.start_vrrpd([vr(priority=200, virtual_ips=[VIP6_LL, VIP6])])
+    d = start_vrrpd(r1, priority=200, virtual_ips=[VIP6_LL, VIP6])
     f = start_frr(r2, [fr(priority=100, ip=[], ipv6=[VIP6_LL, VIP6])])
     wait_vrrpd_state(d, "MASTER", f)
     wait_frr_state(f, "Backup", d, family=6)
@@ -418,9 +428,46 @@ def test_vrrpd_and_frr_ipv6(flab: Lab) -> None:
     assert_client_reaches(c1, VIP6, r2, d, f)
 
     # vrrpd returns as backup (100) and hears FRR's IPv6 adverts without a discard.
-    d = r1.start_vrrpd([vr(priority=100, virtual_ips=[VIP6_LL, VIP6])])
+    d = start_vrrpd(r1, priority=100, virtual_ips=[VIP6_LL, VIP6])
     wait_vrrpd_state(d, "BACKUP", f)
     base = int(d.counters(VR_NAME).get("adverts_received", 0))
     d.wait_counter(VR_NAME, "adverts_received", base + HEARD, CONVERGE)
     assert f.state(VRID, 6) == "Master", describe(d, f)
     assert_vrrpd_clean(d, f)
+
+
+def test_live_frr_sends_what_the_capture_holds(flab: Lab) -> None:
+    # tests/data/captures/frr-v3-ipv4.pcap (FRR 8.4.4 at 192.0.2.1, VRID 51, priority 150,
+    # 100 ms, VIP 192.0.2.254; the unit tests decode it) against a live FRR set up the same
+    # way: the same VRRP bytes, checksum included, for the adverts and the priority 0 of its
+    # shutdown; the same IP header choices (TTL 255, CS6, DF) from the virtual MAC.
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import rdpcap
+
+    pcap = Path(__file__).resolve().parents[1] / "data" / "captures" / "frr-v3-ipv4.pcap"
+    captured = [p for p in rdpcap(str(pcap)) if IP in p and p[IP].proto == 112]
+    sent_by_frr = [p for p in captured if p[IP].src == "192.0.2.1"]
+    advert, shutdown = bytes(sent_by_frr[0][IP].payload), bytes(sent_by_frr[-1][IP].payload)
+    assert (advert[2], shutdown[2]) == (150, 0), "the capture is not what this test expects"
+
+    r1 = flab.add_router("r1", "192.0.2.1/24")
+    c1 = flab.add_client("c1", "192.0.2.100/24")
+    cap = c1.capture("ip proto 112")
+    f = start_frr(r1, [fr(priority=150, advertisement_interval=100)])
+    wait_frr_state(f, "Master")
+
+    def from_frr(p: Any) -> bool:
+        return IP in p and p[IP].src == "192.0.2.1" and p[IP].proto == 112
+
+    live = cap.wait_packets(from_frr, 3, CONVERGE, "3 adverts from the live FRR")
+    for p in live:
+        assert bytes(p[IP].payload) == advert, (bytes(p[IP].payload).hex(), advert.hex())
+        assert (p[IP].ttl, p[IP].tos, str(p[IP].flags)) == (255, 0xC0, "DF")
+        assert p[Ether].src == "00:00:5e:00:01:33"
+    assert f.stop() == 0
+    last = cap.wait_packets(
+        lambda p: from_frr(p) and bytes(p[IP].payload)[2] == 0, 1, CONVERGE, "FRR's priority 0"
+    )
+    assert bytes(last[0][IP].payload) == shutdown, (bytes(last[0][IP].payload).hex(), shutdown)
+    cap.stop()
