@@ -1,5 +1,6 @@
-"""``python -m netns_lab demo|cleanup|list|chaos``: the demo, removal of a crashed run's leftovers,
-and the chaos scenarios (`netns_lab.chaos`)."""
+"""``python -m netns_lab demo|cleanup|list|chaos|migrate``: the demo, removal of a crashed run's
+leftovers, the chaos scenarios (`netns_lab.chaos`) and the migration from keepalived
+(`netns_lab.migrate`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from .chaos import add_arguments as chaos_arguments
 from .chaos import command as chaos_command
 from .failover import interval_arg
 from .lab import STATE_DIR, LabError, _netns_exists, _same_process, cleanup
+from .migrate import add_arguments as migrate_arguments
+from .migrate import command as migrate_command
 
 
 def _list() -> int:
@@ -62,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--force", action="store_true", help="also labs whose controller is still running"
     )
     sub.add_parser("list", help=f"labs recorded in {STATE_DIR}")
+    migrate_arguments(
+        sub.add_parser(
+            "migrate",
+            help="a keepalived pair replaced node by node by vrrpd with the imported configs",
+        )
+    )
     chaos_arguments(
         sub.add_parser(
             "chaos",
@@ -86,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "chaos":
         return chaos_command(args)
+    if args.command == "migrate":
+        return migrate_command(args)
     from .demo import run_demo
 
     return run_demo(interval=args.interval, keep_logs=args.keep_logs)
