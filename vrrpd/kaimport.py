@@ -279,11 +279,26 @@ class _Converter:
                 case "vrrp_track_file" | "track_file":
                     self.track_file_block(s)
                 case "vrrp_instance":
-                    if self.need_args(s, 1):
-                        self.instances.append(_Instance(s.args[0], s.where, s))
+                    if not self.need_args(s, 1):
+                        continue
+                    if any(i.name == s.args[0] for i in self.instances):
+                        self.say(
+                            s.where,
+                            f"vrrp_instance {s.args[0]}: dropped (a second "
+                            "instance of that name; keepalived refuses it too)",
+                        )
+                        continue
+                    self.instances.append(_Instance(s.args[0], s.where, s))
                 case "vrrp_sync_group":
-                    if self.need_args(s, 1):
-                        self.groups.append(s)
+                    if not self.need_args(s, 1):
+                        continue
+                    if any(g.args[0] == s.args[0] for g in self.groups):
+                        self.say(
+                            s.where,
+                            f"vrrp_sync_group {s.args[0]}: dropped (a second group of that name)",
+                        )
+                        continue
+                    self.groups.append(s)
                 case "virtual_server" | "virtual_server_group" | "real_server":
                     self.ignored(s, "IPVS load balancing is not part of vrrpd")
                 case "static_ipaddress" | "static_routes" | "static_rules":
@@ -321,8 +336,8 @@ class _Converter:
                 continue
             vips = []
             for v in vr["virtual_ips"]:
-                a = str(ip_interface(v).ip)
-                if a in seen_vips and not ip_interface(v).ip.is_link_local:
+                a = _address_key(v, vr["interface"])
+                if a in seen_vips:
                     self.say(
                         inst.where,
                         f"vrrp_instance {inst.name}: address {v} dropped (also in "
@@ -336,7 +351,7 @@ class _Converter:
                 continue
             vr["virtual_ips"] = vips
             for v in vips:
-                seen_vips.setdefault(str(ip_interface(v).ip), inst.name)
+                seen_vips.setdefault(_address_key(v, vr["interface"]), inst.name)
             seen_keys[key] = inst.name
             routers.append(vr)
         groups = self.sync_groups()
@@ -842,6 +857,14 @@ class _Converter:
                 continue
             seen.add(ip)
             unique.append(x)
+        local = [x for x in unique if family == 6 and ip_interface(x).ip.is_link_local]
+        for x in local[1:]:
+            self.say(
+                where,
+                f"vrrp_instance {name}: {x} dropped (an IPv6 virtual router has one "
+                f"link-local address, its own; kept {local[0]})",
+            )
+            unique.remove(x)
         if len(unique) > 255:
             self.say(where, f"vrrp_instance {name}: more than 255 addresses; the rest dropped")
             unique = unique[:255]
@@ -895,11 +918,24 @@ class _Converter:
                         f"unicast_peer {p}: dropped (not IPv{family})",
                     )
                     continue
+                if str(addr) in good:
+                    self.say(
+                        peer_stmt.where if peer_stmt else where,
+                        f"unicast_peer {p}: listed twice; emitted once",
+                    )
+                    continue
                 good.append(str(addr))
+            source = self.unicast_source(src, family)
+            if source is not None and source in good:
+                self.say(
+                    src[1] if src else where,
+                    f"unicast_peer {source}: dropped (it is unicast_src_ip, this router itself)",
+                )
+                good.remove(source)
             if good:
                 vr["unicast_peers"] = good
-                if src is not None:
-                    vr["unicast_source"] = src[0]
+                if source is not None:
+                    vr["unicast_source"] = source
             else:
                 self.say(
                     peer_stmt.where if peer_stmt else where,
@@ -916,6 +952,19 @@ class _Converter:
         self.tracking(inst, vr)
         self.hooks(inst, vr, hooks)
         return vr
+
+    def unicast_source(self, src: tuple[str, Where] | None, family: int) -> str | None:
+        if src is None:
+            return None
+        try:
+            addr = ip_address(src[0])
+        except ValueError:
+            self.say(src[1], f"unicast_src_ip {src[0]}: dropped (not an address)")
+            return None
+        if addr.version != family:
+            self.say(src[1], f"unicast_src_ip {src[0]}: dropped (not IPv{family})")
+            return None
+        return str(addr)
 
     def vip(self, t: Stmt, interface: str | None, name: str) -> list[str]:
         words = [t.key, *t.args]
@@ -1404,6 +1453,12 @@ class _Converter:
                 "(vrrpd tracks per virtual router; a FAULT spreads through the group)",
             )
         return extra
+
+
+def _address_key(text: str, interface: str) -> str:
+    """What two virtual routers must not share: an address, a link-local one per interface."""
+    ip = ip_interface(text).ip
+    return f"{ip}%{interface}" if ip.is_link_local else str(ip)
 
 
 def _declared_priority(stmt: Stmt) -> int:

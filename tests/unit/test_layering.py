@@ -30,6 +30,8 @@ PURE = (
     "linkfollow",
     "leftovers",
     "hooks",
+    "kaconf",
+    "kaimport",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
