@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from ipaddress import IPv4Address, IPv6Address, ip_address, ip_interface
+from ipaddress import ip_address, ip_interface
 from typing import Any
 
 from .config import NAME_RE, ConfigError, parse
@@ -118,10 +118,6 @@ def _looks_like_shell(argv: list[str]) -> bool:
     return any(a in _SHELL_TOKENS or _SHELL_CHARS.search(a) for a in argv)
 
 
-def _valid_name(name: str) -> bool:
-    return NAME_RE.fullmatch(name) is not None
-
-
 class _Names:
     """Unique vrrpd names (1-32 of A-Z a-z 0-9 _ . -) from keepalived names."""
 
@@ -129,7 +125,10 @@ class _Names:
         self.used: set[str] = set()
 
     def take(self, wanted: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_.-]", "_", wanted)[:32] or "vr"
+        if NAME_RE.fullmatch(wanted):
+            base = wanted
+        else:  # each character vrrpd does not allow becomes "_"
+            base = "".join(c if NAME_RE.fullmatch(c) else "_" for c in wanted)[:32] or "vr"
         name, n = base, 1
         while name in self.used:
             n += 1
@@ -438,11 +437,15 @@ class _Converter:
             if k == "script":
                 sc.argv = self.command(s.raw, s.where, f"vrrp_script {sc.name}: script")
             elif k in ("interval", "timeout"):
-                d = _num(s.args[0]) if s.args else None
-                if d is None or d < 0:
-                    self.say(s.where, f"{k}: ignored (needs whole seconds)")
+                n = _int(s.args[0]) if s.args else None
+                if n is None or n < 0:
+                    default = "1 s" if k == "interval" else "the interval"
+                    self.say(
+                        s.where,
+                        f"{k}: ignored (keepalived needs whole seconds and keeps {default})",
+                    )
                     continue
-                whole = max(d.to_integral_value(), Decimal(1))
+                whole = Decimal(max(n, 1))  # keepalived: 0 means 1
                 if k == "interval":
                     sc.interval = whole
                 else:
@@ -1430,8 +1433,7 @@ class _Converter:
             if "notify" in hooks:
                 self.say(
                     hooks["notify"][1],
-                    "notify: vrrpd passes GROUP name STATE; "
-                    "keepalived adds a fourth argument (the priority)",
+                    "notify: vrrpd passes GROUP name STATE; keepalived adds a fourth argument, 0",
                 )
             out.append(group)
         return out
@@ -1541,6 +1543,3 @@ def header(source: str, report: Iterable[str]) -> str:
     else:
         lines.append("# Complete: nothing was changed or dropped.")
     return "\n".join(lines) + "\n\n"
-
-
-_ = (IPv4Address, IPv6Address, _valid_name)

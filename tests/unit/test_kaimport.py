@@ -711,3 +711,16 @@ def test_comments_and_quotes() -> None:
 @pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.conf")))
 def test_every_data_file_converts(name: str) -> None:
     assert load(name).doc["virtual_router"]
+
+
+def test_script_interval_in_whole_seconds_as_keepalived_reads_it() -> None:
+    vr = tracked("")
+    assert vr["track_scripts"][0]["interval"] == 2
+    r = convert(
+        instance(
+            f"{VIP}\ntrack_script {{\n c\n}}",
+            head="vrrp_script c {\n script /bin/x\n interval 2.5\n}",
+        )
+    )
+    assert router(r)["track_scripts"][0]["interval"] == 1  # keepalived ignores 2.5: 1 s
+    assert said(r, "interval: ignored", "whole seconds")
