@@ -40,6 +40,7 @@ class Counter(enum.StrEnum):
     ADVERTS_SENT = "adverts_sent"
     ADVERTS_RECEIVED = "adverts_received"
     BECAME_MASTER = "became_master"
+    LEFT_MASTER = "left_master"
     PRIORITY0_SENT = "priority0_sent"
     PRIORITY0_RECEIVED = "priority0_received"
     CHECKSUM_RFC5798 = "checksum_rfc5798"
@@ -48,6 +49,7 @@ class Counter(enum.StrEnum):
     INTERVAL_MISMATCH = "interval_mismatch"
     SEND_ERRORS = "send_errors"
     LOWER_PRIORITY_MASTER = "lower_priority_master"
+    ANNOUNCEMENTS_SENT = "announcements_sent"
     DISCARD_IP_HEADER = "discard_ip_header"
     DISCARD_TTL = "discard_ttl"
     DISCARD_LENGTH = "discard_length"
@@ -94,6 +96,37 @@ def zero_counters() -> dict[Counter, int]:
     return dict.fromkeys(Counter, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class TrackedStatus:
+    """One tracked object of a virtual router (`vrrpd.tracking`), as status shows it."""
+
+    name: str
+    kind: str  # "interface", "script" or "file"
+    state: str  # "unknown" (no input yet), "ok" or "failing"
+    weight: int | None  # None: FAULT while it fails
+    term: int  # what it adds to the priority now
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "state": self.state,
+            "weight": self.weight,
+            "term": self.term,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrackedStatus:
+        weight = data.get("weight")
+        return cls(
+            name=str(data["name"]),
+            kind=str(data["kind"]),
+            state=str(data["state"]),
+            weight=None if weight is None else int(weight),
+            term=int(data.get("term", 0)),
+        )
+
+
 @dataclass(frozen=True)
 class RouterStatus:
     """One virtual router as `vrrpctl status` shows it."""
@@ -130,6 +163,7 @@ class RouterStatus:
     last_transition: str | None  # when it entered its current state
     master_since: str | None  # last_transition while MASTER, else null
     counters: Mapping[str, int] = field(default_factory=dict)
+    tracked: tuple[TrackedStatus, ...] = ()  # tracked objects, in configuration order
 
     def to_json(self) -> dict[str, Any]:
         # Field by field, one level deep: dataclasses.asdict copies recursively and was 70 %
@@ -139,6 +173,7 @@ class RouterStatus:
             value = getattr(self, name)
             out[name] = list(value) if isinstance(value, tuple) else value
         out["counters"] = {str(k): v for k, v in self.counters.items()}
+        out["tracked"] = [t.to_json() for t in self.tracked]
         return out
 
     @classmethod
@@ -148,13 +183,16 @@ class RouterStatus:
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name not in data:
-                if f.name == "counters":
+                if f.name in ("counters", "tracked"):
                     continue
                 raise ValueError(f"status row without {f.name!r}")
             value = data[f.name]
             values[f.name] = tuple(value) if isinstance(value, list) else value
         values["counters"] = {str(k): int(v) for k, v in dict(data.get("counters", {})).items()}
+        values["tracked"] = tuple(TrackedStatus.from_json(t) for t in data.get("tracked", ()))
         return cls(**values)
 
 
-_STATUS_FIELDS = tuple(f.name for f in fields(RouterStatus) if f.name != "counters")
+_STATUS_FIELDS = tuple(
+    f.name for f in fields(RouterStatus) if f.name not in ("counters", "tracked")
+)

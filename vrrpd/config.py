@@ -24,6 +24,7 @@ from ipaddress import (
 from pathlib import Path
 from typing import Any
 
+from .metricnames import DEFAULT_NAMES, NAME_SETS
 from .packet import ChecksumForm
 from .types import IPAddress, IPInterface
 
@@ -55,6 +56,7 @@ class ConfigError(Exception):
 class DaemonConfig:
     control_socket: str = DEFAULT_CONTROL_SOCKET
     metrics_listen: str | None = None  # "HOST:PORT" of the Prometheus endpoint
+    metrics_names: str = DEFAULT_NAMES  # "vrrpd", "keepalived" or "both" (vrrpd.metricnames)
     log_target: str = "auto"  # "auto" (journald if stderr goes there), "journal", "stderr"
     journal_socket: str = DEFAULT_JOURNAL_SOCKET
     kernel_filter: bool = True  # a BPF filter drops what no virtual router could accept
@@ -831,6 +833,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
             ),
         )
         listen_raw = d.get("metrics_listen", None, _listen_check)
+        metrics_names = d.get("metrics_names", DEFAULT_NAMES, _choice(*NAME_SETS))
         log_target = d.get("log_target", "auto", _choice("auto", "journal", "stderr"))
         journal = d.get(
             "journal_socket",
@@ -848,6 +851,7 @@ def parse(data: Mapping[str, Any], source: str) -> Config:
         daemon = DaemonConfig(
             control_socket=sock or DEFAULT_CONTROL_SOCKET,
             metrics_listen=listen_raw or None,
+            metrics_names=metrics_names or DEFAULT_NAMES,
             log_target=log_target or "auto",
             journal_socket=journal or DEFAULT_JOURNAL_SOCKET,
             kernel_filter=kernel_filter is not False,

@@ -308,7 +308,11 @@ class Daemon:
         from .io.metrics import MetricsServer  # prometheus_client only when asked for
 
         assert self.config.daemon.metrics_listen is not None
-        self.metrics = MetricsServer(self.config.daemon.metrics_listen, self.status)
+        self.metrics = MetricsServer(
+            self.config.daemon.metrics_listen,
+            self.status,
+            names=self.config.daemon.metrics_names,
+        )
         try:
             await self.metrics.start()
         except OSError as e:
@@ -923,6 +927,8 @@ class Daemon:
                 done.append("kernel filter")
             if "metrics_listen" in plan.daemon_changed:
                 await self._restart_metrics()
+            elif "metrics_names" in plan.daemon_changed and self.metrics is not None:
+                self.metrics.names = new.daemon.metrics_names
         except Exception as e:  # whatever failed, the daemon runs on and says what it did
             if not isinstance(e, (*IO_ERRORS, StartupError)):
                 log.exception("reload: unexpected failure")

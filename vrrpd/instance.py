@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import fsm
-from .api import CHANNEL_COUNTERS, DISCARD_COUNTER, Counter, RouterStatus, zero_counters
+from .api import (
+    CHANNEL_COUNTERS,
+    DISCARD_COUNTER,
+    Counter,
+    RouterStatus,
+    TrackedStatus,
+    zero_counters,
+)
 from .config import VirtualRouterConfig
 from .packet import ChecksumForm
 from .receive import Accepted, RouterView
@@ -333,6 +340,7 @@ class Instance:
         self.host_owned = frozenset(host_owned)
         self.fsm = fsm.VirtualRouter(fsm_params(cfg), primary=self.src)
         self.tracker = Tracker(cfg.priority, track_specs(cfg))
+        self._weights: tuple[Tracker | None, dict[str, int | None]] = (None, {})  # _tracked
         self.tracked_links = _links(cfg)  # interfaces whose link state tracking needs
         self.maintenance = False
         self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
@@ -462,6 +470,10 @@ class Instance:
         self.counters[Counter.ADVERTS_SENT] += 1
         if priority == 0:
             self.counters[Counter.PRIORITY0_SENT] += 1
+
+    def announced(self, frames: int) -> None:
+        """The runtime's report of gratuitous ARP / unsolicited NA frames sent."""
+        self.counters[Counter.ANNOUNCEMENTS_SENT] += frames
 
     def expected_send_error(self, code: int | None) -> bool:
         """Whether an advert refused with errno `code` is what a down link does (ENETDOWN,
@@ -730,6 +742,24 @@ class Instance:
             last_transition=changed,
             master_since=changed if f.state is fsm.State.MASTER else None,
             counters=counters,
+            tracked=self._tracked(),
+        )
+
+    def _tracked(self) -> tuple[TrackedStatus, ...]:
+        """The tracked objects, the router's own interface last (see `track_specs`)."""
+        tracker = self.tracker
+        if self._weights[0] is not tracker:  # a reload made a new tracker
+            self._weights = (tracker, {s.name: s.weight for s in track_specs(self.cfg)})
+        weights, unknown = self._weights[1], tracker.awaiting()
+        return tuple(
+            TrackedStatus(
+                t.name,
+                t.kind.value,
+                "unknown" if t.name in unknown else "failing" if t.failing else "ok",
+                weights.get(t.name),
+                t.value,
+            )
+            for t in tracker.terms()
         )
 
     # -- the state machine's actions -> outputs --------------------------------------------
@@ -762,6 +792,8 @@ class Instance:
         if new is fsm.State.MASTER:
             self.counters[Counter.BECAME_MASTER] += 1
             self.master_reason = reason
+        elif old is fsm.State.MASTER:
+            self.counters[Counter.LEFT_MASTER] += 1
         seen = self.fsm.master_address
         master = "" if seen is None else str(seen)
         out: list[Output] = [Transition(old, new, reason, self.fsm.priority, master)]

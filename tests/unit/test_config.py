@@ -156,7 +156,7 @@ class TestProblems:
         assert (
             f"{path}: daemon.socket: unknown key (allowed: control_group, control_idle_timeout, "
             "control_socket, journal_socket, kernel_filter, log_target, metrics_listen, "
-            "script_group, script_user)" in lines
+            "metrics_names, script_group, script_user)" in lines
         )
         assert any(line.startswith(f"{path}: colour: unknown key (allowed: ") for line in lines)
         assert len(lines) == 2

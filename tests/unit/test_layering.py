@@ -32,6 +32,7 @@ PURE = (
     "hooks",
     "kaconf",
     "kaimport",
+    "metricnames",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 

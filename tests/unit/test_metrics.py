@@ -20,15 +20,18 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.unit.status_samples import counters, record
-from vrrpd.api import Counter, RouterStatus
+from vrrpd import __version__
+from vrrpd.api import Counter, RouterStatus, TrackedStatus
 from vrrpd.io.metrics import (
     CONTENT_TYPE,
     COUNTER_HELP,
     FIXED_FAMILIES,
+    KEEPALIVED_FAMILIES,
     MetricsServer,
     counter_family,
     render,
 )
+from vrrpd.metricnames import KEEPALIVED_COUNTERS
 
 ROWS: list[RouterStatus] = [
     record(
@@ -242,6 +245,117 @@ def test_rows_failing_gives_up_0() -> None:
     assert value(fams, "vrrp_up") == 0
 
 
+def test_last_transition_timestamp_and_build_info() -> None:
+    rows = [ROWS[0], dataclasses.replace(ROWS[1], last_transition=None)]
+    fams = families(render(rows).decode())
+    stamp = "vrrp_last_transition_timestamp_seconds"
+    assert value(fams, stamp, **GW) == 1796216403.5  # 2026-12-02T13:00:03.500Z
+    assert not [s for s in fams[stamp].samples if s.labels == GW6]  # null: no sample
+    (info,) = fams["vrrp_build_info"].samples
+    assert info.value == 1
+    assert info.labels["version"] == __version__
+    assert info.labels["python"].count(".") == 2
+
+
+TRACKED = (
+    TrackedStatus("uplink", "interface", "failing", -60, -60),
+    TrackedStatus("chk", "script", "unknown", None, 0),
+    TrackedStatus("eth0", "interface", "ok", None, 0),
+)
+
+
+def test_tracked_objects() -> None:
+    fams = families(render([dataclasses.replace(ROWS[0], tracked=TRACKED)]).decode())
+    for obj in TRACKED:
+        ones = [
+            s.labels["state"]
+            for s in fams["vrrp_tracked_object_state"].samples
+            if s.labels["object"] == obj.name and s.value == 1
+        ]
+        assert ones == [obj.state]
+        labels = {**GW, "object": obj.name, "kind": obj.kind}
+        assert value(fams, "vrrp_tracked_object_term", **labels) == obj.term
+    assert len(fams["vrrp_tracked_object_state"].samples) == 9
+
+
+KA = {"iname": "gw", "intf": "eth0", "vrid": "51"}
+
+
+def test_keepalived_names_only() -> None:
+    rows = [
+        dataclasses.replace(
+            ROWS[0],
+            virtual_ips=("192.0.2.254/24", "192.0.2.253/32"),
+            counters=counters(
+                adverts_received=7,
+                adverts_sent=8,
+                became_master=2,
+                left_master=1,
+                interval_mismatch=2,
+                discard_interval=3,
+                discard_auth=4,
+                priority0_sent=1,
+            ),
+            tracked=TRACKED,
+        ),
+        dataclasses.replace(ROWS[1], vmac="vrrp6.3.7", virtual_ips=("2001:db8::1/64",)),
+    ]
+    fams = families(render(rows, "keepalived").decode())
+    assert set(fams) == set(KEEPALIVED_FAMILIES)
+    assert value(fams, "keepalived_up") == 1
+    state = "keepalived_vrrp_state"
+    assert value(fams, state, **KA, ip_address="192.0.2.254/24") == 2  # MASTER
+    assert value(fams, state, **KA, ip_address="192.0.2.253") == 2
+    ka6 = {"iname": "gw6", "intf": "vrrp6.3.7", "vrid": "7"}
+    assert value(fams, state, **ka6, ip_address="2001:db8::1/64") == 1  # BACKUP
+    assert value(fams, "keepalived_advertisements_received_total", **KA) == 7
+    assert value(fams, "keepalived_advertisements_sent_total", **KA) == 8
+    assert value(fams, "keepalived_become_master_total", **KA) == 2
+    assert value(fams, "keepalived_release_master_total", **KA) == 1
+    assert value(fams, "keepalived_advertisements_interval_errors_total", **KA) == 5
+    assert value(fams, "keepalived_authentication_failure_total", **KA) == 4
+    assert value(fams, "keepalived_priority_zero_sent_total", **KA) == 1
+    assert value(fams, "keepalived_advertisements_received_total", **ka6) == 9
+    # gw6 lacks the other counters: no sample, nothing invented.
+    assert not [s for s in fams["keepalived_become_master"].samples if s.labels == ka6]
+    for family in KEEPALIVED_COUNTERS:
+        assert fams[family].type == "counter"
+    # Scripts by name, as keepalived's tracker scripts: not before their first verdict.
+    assert [(s.labels, s.value) for s in fams["keepalived_script_status"].samples] == []
+    ok = (TrackedStatus("chk", "script", "ok", None, 0),)
+    fams = families(render([dataclasses.replace(ROWS[0], tracked=ok)], "keepalived").decode())
+    assert value(fams, "keepalived_script_status", name="chk") == 1
+
+
+@pytest.mark.parametrize(("state", "number"), [(s, n) for n, s in enumerate(STATES)])
+def test_keepalived_state_numbers(state: str, number: int) -> None:
+    rows = [dataclasses.replace(ROWS[0], state=state)]
+    fams = families(render(rows, "keepalived").decode())
+    assert value(fams, "keepalived_vrrp_state", **KA, ip_address="192.0.2.254/24") == number
+
+
+def test_keepalived_strange_state_has_no_sample() -> None:
+    rows = [dataclasses.replace(ROWS[0], state="STRANGE")]
+    fams = families(render(rows, "keepalived").decode())
+    assert not fams["keepalived_vrrp_state"].samples
+
+
+def test_both_name_sets() -> None:
+    fams = families(render(ROWS, "both").decode())
+    ours = set(FIXED_FAMILIES) | {counter_family(c) for c in Counter}
+    assert set(fams) == ours | set(KEEPALIVED_FAMILIES)
+    assert not ours & set(KEEPALIVED_FAMILIES)
+
+
+def test_rows_failing_in_keepalived_names() -> None:
+    def broken() -> list[RouterStatus]:
+        raise RuntimeError("boom")
+
+    fams = families(render(broken, "both").decode())
+    assert set(fams) == {"vrrp_up", "keepalived_up"}
+    assert value(fams, "keepalived_up") == 0
+
+
 # --- the HTTP server ----------------------------------------------------------------------
 
 
@@ -261,7 +375,7 @@ def test_scrape_reads_rows_each_time() -> None:
     rows = [ROWS[0]]
 
     async def main() -> list[float]:
-        server = await serving(lambda: rows)
+        server = await serving(lambda: rows, cache_ttl=0)
         try:
             url = f"http://127.0.0.1:{server.port}/metrics"
             seen = []
@@ -274,6 +388,39 @@ def test_scrape_reads_rows_each_time() -> None:
             await server.close()
 
     assert run(main()) == [3, 4]
+
+
+def test_scrape_body_cached_for_cache_ttl() -> None:
+    rows = [ROWS[0]]
+
+    async def main() -> None:
+        server = await serving(lambda: rows, cache_ttl=3600)
+        try:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+
+            async def transitions() -> float:
+                _, _, body = await asyncio.to_thread(fetch, url)
+                return value(families(body.decode()), "vrrp_transitions_total", **GW)
+
+            seen = []
+            for n in (3, 4, 5):
+                rows[0] = dataclasses.replace(rows[0], transitions=n)
+                seen.append(await transitions())
+            assert seen == [3, 3, 3]  # one rendering, served three times
+            assert server.renders == 1
+            server.cache_ttl = 0.2  # the next scrape after 0.2 s renders again
+            deadline = time.monotonic() + 10
+            while await transitions() != 5:
+                assert time.monotonic() < deadline, "the cached body never expired"
+            assert server.renders == 2
+            server.names = "keepalived"  # a reload: the cached body is dropped at once
+            _, _, body = await asyncio.to_thread(fetch, url)
+            assert "keepalived_up" in families(body.decode())
+            assert server.renders == 3
+        finally:
+            await server.close()
+
+    run(main())
 
 
 def test_head() -> None:

@@ -298,6 +298,7 @@ class Executor:
         failed = 0
         for _ in range(times):
             failed += self.port.announcer.send(frames)
+        self.inst.announced(len(frames) * times - failed)
         if failed:
             log.warning("%s: %d gratuitous ARP/NA frames not sent", self.name, failed)
 

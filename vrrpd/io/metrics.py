@@ -14,15 +14,23 @@ request head read under a byte limit and one overall deadline (so a client that 
 is dropped as surely as one that sends nothing), `GET`/`HEAD` only, a bounded number of
 simultaneous connections.
 
-Exposed metrics, labelled by `name`, `interface`, `vrid`, `family` ("4" or "6"):
+Exposed metrics (`[daemon] metrics_names = "vrrpd"`, the default), labelled by `name`,
+`interface`, `vrid`, `family` ("4" or "6"):
 
     vrrp_state{state="INITIALIZE"|"BACKUP"|"MASTER"|"FAULT"}  1 for the current state, else 0
     vrrp_priority, vrrp_effective_priority                    gauges
     vrrp_transitions_total                                    counter
+    vrrp_last_transition_timestamp_seconds                    when it entered its state
     vrrp_<counter>_total                                      one counter per `api.Counter`
+    vrrp_tracked_object_state{object, kind, state="unknown"|"ok"|"failing"}   1 / 0
+    vrrp_tracked_object_term{object, kind}                    what it adds to the priority
 
-and, without labels, `vrrp_up` (1; 0 when reading the status failed) and
-`vrrp_virtual_routers` (the number of rows).
+and, without labels, `vrrp_up` (1; 0 when reading the status failed), `vrrp_virtual_routers`
+(the number of rows) and `vrrp_build_info{version, python}` (1). With "keepalived" the names
+and labels of the keepalived exporter instead, with "both" both (`vrrpd.metricnames`).
+
+The HTTP server caches the rendered body for `cache_ttl` seconds (1 s): a scrape flood then
+costs the protocol loop one rendering a second, not one per request.
 """
 
 from __future__ import annotations
@@ -31,8 +39,10 @@ import asyncio
 import contextlib
 import errno
 import logging
+import platform
 import re
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,8 +50,21 @@ from urllib.parse import urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from .. import __version__
 from ..api import Counter, RouterStatus
 from ..config import parse_listen
+from ..metricnames import (
+    DEFAULT_NAMES,
+    KEEPALIVED,
+    KEEPALIVED_COUNTERS,
+    KEEPALIVED_STATE,
+    VRRPD,
+    keepalived_intf,
+    keepalived_ip,
+    serves,
+    summed,
+    timestamp,
+)
 
 log = logging.getLogger("vrrpd")
 
@@ -61,6 +84,19 @@ FIXED_FAMILIES: tuple[str, ...] = (
     "vrrp_priority",
     "vrrp_effective_priority",
     "vrrp_transitions",
+    "vrrp_last_transition_timestamp_seconds",
+    "vrrp_build_info",
+    "vrrp_tracked_object_state",
+    "vrrp_tracked_object_term",
+)
+TRACKED_STATES: tuple[str, ...] = ("unknown", "ok", "failing")
+
+# The keepalived exporter's families vrrpd serves with metrics_names "keepalived" or "both".
+KEEPALIVED_FAMILIES: tuple[str, ...] = (
+    "keepalived_up",
+    "keepalived_vrrp_state",
+    *KEEPALIVED_COUNTERS,
+    "keepalived_script_status",
 )
 
 # The HELP text of each `vrrp_<counter>_total` (a unit test checks that every Counter has one).
@@ -68,6 +104,7 @@ COUNTER_HELP: Mapping[Counter, str] = {
     Counter.ADVERTS_SENT: "Advertisements sent.",
     Counter.ADVERTS_RECEIVED: "Advertisements received and accepted for this virtual router.",
     Counter.BECAME_MASTER: "Transitions to MASTER.",
+    Counter.LEFT_MASTER: "Transitions from MASTER to another state (mastership released).",
     Counter.PRIORITY0_SENT: "Priority 0 advertisements sent (mastership released, RFC 5798 6.4.3).",
     Counter.PRIORITY0_RECEIVED: "Priority 0 advertisements received (the master is leaving).",
     Counter.CHECKSUM_RFC5798: "Advertisements received whose checksum covers the "
@@ -80,6 +117,8 @@ COUNTER_HELP: Mapping[Counter, str] = {
     Counter.SEND_ERRORS: "Advertisements the kernel refused to send.",
     Counter.LOWER_PRIORITY_MASTER: "Advertisements received while Master from another Master "
     "of lower priority (or equal priority and lower address): a split brain healing.",
+    Counter.ANNOUNCEMENTS_SENT: "Gratuitous ARP / unsolicited NA frames sent as master "
+    "(bursts on becoming master, garp_delay, garp_refresh).",
     Counter.DISCARD_IP_HEADER: "Received packets discarded: malformed IP header "
     "(counted for every virtual router on the interface and family).",
     Counter.DISCARD_TTL: "Received packets discarded: TTL or hop limit not 255 (RFC 5798 7.1).",
@@ -118,7 +157,8 @@ def counter_family(counter: Counter) -> str:
 class StatusCollector:
     """A prometheus_client custom collector over `rows()`, the daemon's status records.
 
-    Every `Counter` is a family, with its help, whether or not any row has it. Tolerant by
+    `names` is the name set ("vrrpd", "keepalived" or "both", `vrrpd.metricnames`). Every
+    `Counter` is a family, with its help, whether or not any row has it. Tolerant by
     design, a scrape must not fail over one odd row: a counter a row's `counters` lacks gets
     no sample for that router (nothing is invented), keys that are not a `Counter` are not
     exported, non-numeric values are left out, and a row that is not a `RouterStatus` is
@@ -128,21 +168,37 @@ class StatusCollector:
     logged.
     """
 
-    def __init__(self, rows: RowsSource) -> None:
+    def __init__(self, rows: RowsSource, names: str = DEFAULT_NAMES) -> None:
         self._rows = rows
+        self.names = names
 
     def collect(self) -> Iterator[Metric]:
+        ours, theirs = serves(self.names, VRRPD), serves(self.names, KEEPALIVED)
         try:
-            rows = [row for row in self._rows() if isinstance(row, RouterStatus)]
+            rows = _unique([row for row in self._rows() if isinstance(row, RouterStatus)])
         except Exception:
             log.exception("metrics: reading the status rows failed")
-            yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=0)
+            if ours:
+                yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=0)
+            if theirs:
+                yield GaugeMetricFamily("keepalived_up", _HELP_UP, value=0)
             return
-        yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=1)
-        yield GaugeMetricFamily(
-            "vrrp_virtual_routers", "Virtual routers configured.", value=len(rows)
-        )
-        yield from self._per_router(rows)
+        if ours:
+            yield GaugeMetricFamily("vrrp_up", _HELP_UP, value=1)
+            yield GaugeMetricFamily(
+                "vrrp_virtual_routers", "Virtual routers configured.", value=len(rows)
+            )
+            info = GaugeMetricFamily(
+                "vrrp_build_info",
+                "vrrpd's version and the Python running it (always 1).",
+                labels=["version", "python"],
+            )
+            info.add_metric([__version__, platform.python_version()], 1)
+            yield info
+            yield from self._per_router(rows)
+        if theirs:
+            yield GaugeMetricFamily("keepalived_up", _HELP_UP, value=1)
+            yield from _keepalived(rows)
 
     @staticmethod
     def _per_router(rows: list[RouterStatus]) -> Iterator[Metric]:
@@ -162,19 +218,29 @@ class StatusCollector:
         transitions = CounterMetricFamily(
             "vrrp_transitions", "State transitions of the virtual router.", labels=LABELS
         )
+        changed = GaugeMetricFamily(
+            "vrrp_last_transition_timestamp_seconds",
+            "When the virtual router entered its current state (seconds since the epoch).",
+            labels=LABELS,
+        )
         counters = {
             c: CounterMetricFamily(counter_family(c), COUNTER_HELP[c], labels=LABELS)
             for c in Counter
         }
-        seen: set[tuple[str, ...]] = set()
+        tracked = GaugeMetricFamily(
+            "vrrp_tracked_object_state",
+            "State of each tracked object: 1 for the current state (unknown: no input yet, "
+            "ok, failing), 0 for the others.",
+            labels=[*LABELS, "object", "kind", "state"],
+        )
+        term = GaugeMetricFamily(
+            "vrrp_tracked_object_term",
+            "What each tracked object adds to the priority now (0 while ok).",
+            labels=[*LABELS, "object", "kind"],
+        )
 
         for row in rows:
             labels = [row.name, row.interface, str(row.vrid), str(row.family)]
-            key = tuple(labels)
-            if key in seen:
-                continue  # two rows for one (name, interface, vrid, family): keep the first
-            seen.add(key)
-
             for s in STATES:
                 state.add_metric([*labels, s], 1.0 if s == row.state else 0.0)
             if row.state and row.state not in STATES:
@@ -188,35 +254,104 @@ class StatusCollector:
             value = _number(row.transitions)
             if value is not None:
                 transitions.add_metric(labels, value)
+            when = timestamp(row.last_transition)
+            if when is not None:
+                changed.add_metric(labels, when)
             for counter, family in counters.items():
                 value = _number(row.counters.get(counter))
                 if value is not None:
                     family.add_metric(labels, value)
+            for obj in row.tracked:
+                for s in TRACKED_STATES:
+                    tracked.add_metric(
+                        [*labels, obj.name, obj.kind, s], 1.0 if s == obj.state else 0.0
+                    )
+                term.add_metric([*labels, obj.name, obj.kind], float(obj.term))
 
         yield state
         yield priority
         yield effective
         yield transitions
+        yield changed
         yield from counters.values()
+        yield tracked
+        yield term
 
 
-def make_registry(rows: RowsSource) -> CollectorRegistry:
+def _unique(rows: list[RouterStatus]) -> list[RouterStatus]:
+    """Two rows for one (name, interface, vrid, family): keep the first."""
+    seen: set[tuple[str, str, int, int]] = set()
+    out = []
+    for row in rows:
+        key = (row.name, row.interface, row.vrid, row.family)
+        if key not in seen:
+            seen.add(key)
+            out.append(row)
+    return out
+
+
+def _keepalived(rows: list[RouterStatus]) -> Iterator[Metric]:
+    """The keepalived exporter's families (`vrrpd.metricnames`)."""
+    state = GaugeMetricFamily(
+        "keepalived_vrrp_state",
+        "State of vrrp (keepalived's numbers: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT), "
+        "one sample per virtual address.",
+        labels=["iname", "intf", "vrid", "ip_address"],
+    )
+    counters = {
+        family: CounterMetricFamily(family, text, labels=["iname", "intf", "vrid"])
+        for family, (_, text) in KEEPALIVED_COUNTERS.items()
+    }
+    scripts = GaugeMetricFamily(
+        "keepalived_script_status",
+        "Tracker Script Status (1 GOOD, 0 BAD; no sample before its first run).",
+        labels=["name"],
+    )
+    seen_states: set[tuple[str, ...]] = set()
+    seen_names: set[str] = set()
+    seen_scripts: set[str] = set()
+    for row in rows:
+        if row.name in seen_names:
+            continue  # one instance name, one set of samples (the first row)
+        seen_names.add(row.name)
+        intf, vrid = keepalived_intf(row), str(row.vrid)
+        number = KEEPALIVED_STATE.get(row.state)
+        if number is not None:
+            for vip in row.virtual_ips or ("",):
+                key = (row.name, intf, vrid, keepalived_ip(vip) if vip else "")
+                if key not in seen_states:
+                    seen_states.add(key)
+                    state.add_metric(list(key), float(number))
+        for family, (which, _) in KEEPALIVED_COUNTERS.items():
+            value = summed(row.counters, which)
+            if value is not None:
+                counters[family].add_metric([row.name, intf, vrid], value)
+        for obj in row.tracked:
+            if obj.kind == "script" and obj.state != "unknown" and obj.name not in seen_scripts:
+                seen_scripts.add(obj.name)
+                scripts.add_metric([obj.name], 1.0 if obj.state == "ok" else 0.0)
+    yield state
+    yield from counters.values()
+    yield scripts
+
+
+def make_registry(rows: RowsSource, names: str = DEFAULT_NAMES) -> CollectorRegistry:
     """A fresh registry holding only a `StatusCollector` over `rows`."""
     registry = CollectorRegistry()
-    registry.register(StatusCollector(rows))
+    registry.register(StatusCollector(rows, names))
     return registry
 
 
-def render(rows: Iterable[RouterStatus] | RowsSource) -> bytes:
+def render(rows: Iterable[RouterStatus] | RowsSource, names: str = DEFAULT_NAMES) -> bytes:
     """The exposition text (`CONTENT_TYPE`) for `rows`: a list of records or a callable."""
     if callable(rows):
-        return generate_latest(make_registry(rows))
+        return generate_latest(make_registry(rows, names))
     fixed = list(rows)
 
     def source() -> list[RouterStatus]:
         return fixed
 
-    return generate_latest(make_registry(source))
+    return generate_latest(make_registry(source, names))
 
 
 # --- listen address -----------------------------------------------------------------------
@@ -261,7 +396,9 @@ class MetricsServer:
 
     `timeout` bounds reading the request head and, separately, writing the answer;
     `max_connections` bounds simultaneous clients (more are closed at once), so a handful
-    of stuck clients cannot take the daemon's memory or file descriptors.
+    of stuck clients cannot take the daemon's memory or file descriptors. `names` is the
+    name set (`vrrpd.metricnames`, settable: a reload changes it); a rendered body is served
+    again for `cache_ttl` seconds (0: every scrape renders).
     """
 
     def __init__(
@@ -271,14 +408,41 @@ class MetricsServer:
         *,
         timeout: float = 5.0,
         max_connections: int = 16,
+        names: str = DEFAULT_NAMES,
+        cache_ttl: float = 1.0,
     ) -> None:
         self.listen = listen
         self.host, self._port = parse_listen(listen, allow_port_zero=True)
         self.timeout = timeout
         self.max_connections = max_connections
-        self.registry = make_registry(rows)
+        self.cache_ttl = cache_ttl
+        self._collector = StatusCollector(rows, names)
+        self.registry = CollectorRegistry()
+        self.registry.register(self._collector)
+        self._cached: tuple[float, bytes] | None = None  # (monotonic time rendered, body)
+        self.renders = 0  # bodies rendered (the rest of the scrapes were served cached)
         self.server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[Any]] = set()
+
+    @property
+    def names(self) -> str:
+        return self._collector.names
+
+    @names.setter
+    def names(self, names: str) -> None:
+        self._collector.names = names
+        self._cached = None
+
+    def body(self) -> bytes:
+        """The exposition text: the cached one if younger than `cache_ttl`, else fresh."""
+        now = time.monotonic()
+        cached = self._cached
+        if cached is not None and 0 <= now - cached[0] < self.cache_ttl:
+            return cached[1]
+        body = generate_latest(self.registry)
+        self.renders += 1
+        self._cached = (now, body)
+        return body
 
     @property
     def port(self) -> int:
@@ -418,7 +582,7 @@ class MetricsServer:
         if path == "/":
             return 200, {"Content-Type": "text/html; charset=utf-8"}, _INDEX
         try:
-            body = generate_latest(self.registry)
+            body = self.body()
         except Exception:
             log.exception("metrics: rendering failed")
             return 500, {}, b"internal error, see the vrrpd log\n"
