@@ -103,3 +103,31 @@ def test_render_config() -> None:
 def test_render_config_refuses(router: dict[str, object], message: str) -> None:
     with pytest.raises(LabError, match=message):  # FrrError, or the lab's address check
         render_config("h", [router])
+
+
+def test_two_backups_frr_lower_priority_can_fire_first() -> None:
+    # Backups vrrpd (priority 206) and FRR (205) at 200 ms after the master's priority 0: by
+    # RFC 5798 the higher priority's Skew_Time is the shorter, but FRR's truncated one fires
+    # 9.0625 ms earlier (30 ms against vrrpd's exact 39.0625 ms). The interop lab saw FRR
+    # take over first in 10 of 10 trials (then vrrpd preempted it).
+    vrrpd_ms = timing.skew_time(206, 20) * 1000
+    frr_ms = frr_skew_time_cs(205, 20) * 10
+    assert (frr_ms, vrrpd_ms) == (30, Fraction(390_625, 10_000))
+    assert vrrpd_ms - frr_ms == Fraction(90_625, 10_000)
+
+
+@pytest.mark.parametrize("interval_cs", INTERVALS_CS)
+def test_priorities_apart_by_256_over_the_interval_never_invert(interval_cs: int) -> None:
+    # FRR's skew is short of the exact one by less than 1 cs, and a priority step is worth
+    # interval/256 cs: a vrrpd backup whose priority exceeds FRR's by at least
+    # 256 / interval_cs (3 at 1 s, 13 at 200 ms, 1 from 2.56 s on) always fires first, for
+    # Skew_Time and Master_Down_Interval alike.
+    step = math.ceil(256 / interval_cs)
+    for frr_priority in range(1, 255 - step):
+        frr_cs = frr_skew_time_cs(frr_priority, interval_cs)
+        for vrrpd_priority in range(frr_priority + step, 255):
+            # exact vrrpd skew < FRR's, in 1/256 cs: (256 - p) * interval < 256 * frr_cs
+            assert (256 - vrrpd_priority) * interval_cs < 256 * frr_cs, (
+                frr_priority,
+                vrrpd_priority,
+            )
