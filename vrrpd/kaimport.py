@@ -50,6 +50,12 @@ SCRIPT_DEFAULT_INTERVAL = 1  # keepalived's vrrp_script interval default (second
 _SHELL_TOKENS = frozenset({"|", "||", "&&", ";", "&", ">", ">>", "<", "<<", "2>", "2>&1", ">&"})
 _SHELL_CHARS = re.compile(r"[|;&<>`]|\$\(")
 
+STRICT_DIFFERS = (
+    "vrrp_strict: accept mode, authentication and unicast follow it; but where keepalived "
+    "in strict mode stays silent when it hears a lower-priority master, vrrpd answers with "
+    "an advert and re-announces its addresses (RFC 9568)"
+)
+
 _IGNORED_GLOBAL = {
     "router_id": "identifies the host in keepalived's e-mail and SNMP; vrrpd has neither",
     "notification_email": "vrrpd sends no e-mail; use on_master/on_backup/on_fault hooks",
@@ -396,6 +402,7 @@ class _Converter:
                     self.say(s.where, f"vrrp_version: ignored (must be 2 or 3, got {s.args})")
             elif k == "vrrp_strict":
                 self.strict = True
+                self.say(s.where, STRICT_DIFFERS)
             elif k in (
                 "vrrp_garp_master_delay",
                 "vrrp_garp_master_repeat",
@@ -582,6 +589,8 @@ class _Converter:
                 accept = (False, s.where)
             elif k == "strict_mode":
                 strict = not a or a[0].lower() in ("on", "true", "yes", "1")
+                if strict:
+                    self.say(s.where, STRICT_DIFFERS)
             elif k == "authentication":
                 for t in self.block(s):
                     if t.key in ("auth_type", "auth_pass") and t.args:
@@ -1035,27 +1044,21 @@ class _Converter:
         if block == "track_interface":
             w, rev, given = self.weight_words(t, t.args, 0)
             return _Track("interface", t.key, t.where, w, rev, given)
-        if block == "track_script":
-            sc = self.scripts.get(t.key)
-            if sc is None:
-                self.say(
-                    t.where,
-                    f"track_script {t.key}: dropped (no usable vrrp_script of "
-                    "that name; keepalived ignores it too)",
-                )
-                return None
-            w, rev, given = self.weight_words(t, t.args, sc.weight, sc.reverse)
-            return _Track("script", t.key, t.where, w, rev, given)
-        tf = self.files.get(t.key)
-        if tf is None:
+        kind = "script" if block == "track_script" else "file"
+        found: _Script | _File | None = (self.scripts if kind == "script" else self.files).get(
+            t.key
+        )
+        if found is None:
+            what = "vrrp_script" if kind == "script" else "track_file block"
             self.say(
                 t.where,
-                f"track_file {t.key}: dropped (no usable track_file block of "
-                "that name; keepalived ignores it too)",
+                f"{block} {t.key}: dropped (no usable {what} of that name; keepalived ignores "
+                "it too)",
             )
             return None
-        w, rev, given = self.weight_words(t, t.args, tf.weight, tf.reverse)
-        return _Track("file", t.key, t.where, w, rev, given or tf.weight_given)
+        w, rev, given = self.weight_words(t, t.args, found.weight, found.reverse)
+        file_given = isinstance(found, _File) and found.weight_given
+        return _Track(kind, t.key, t.where, w, rev, given or file_given)
 
     def weight_words(
         self, t: Stmt, args: list[str], default: int, default_reverse: bool = False

@@ -724,3 +724,8 @@ def test_script_interval_in_whole_seconds_as_keepalived_reads_it() -> None:
     )
     assert router(r)["track_scripts"][0]["interval"] == 1  # keepalived ignores 2.5: 1 s
     assert said(r, "interval: ignored", "whole seconds")
+
+
+def test_strict_differences_are_reported_once() -> None:
+    r = convert(instance(VIP, head=STRICT) + instance(VIP.replace("254", "253"), name="b"))
+    assert len(said(r, "keepalived.conf:2: vrrp_strict:", "lower-priority master")) == 1

@@ -58,6 +58,15 @@ def test_differences_exit_2_one_line_each_on_stderr_and_in_the_toml(
     check_config(out, tmp_path, capsys)
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.conf")))
+def test_every_data_file_passes_check_config(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(DATA / name, capsys)
+    assert code in (0, IMPORT_DIFFERS)
+    check_config(out, tmp_path, capsys)
+
+
 def test_included_file_is_cited_by_its_own_name(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(DATA / "include-main.conf", capsys)
     assert code == 2
