@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from ipaddress import ip_address, ip_interface
 from typing import Any
 
-from .config import NAME_RE, ConfigError, parse
+from .config import IFNAME_RE, NAME_RE, ConfigError, parse
 from .kaconf import Parsed, Stmt, Where
 
 __all__ = ["Imported", "convert", "split_command"]
@@ -248,6 +248,9 @@ class _Converter:
                 f"{what}: user {' '.join(rest)} ignored (vrrpd runs every "
                 "script as [daemon] script_user)",
             )
+        if "" in argv:
+            self.say(where, f"{what}: empty arguments dropped (vrrpd passes no empty argument)")
+            argv = [x for x in argv if x]
         if not argv:
             self.say(where, f"{what}: ignored (empty command)")
             return None
@@ -685,6 +688,13 @@ class _Converter:
         if interface is None:
             self.say(where, f"vrrp_instance {name}: dropped (no interface; vrrpd needs one)")
             return None
+        if not IFNAME_RE.fullmatch(interface):
+            self.say(
+                where,
+                f"vrrp_instance {name}: dropped (interface {interface!r} is not an "
+                "interface name vrrpd accepts)",
+            )
+            return None
         if vrid is None:
             self.say(where, f"vrrp_instance {name}: dropped (no virtual_router_id)")
             return None
@@ -812,9 +822,15 @@ class _Converter:
         # authentication
         auth_pass: str | None = None
         if auth:
-            atype, aw = auth.get("auth_type", ("PASS", inst.where))
+            atype, aw = auth.get("auth_type", ("", inst.where))
             apass = auth.get("auth_pass")
-            if atype == "AH":
+            if not atype:
+                aw = apass[1] if apass else aw
+                self.say(
+                    aw,
+                    "authentication: ignored (no auth_type; keepalived then authenticates nothing)",
+                )
+            elif atype == "AH":
                 self.say(
                     aw,
                     "auth_type AH: not supported (vrrpd has no IPsec AH authentication; "
@@ -1213,6 +1229,9 @@ class _Converter:
                         "zero) has no vrrpd equivalent; FAULT while non-zero",
                     )
                 files.append(entry)
+                continue
+            if t.kind == "interface" and not IFNAME_RE.fullmatch(t.name):
+                self.say(t.where, f"track_interface {t.name}: dropped (not an interface name)")
                 continue
             if t.weight == 0:
                 if t.reverse:

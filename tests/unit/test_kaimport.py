@@ -729,3 +729,23 @@ def test_script_interval_in_whole_seconds_as_keepalived_reads_it() -> None:
 def test_strict_differences_are_reported_once() -> None:
     r = convert(instance(VIP, head=STRICT) + instance(VIP.replace("254", "253"), name="b"))
     assert len(said(r, "keepalived.conf:2: vrrp_strict:", "lower-priority master")) == 1
+
+
+def test_auth_pass_without_auth_type_authenticates_nothing() -> None:
+    r = convert(instance("authentication {\n auth_pass 1111\n}\n" + VIP))
+    assert "auth_pass" not in router(r)
+    assert said(r, "no auth_type")
+
+
+def test_empty_script_argument_and_odd_interface_names() -> None:
+    r = convert(
+        instance(
+            f"{VIP}\ntrack_script {{\n c\n}}\ntrack_interface {{\n eth0:1\n}}",
+            head="vrrp_script c {\n script \"/bin/x '' y\"\n}",
+        )
+    )
+    vr = router(r)
+    assert vr["track_scripts"][0]["command"] == ["/bin/x", "y"]
+    assert "track_interfaces" not in vr
+    assert said(r, "empty arguments dropped")
+    assert said(r, "track_interface eth0:1: dropped")

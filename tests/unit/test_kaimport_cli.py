@@ -344,3 +344,28 @@ INSTANCES = st.lists(
 @given(st.lists(HEAD, max_size=4), INSTANCES)
 def test_structured_configs_convert_to_a_valid_document(heads: list[str], body: str) -> None:
     _never_crashes("\n".join(heads) + "\n" + body, net=False)
+
+
+BODY_EDGE = st.sampled_from(
+    [
+        "notify \"''\"",
+        "notify_master \"/bin/x ''\"",
+        "track_interface {\n a:b weight 3\n}",
+        "authentication {\n auth_pass x\n}",
+        "interface bad/name",
+        "advert_int 99",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(HEAD, max_size=3), INSTANCES, st.lists(BODY_EDGE, max_size=4))
+def test_odd_values_convert_to_a_valid_document(
+    heads: list[str], body: str, odd: list[str]
+) -> None:
+    odd_one = (
+        "vrrp_instance z {\n interface eth0\n virtual_router_id 9\n"
+        " virtual_ipaddress {\n 203.0.113.9\n }\n" + "\n".join(odd) + "\n}"
+    )
+    text = "\n".join(heads) + "\n" + body + "\n" + odd_one
+    _never_crashes(text, net=False)
