@@ -749,3 +749,25 @@ def test_empty_script_argument_and_odd_interface_names() -> None:
     assert "track_interfaces" not in vr
     assert said(r, "empty arguments dropped")
     assert said(r, "track_interface eth0:1: dropped")
+
+
+def test_conditional_lines_and_parameters() -> None:
+    text = instance("@high priority 200\n@^high priority 50\n$P=7\nadvert_int $P\n" + VIP).replace(
+        "virtual_router_id 51", "virtual_router_id ${VRID}"
+    )
+    text = "$VRID=61\n" + text
+    high = kaconf.parse_text(text, "k.conf", config_id="high")
+    vr = kaimport.convert(high).doc["virtual_router"][0]
+    assert (vr["vrid"], vr["priority"], vr["advert_interval"]) == (61, 200, 7)
+    low = kaimport.convert(kaconf.parse_text(text, "k.conf", config_id="low"))
+    assert low.doc["virtual_router"][0]["priority"] == 50
+    unknown = kaimport.convert(kaconf.parse_text(text, "k.conf"))
+    assert unknown.doc["virtual_router"][0]["priority"] == 100
+    assert len([r for r in unknown.report if "give --config-id" in r]) == 2
+
+
+def test_line_continuation_and_brace_on_one_line() -> None:
+    r = convert(instance("priority \\\n 150\n" + "track_interface { eth1 weight -10 }\n" + VIP))
+    vr = router(r)
+    assert vr["priority"] == 150
+    assert vr["track_interfaces"] == [{"name": "eth1", "weight": -10, "interface": "eth1"}]
