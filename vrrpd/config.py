@@ -140,6 +140,9 @@ class VirtualRouterConfig:
     track_files: tuple[TrackFile, ...] = ()
     notify: tuple[str, ...] = ()  # argv prefix; vrrpd appends INSTANCE name STATE priority
     notify_timeout: Fraction = Fraction(10)
+    # Run after deciding to become Master, before its addresses and first advertisement.
+    before_master: tuple[str, ...] = ()
+    before_master_timeout: Fraction = Fraction(5)
     # Per-state hooks (keepalived's notify_master ...): argv run as given, no arguments added.
     on_master: tuple[str, ...] = ()
     on_backup: tuple[str, ...] = ()
@@ -501,6 +504,8 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     tracking = _parse_tracking(t, where, problems)
     notify = t.get("notify", (), _argv_shape)
     notify_timeout = t.get("notify_timeout", 10, _number_range(0.1, 3600))
+    before_master = t.get("before_master", (), _argv_shape)
+    before_master_timeout = t.get("before_master_timeout", 5, _number_range(0.1, 60))
     hooks = _parse_hooks(t)
     t.finish()
 
@@ -652,6 +657,8 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         track_files=tracking[2],
         notify=tuple(notify or ()),
         notify_timeout=Fraction(notify_timeout or 10).limit_denominator(1000),
+        before_master=tuple(before_master or ()),
+        before_master_timeout=Fraction(before_master_timeout or 5).limit_denominator(1000),
         on_master=hooks[0],
         on_backup=hooks[1],
         on_fault=hooks[2],

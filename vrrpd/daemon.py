@@ -54,7 +54,7 @@ from .io.channel import Channel, Port
 from .io.control import ControlError, ControlServer, Stream
 from .io.executor import Executor
 from .io.netlink import AddrEvent, LinkEvent, NeighEvent, Netlink, NetlinkFailure, monitor
-from .io.notify import NotifyRunner, group_jobs, instance_jobs
+from .io.notify import NotifyRunner, before_master_job, group_jobs, instance_jobs
 from .io.reactor import Reactor
 from .io.scripthost import Launcher, ScriptUserError, effective_capabilities
 from .io.scripthost import identity as script_identity
@@ -240,6 +240,19 @@ class Daemon:
         addresses in place, as with keepalived)."""
         for job in instance_jobs(ex.inst.cfg, t):
             self.notify_runner.submit(job)
+
+    async def before_master(self, ex: Executor, t: Transition) -> None:
+        began = time.monotonic()
+        ok = await self.notify_runner.run(before_master_job(ex.inst.cfg, t))
+        took_ms = (time.monotonic() - began) * 1000
+        self.bus.publish("before-master", name=ex.name, ok=ok, ms=round(took_ms, 1))
+        (log.info if ok else log.warning)(
+            "%s: before_master %s in %.1f ms; now adding the addresses%s",
+            ex.name,
+            "done" if ok else "failed",
+            took_ms,
+            "" if ok else " anyway (a master without them would hold nothing)",
+        )
 
     def group_settled(self, settled: GroupSettled) -> None:
         group, state = settled.group, settled.state

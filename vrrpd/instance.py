@@ -91,6 +91,15 @@ class Refresh:
 
 
 @dataclass(frozen=True, slots=True)
+class BeforeMaster:
+    """Run `before_master` for `transition` and wait for it (at most its timeout) before
+    the steps that follow: the addresses, announcements and advertisements of a new
+    master (the service behind the address is ready when traffic arrives)."""
+
+    transition: Transition
+
+
+@dataclass(frozen=True, slots=True)
 class AnnounceLater:
     """One more burst `delay` seconds from now if still master (keepalived's
     garp_master_delay); cancelled by StopAnnouncing."""
@@ -186,6 +195,7 @@ Output = (
     | StopAnnouncing
     | Refresh
     | AnnounceLater
+    | BeforeMaster
     | RouterAds
     | HandOver
     | Rebuild
@@ -778,6 +788,11 @@ class Instance:
                     out.append(Announce(self.cfg.virtual_ips))
                 case fsm.StateChanged(old, new, reason):
                     out += self._changed(old, new, reason, now)
+                    if new is fsm.State.MASTER and self.cfg.before_master:
+                        # Ahead of everything the new master does: its addresses,
+                        # announcements and first advertisement wait for the hook.
+                        t = next(o for o in out if isinstance(o, Transition))
+                        out.insert(0, BeforeMaster(t))
         return out
 
     def _changed(

@@ -63,6 +63,8 @@ KEYS: dict[str, Key] = {
     ),
     "garp_repeat": Key(Effect.IN_PLACE, "used by the next announcement"),
     "garp_interval": Key(Effect.IN_PLACE, "used by the next announcement"),
+    "before_master": Key(Effect.IN_PLACE, "used by the next transition to master"),
+    "before_master_timeout": Key(Effect.IN_PLACE, "used by the next transition to master"),
     "garp_delay": Key(Effect.IN_PLACE, "used by the next transition to master"),
     "garp_refresh": Key(
         Effect.IN_PLACE, "a master's periodic refresh restarts at the new period; 0 stops it"

@@ -48,6 +48,8 @@ CHANGES: dict[str, Any] = {
     "garp_interval": lambda p: {"garp_interval": 0.5},
     "garp_refresh": lambda p: {"garp_refresh": 5},
     "garp_delay": lambda p: {"garp_delay": 5},
+    "before_master": lambda p: {"before_master": ["/usr/sbin/conntrackd", "-c"]},
+    "before_master_timeout": lambda p: {"before_master_timeout": 2},
     "track_interfaces": lambda p: {"track_interfaces": [{"interface": "up1", "weight": -5}]},
     "track_scripts": lambda p: {
         "track_scripts": [{"name": "chk", "command": ["/bin/true"], "weight": -5}]

@@ -141,8 +141,8 @@ class TestProblems:
         path = write(tmp_path, one_router(prio="100"))
         assert problems(path) == [
             f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
-            "advert_interval, auth_pass, checksum, garp_delay, garp_interval, garp_refresh, "
-            "garp_repeat, "
+            "advert_interval, auth_pass, before_master, before_master_timeout, checksum, "
+            "garp_delay, garp_interval, garp_refresh, garp_repeat, "
             "interface, name, notify, notify_timeout, on_backup, on_fault, on_master, on_stop, "
             "preempt, preempt_delay, priority, "
             "router_advertisements, track_files, track_interfaces, track_scripts, "

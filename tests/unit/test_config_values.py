@@ -29,6 +29,7 @@ SECONDS = [
     ("garp_interval", "must be a number of seconds 0..10"),
     ("garp_refresh", "must be 0 (off) or a number of seconds 1..86400"),
     ("garp_delay", "must be a number of seconds 0..3600"),
+    ("before_master_timeout", "must be a number of seconds 0.1..60"),
     ("notify_timeout", "must be a number of seconds 0.1..3600"),
 ]
 

@@ -126,6 +126,36 @@ def inst_hand_over(inst: Instance) -> Any:
     return HandOver(PEER, inst.cfg.virtual_ips)
 
 
+def test_before_master_comes_first_whichever_way_the_router_becomes_master() -> None:
+    from vrrpd.instance import BeforeMaster
+
+    hook = {"before_master": ["/usr/sbin/conntrackd", "-c"]}
+    # Master_Down_Timer (the advertisement would otherwise go first) ...
+    inst = started(**hook)
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    outs = inst.timeout(deadline)
+    t = next(o for o in outs if isinstance(o, Transition))
+    assert outs[0] == BeforeMaster(t) and t.new is State.MASTER
+    assert [o for o in outs if isinstance(o, BeforeMaster)] == [outs[0]]  # once
+    # ... preemption (the addresses would otherwise go first) ...
+    inst = started(priority=200, **hook)
+    inst.advert(accepted(100), 0.1)
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    outs = inst.timeout(deadline)
+    assert isinstance(outs[0], BeforeMaster) and outs[0].transition.reason is Reason.PREEMPTED
+    assert isinstance(outs[1], AddAddresses)
+    # ... and the address owner at start.
+    owner = Instance(cfg(priority=255, **hook), ME)
+    owner.tracker.interface("eth0", True)
+    outs = owner.start(0.0)
+    assert isinstance(outs[0], BeforeMaster) and outs[0].transition.reason is Reason.OWNER
+    # Without the hook nothing waits; and leaving master never runs it.
+    inst, t0 = master()
+    assert not [o for o in inst.advert(accepted(200), t0 + 1) if isinstance(o, BeforeMaster)]
+
+
 def test_second_burst_only_when_garp_delay_is_set() -> None:
     from vrrpd.instance import AnnounceLater
 

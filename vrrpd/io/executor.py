@@ -28,6 +28,7 @@ from ..instance import (
     AddAddresses,
     Announce,
     AnnounceLater,
+    BeforeMaster,
     DelAddresses,
     HandOver,
     Instance,
@@ -70,6 +71,9 @@ class Hooks(Protocol):
     def group_settled(self, settled: GroupSettled) -> None: ...
 
     async def rebuild(self, ex: Executor, parts: frozenset[Part]) -> None: ...
+
+    async def before_master(self, ex: Executor, t: Transition) -> None:
+        """Run `before_master` for `t` and return when it has finished (or timed out)."""
 
     def addresses_added(self, ex: Executor, vips: Sequence[IPInterface]) -> None:
         """About to add `vips` (a record of what vrrpd added, where the kernel keeps none)."""
@@ -184,6 +188,8 @@ class Executor:
                 self._stop_announcing()
             case Refresh(interval):
                 self._refresh(interval)
+            case BeforeMaster(t):
+                await self.hooks.before_master(self, t)
             case AnnounceLater(delay):
                 self._cancel("_announcing_later")
                 self._announcing_later = asyncio.get_running_loop().create_task(

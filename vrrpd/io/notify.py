@@ -40,10 +40,9 @@ class Job:
 GROUP_TIMEOUT = 10.0
 
 
-def instance_jobs(cfg: VirtualRouterConfig, t: Transition) -> list[Job]:
-    """The scripts run for a virtual router's transition, in order (`vrrpd.hooks`)."""
-    keepalived = ("INSTANCE", cfg.name, t.new.value, str(t.priority))
-    env = {
+def instance_env(cfg: VirtualRouterConfig, t: Transition) -> dict[str, str]:
+    """The VRRP_* environment of a virtual router's scripts for transition `t`."""
+    return {
         "VRRP_KIND": "INSTANCE",
         "VRRP_NAME": cfg.name,
         "VRRP_STATE": t.new.value,
@@ -55,10 +54,21 @@ def instance_jobs(cfg: VirtualRouterConfig, t: Transition) -> list[Job]:
         "VRRP_FAMILY": f"ipv{cfg.family}",
         "VRRP_MASTER": t.master,
     }
+
+
+def instance_jobs(cfg: VirtualRouterConfig, t: Transition) -> list[Job]:
+    """The scripts run for a virtual router's transition, in order (`vrrpd.hooks`)."""
+    keepalived = ("INSTANCE", cfg.name, t.new.value, str(t.priority))
     return [
-        Job(argv, dict(env), float(cfg.notify_timeout), f"{cfg.name} {t.new.value}")
+        Job(argv, instance_env(cfg, t), float(cfg.notify_timeout), f"{cfg.name} {t.new.value}")
         for argv in commands(cfg, t.new, keepalived)
     ]
+
+
+def before_master_job(cfg: VirtualRouterConfig, t: Transition) -> Job:
+    """`before_master` for transition `t`, as given (no arguments appended)."""
+    timeout = float(cfg.before_master_timeout)
+    return Job(cfg.before_master, instance_env(cfg, t), timeout, f"{cfg.name} before_master")
 
 
 def group_jobs(group: SyncGroup, state: State) -> list[Job]:
@@ -118,13 +128,14 @@ class NotifyRunner:
         while True:
             job = await self.queue.get()
             try:
-                await self._one(job)
+                await self.run(job)
             except Exception:
                 log.exception("notify %s failed", job.what)
             finally:
                 self.queue.task_done()
 
-    async def _one(self, job: Job) -> None:
+    async def run(self, job: Job) -> bool:
+        """Run `job` now, beside the queue, and wait for it: whether it exited 0 in time."""
         try:
             proc = await asyncio.create_subprocess_exec(
                 *job.argv,
@@ -137,7 +148,7 @@ class NotifyRunner:
             self.failed += 1
             reason = e.strerror if isinstance(e, OSError) and e.strerror else e
             log.error("notify %s: cannot run %s: %s", job.what, job.argv[0], reason)
-            return
+            return False
         assert proc.stderr is not None
         try:
             err, _code = await asyncio.wait_for(
@@ -148,7 +159,7 @@ class NotifyRunner:
             await proc.wait()
             self.failed += 1
             log.error("notify %s: %s killed after %gs", job.what, job.argv[0], job.timeout)
-            return
+            return False
         except asyncio.CancelledError:
             kill_group(proc.pid)  # shutdown: no script outlives the daemon
             raise
@@ -163,3 +174,5 @@ class NotifyRunner:
                 proc.returncode,
                 f": {detail[-1]}" if detail else "",
             )
+            return False
+        return True
