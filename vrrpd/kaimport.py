@@ -1362,15 +1362,15 @@ class _Converter:
                     out["on_stop"] = [
                         *argv,
                         "INSTANCE",
-                        out["name"],
+                        inst.name,  # keepalived's name, as keepalived passes it
                         "STOP",
                         str(out.get("priority", inst.priority)),
                     ]
                     self.say(
                         w,
                         "notify: keepalived also runs it with STOP when stopping: "
-                        "emitted as on_stop with those arguments (the priority is "
-                        "the configured one)",
+                        "emitted as on_stop with those arguments (a fixed priority: "
+                        "keepalived's with every tracked object up)",
                     )
 
     # --- sync groups --------------------------------------------------------------------
