@@ -225,6 +225,14 @@ class _Converter:
             return False
         return True
 
+    def int_arg(self, s: Stmt, lo: int, hi: int, before: int | None) -> int | None:
+        """The statement's integer argument in lo..hi; else reported, `before` kept."""
+        v = _int(s.args[0]) if s.args else None
+        if v is None or not lo <= v <= hi:
+            self.say(s.where, f"{s.key}: ignored (must be {lo}..{hi})")
+            return before
+        return v
+
     def block(self, s: Stmt) -> list[Stmt]:
         if s.block is None:
             self.say(s.where, f"{s.key}: ignored (needs a {{ }} block)")
@@ -553,17 +561,9 @@ class _Converter:
                 if self.need_args(s, 1):
                     interface = a[0]
             elif k == "virtual_router_id":
-                v = _int(a[0]) if a else None
-                if v is None or not 1 <= v <= 255:
-                    self.say(s.where, "virtual_router_id: ignored (must be 1..255)")
-                else:
-                    vrid = v
+                vrid = self.int_arg(s, 1, 255, vrid)
             elif k == "priority":
-                v = _int(a[0]) if a else None
-                if v is None or not 1 <= v <= 255:
-                    self.say(s.where, "priority: ignored (must be 1..255)")
-                else:
-                    priority = v
+                priority = self.int_arg(s, 1, 255, priority)
             elif k == "advert_int":
                 d = _num(a[0]) if a else None
                 if d is None or d <= 0:
