@@ -246,10 +246,6 @@ class Figures:
     def longest(spans: Sequence[tuple[float, float]]) -> float:
         return max((b - a for a, b in spans), default=0.0)
 
-    def step_at(self, t: float) -> int:
-        """The step (1-based) under way at `t`; 0 before the first."""
-        return max((i for i, s in enumerate(self.steps, 1) if s.start <= t), default=0)
-
     def lines(self) -> list[str]:
         out = [f"{self.order}, procedure {self.procedure} ({self.variant.describe()}):"]
         for i, s in enumerate(self.steps, 1):
@@ -257,7 +253,9 @@ class Figures:
             out.append(f"  {i}. {s.text} ({s.end - s.start:.1f} s{extra})")
 
         def spans(name: str, sp: Sequence[tuple[float, float]]) -> str:
-            where = ", ".join(f"{(b - a) * 1000:.1f} ms in step {self.step_at(a)}" for a, b in sp)
+            where = ", ".join(
+                f"{(b - a) * 1000:.1f} ms in step {step_at(self.steps, a)}" for a, b in sp
+            )
             return f"{name}: {len(sp)} spans" + (f" ({where})" if sp else "")
 
         out += [
@@ -280,16 +278,18 @@ def client_off(o: rules.Observation) -> bool:
     return not any(o.client_mac in macs for macs in o.macs.values())
 
 
+def step_at(steps: Sequence[Step], t: float) -> int:
+    """The step (1-based) under way at `t`: the last one started by then; 0 before the first."""
+    return max((i for i, s in enumerate(steps, 1) if s.start <= t), default=0)
+
+
 def lost_per_step(result: Mapping[str, Any], steps: Sequence[Step]) -> dict[int, int]:
-    """Probes lost in each step (1-based), by the send time of the answer before each gap."""
+    """Probes lost in each step (1-based), placed by the send time of the first lost one of
+    each gap (one interval after the last answered)."""
     out: dict[int, int] = {}
-    done = answered(result)
-    for (a, ta, _), (b, _, _) in itertools.pairwise(done):
+    for (a, ta, _), (b, _, _) in itertools.pairwise(answered(result)):
         if b - a > 1:
-            i = next(
-                (i for i, s in enumerate(steps, 1) if s.start <= ta <= s.end),
-                0,
-            )
+            i = step_at(steps, ta + float(result["interval"]))
             out[i] = out.get(i, 0) + b - a - 1
     return out
 

@@ -25,7 +25,7 @@ import pytest
 from netns_lab import keepalived
 from netns_lab.keepalived import KEEPALIVED
 from netns_lab.lab import Lab
-from netns_lab.migrate import PRIORITIES, Figures, Migration, Variant
+from netns_lab.migrate import PRIORITIES, Figures, Migration, Step, Variant, lost_per_step, step_at
 from tests.helpers import lab_for
 
 pytestmark = pytest.mark.netns
@@ -33,10 +33,15 @@ pytestmark = pytest.mark.netns
 V3 = Variant(version=3, interval=0.1)
 V2 = Variant(version=2, interval=1.0, auth_pass="s3cret")  # keepalived's default version
 # Each watcher stamps its own namespace's netlink events as it reads them: spans between
-# events in two namespaces are good to a few milliseconds only (the probe judges loss).
-WATCH_NOISE = 0.005
+# events in two namespaces are good to a few milliseconds on a quiet machine, 10-20 ms on a
+# busy one (seen: a 14 ms "no holder" span while probes every 2 ms all came back). The probe
+# judges loss (a real gap of 10 ms or more costs a probe); the watchers' bound stays below
+# the 61 ms that stopping keepalived on the master costs at 0.1 s.
+WATCH_NOISE = 0.05
 HARMLESS = {"router_id", "state"}  # what import-keepalived may report for these files
-OVERLAP = 0.05  # seconds: the longest two-holder span a hand-over may show
+# The longest two-holder span a hand-over may show: the new master adds the VIP before it
+# advertises, the old one removes it on hearing that advert (a few ms in the lab).
+OVERLAP = 0.2
 
 
 @pytest.fixture
@@ -108,5 +113,18 @@ def test_stopping_the_keepalived_master_loses_probes(lab: Lab) -> None:
     fig = migrate(lab, "backup-first", V3, "naive")
     report = "\n".join(fig.lines())
     assert fig.lost >= 2, report
-    assert longer(fig.no_holder, 0.03), report
-    assert longer(fig.client_off, 0.03), report
+    assert longer(fig.no_holder, 0.04), report
+    assert longer(fig.client_off, 0.04), report
+
+
+def test_lost_probes_are_placed_in_the_step_they_fell_in() -> None:
+    """The per-step figure of the report (pure: no lab)."""
+    steps = [Step("one", 10.0, 11.0), Step("two", 11.0, 12.0)]
+    result = {
+        "interval": 0.01,
+        "replies": [[0, 10.5, 10.501], [1, 10.51, 10.511], [5, 10.99, 11.1], [9, 11.2, 11.21]],
+    }
+    # seqs 2-4 lost after an answer at 10.51 (step 1); 6-8 after one sent at 10.99, the first
+    # lost one sent at 11.00: step 2.
+    assert lost_per_step(result, steps) == {1: 3, 2: 3}
+    assert step_at(steps, 9.0) == 0 and step_at(steps, 11.5) == 2
