@@ -57,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="advertisement interval in seconds (default 1; e.g. 0.1)",
     )
     demo.add_argument("--keep-logs", action="store_true", help="keep the vrrpd configs and logs")
+    demo.add_argument(
+        "--png",
+        metavar="FILE",
+        help="also draw each failover's timeline as a PNG: FILE-hard.png, FILE-graceful.png "
+        "(needs matplotlib: pip install 'vrrpd[plot]')",
+    )
     clean = sub.add_parser("cleanup", help="remove what crashed lab runs left behind")
     which = clean.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help=f"every lab recorded in {STATE_DIR}")
@@ -99,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return migrate_command(args)
     from .demo import run_demo
 
-    return run_demo(interval=args.interval, keep_logs=args.keep_logs)
+    return run_demo(interval=args.interval, keep_logs=args.keep_logs, png=args.png)
 
 
 if __name__ == "__main__":

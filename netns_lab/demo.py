@@ -9,8 +9,10 @@
 3. Graceful shutdown: r2's vrrpd gets SIGTERM, sends a priority-0 advertisement and removes
    the address; r3 takes over after only Skew_Time.
 
-Every figure is printed next to its RFC 5798 §6.1 bound. Everything is removed at the end, also
-after an error or Ctrl-C.
+Every figure is printed next to its RFC 5798 §6.1 bound, and each failover is drawn as a
+timeline (`netns_lab.timeline`: the client's probes, each router's adverts, states and gratuitous
+ARPs, the blackout); with `png`, also as PNG files. Everything is removed at the end, also after
+an error or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from .failover import (
     MARGIN,
@@ -30,6 +33,7 @@ from .failover import (
     virtual_router,
 )
 from .lab import Lab, Node, Vrrpd, wait_for
+from .timeline import PlotUnavailable, render_png, render_text, require_matplotlib
 
 ROUTERS = (("r1", "192.0.2.1/24", 150), ("r2", "192.0.2.2/24", 120), ("r3", "192.0.2.3/24", 100))
 CLIENT = ("c1", "192.0.2.100/24")
@@ -95,6 +99,12 @@ def _who(mac: str | None, nodes: dict[str, Node]) -> str:
     return f"{mac} (unknown)"
 
 
+def png_path(base: str | Path, label: str) -> Path:
+    """`base` with `label` before its suffix: ``demo.png``, ``hard`` -> ``demo-hard.png``."""
+    p = Path(base)
+    return p.with_name(f"{p.stem}-{label}{p.suffix or '.png'}")
+
+
 def _failover(
     say: Say,
     *,
@@ -106,8 +116,11 @@ def _failover(
     others: list[str],
     interval: float,
     hard: bool,
+    png: Path | None = None,
 ) -> dict[str, float]:
-    """Fail `old` (hard: SIGKILL + link down; else SIGTERM) and measure the takeover by `new`."""
+    """Fail `old` (hard: SIGKILL + link down; else SIGTERM) and measure the takeover by `new`;
+    draw its timeline (and into `png`)."""
+    routers = {n: d for n, d in daemons.items() if d.alive}  # killed before: not drawn
     with Failover(
         client,
         old=nodes[old],
@@ -116,6 +129,7 @@ def _failover(
         new_daemon=daemons[new],
         interval=interval,
         hard=hard,
+        timeline=True,
     ) as f:
         new_prio, bound = f.new_priority, f.bound
         if hard:
@@ -176,11 +190,29 @@ def _failover(
     say(f"  RFC 5798 bound: {bound_text} ({bound * 1000:.1f} ms)")
     if det is not None:
         say(f"  detection - bound: {(det_s - bound) * 1000:+.1f} ms")
+    tl = f.timeline(routers)
+    say("")
+    for line in render_text(tl).splitlines():
+        say(f"  {line}")
+    if png is not None:
+        render_png(tl, png)
+        say(f"  timeline written to {png}")
+    say("")
     return {"blackout": out, "detection": det_s, "bound": bound}
 
 
-def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -> int:
-    """Build the lab, run both failovers, print what happened; returns an exit code."""
+def run_demo(
+    interval: float = 1.0, keep_logs: bool = False, say: Say = print, png: str | None = None
+) -> int:
+    """Build the lab, run both failovers, print what happened; returns an exit code. With
+    `png`, each failover's timeline is also written there, its mode before the suffix
+    (``demo.png``: ``demo-hard.png``, ``demo-graceful.png``)."""
+    if png is not None:
+        try:
+            require_matplotlib()
+        except PlotUnavailable as e:
+            say(str(e))
+            return 2
     lab = Lab(keep_workdir=keep_logs)
     daemons: dict[str, Vrrpd] = {}
     try:
@@ -222,6 +254,7 @@ def run_demo(interval: float = 1.0, keep_logs: bool = False, say: Say = print) -
                 others=others,
                 interval=interval,
                 hard=hard,
+                png=None if png is None else png_path(png, "hard" if hard else "graceful"),
             )
             measured.append((label, m))
             for line in status_table(daemons, nodes):

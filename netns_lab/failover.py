@@ -12,18 +12,31 @@ priority 0 and removes the address), waits for the takeover and reads, from the 
   priority-0 advertisement) to the first advertisement of the new one;
 
 next to the RFC 5798 §6.1 bound: Master_Down_Interval of the new master (hard), Skew_Time
-(graceful).
+(graceful). With ``timeline=True`` it also captures the client's segment (adverts, gratuitous
+ARP) and `Failover.timeline` draws the failover (`netns_lab.timeline`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .lab import Node, ProbeRun, Vrrpd, master_down_interval, skew_time, wait_for
+from . import wire
+from .lab import (
+    Capture,
+    LabError,
+    Node,
+    ProbeRun,
+    Vrrpd,
+    master_down_interval,
+    skew_time,
+    wait_for,
+)
 from .probe import blackout, detection, lost
+from .timeline import Timeline, build, log_transitions, probe_sends
 
 VRID = 51
 VIP = "192.0.2.254/24"
@@ -106,6 +119,10 @@ class Failover:
     Creating it starts the client's probe and waits until it answers and has seen an advert
     of `old` (so a hard failure comes right after one: close to the worst case); then
     `fail()`, `wait_takeover()`, `stop()`; the figures are attributes after `stop()`.
+
+    With `timeline`, a capture on the client records the adverts and gratuitous ARPs, the
+    probe runs `tail` (1.5 intervals, at least 20 ms) before the failure and after the
+    recovery, and `timeline()` draws it all after `stop()`.
     """
 
     def __init__(
@@ -118,17 +135,39 @@ class Failover:
         new_daemon: Vrrpd,
         interval: float,
         hard: bool,
+        timeline: bool = False,
     ) -> None:
         self.old, self.old_daemon, self.new_daemon = old, old_daemon, new_daemon
         self.old_ip, self.new_ip = address(old), address(new)
         self.interval, self.hard = interval, hard
         self.new_priority = int(new_daemon.router("gw")["priority"])
         self.bound = bound(interval, self.new_priority, hard)
-        self.t_fail = self.seen = 0.0
+        self.t_fail = self.t_killed = self.seen = 0.0
         self.result: dict[str, Any] = {}
-        self.probe: ProbeRun = client.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
+        self.tail = max(1.5 * interval, 0.02)
+        self.packets: list[Any] = []
+        # Adverts and gratuitous ARP on the client's segment, for the timeline. Immediate mode
+        # (an option after the filter words: tcpdump's getopt permutes them): without it,
+        # TPACKET_V3 hands packets over in blocks, and a SIGTERM loses the last block's.
+        self.capture: Capture | None = (
+            client.capture("--immediate-mode arp or ip proto 112") if timeline else None
+        )
         try:
+            self.probe: ProbeRun = client.start_probe(VIP_ADDR, adverts=True, vrid=VRID)
             self.probe.wait_ready(timeout=3 * interval + MARGIN, advert_from=self.old_ip)
+            if timeline:  # an advert of `old` after `tail` of answered probes: the picture's start
+                first = self.probe.wait_event(lambda e: e[0] == "reply", MARGIN, "a reply")
+                started = float(first[2])
+                self.probe.wait_event(
+                    lambda e: (
+                        e[0] == "advert"
+                        and e[2] == self.old_ip
+                        and int(e[3]) > 0
+                        and float(e[1]) > started + self.tail
+                    ),
+                    self.tail + 3 * interval + MARGIN,
+                    f"an advert from {self.old_ip} {self.tail:g} s into the probe",
+                )
         except BaseException:
             self.close()
             raise
@@ -140,9 +179,11 @@ class Failover:
         self.close()
 
     def close(self) -> None:
-        """Kill the probe if it still runs (after an error)."""
-        if self.probe.alive:
+        """Kill the probe and stop the capture if they still run (after an error)."""
+        if getattr(self, "probe", None) is not None and self.probe.alive:
             self.probe.kill()
+        if self.capture is not None:
+            self.capture.stop()
 
     def fail(self) -> int | None:
         """Fail the old master now; for a graceful failure, its vrrpd's exit code."""
@@ -150,6 +191,7 @@ class Failover:
         if self.hard:
             self.old.link_set(False)  # first: the outage and the silence start together
             self.old_daemon.kill()
+            self.t_killed = time.monotonic()
             return None
         return self.old_daemon.stop(timeout=10)
 
@@ -161,8 +203,21 @@ class Failover:
 
     def stop(self) -> dict[str, Any]:
         """Wait for a reply to a probe sent after the takeover, stop the probe; its result."""
-        self.probe.wait_reply_sent_after(self.seen, timeout=MARGIN + 10)
+        back = self.probe.wait_reply_sent_after(self.seen, timeout=MARGIN + 10)
+        if self.capture is not None:  # the timeline shows a while after the recovery
+            self.probe.wait_reply_sent_after(back + self.tail, timeout=self.tail + MARGIN + 10)
         self.result = self.probe.stop()
+        if self.capture is not None:
+            # every frame up to the probe's end is in once a later one is (they come in order)
+            end = float(self.result["end"]) + time.time() - time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                self.capture.wait_packets(
+                    lambda p: float(p.time) > end,
+                    1,
+                    self.interval + MARGIN,
+                    "a frame after the probe",
+                )
+            self.packets = self.capture.stop()
         return self.result
 
     @property
@@ -185,3 +240,48 @@ class Failover:
             return None
         adverts = self.result.get("adverts", [])
         return next((p for t, src, p in adverts if src == self.old_ip and t == det[1]), None)
+
+    def timeline(self, routers: Mapping[str, Vrrpd], title: str | None = None) -> Timeline:
+        """The failover as a `netns_lab.timeline.Timeline`, after `stop()`: the probe's
+        echo requests, the adverts and gratuitous ARPs the client's capture holds (senders
+        named by IPv4 address and MAC from `routers`, name -> daemon, in lane order), and the
+        state transitions in the daemons' logs; a hard failure's kill ends the old master's
+        state lane. Capture and log times (wall clock) are moved to the probe's monotonic
+        clock."""
+        if self.capture is None or not self.result:
+            raise LabError("Failover.timeline needs Failover(timeline=True) and stop() first")
+        offset = time.time() - time.monotonic()
+        by_ip = {address(d.node): name for name, d in routers.items()}
+        by_mac = {d.node.mac: name for name, d in routers.items()}
+        adverts = []
+        for p in wire.adverts(self.packets, vrid=VRID):
+            src = str(wire.ip_of(p).src)
+            adverts.append((float(p.time) - offset, by_ip.get(src, src), int(p.priority)))
+        garps = []
+        for p in wire.garps(self.packets, VIP_ADDR):
+            garps.append((float(p.time) - offset, by_mac.get(p.src, p.src)))
+        transitions = [
+            (t - offset, name, new)
+            for name, d in routers.items()
+            for t, _, _, new in log_transitions(d.log_text(), "gw")
+        ]
+        old = next(name for name, d in routers.items() if d.node is self.old)
+        new = next(name for name, d in routers.items() if d is self.new_daemon)
+        if self.hard:
+            transitions.append((self.t_killed, old, ""))
+            fault = f"{old}'s link taken down and its vrrpd SIGKILLed"
+        else:
+            fault = f"{old}'s vrrpd got SIGTERM (priority-0 advert, address removed)"
+        kind = "Hard failure" if self.hard else "Graceful shutdown"
+        return build(
+            fault=self.t_fail,
+            fault_label=fault,
+            routers=list(routers),
+            probes=probe_sends(self.result),
+            adverts=adverts,
+            transitions=transitions,
+            garps=garps,
+            interval=self.interval,
+            title=title
+            or f"{kind} of {old}, {new} takes over (advert interval {self.interval:g} s)",
+        )
