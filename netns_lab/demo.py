@@ -33,7 +33,13 @@ from .failover import (
     virtual_router,
 )
 from .lab import Lab, Node, Vrrpd, wait_for
-from .timeline import PlotUnavailable, render_png, render_text, require_matplotlib
+from .timeline import (
+    PlotUnavailable,
+    png_path,
+    render_png,
+    render_text,
+    require_matplotlib,
+)
 
 ROUTERS = (("r1", "192.0.2.1/24", 150), ("r2", "192.0.2.2/24", 120), ("r3", "192.0.2.3/24", 100))
 CLIENT = ("c1", "192.0.2.100/24")
@@ -97,12 +103,6 @@ def _who(mac: str | None, nodes: dict[str, Node]) -> str:
         if n.mac == mac:
             return f"{mac} ({n.name})"
     return f"{mac} (unknown)"
-
-
-def png_path(base: str | Path, label: str) -> Path:
-    """`base` with `label` before its suffix: ``demo.png``, ``hard`` -> ``demo-hard.png``."""
-    p = Path(base)
-    return p.with_name(f"{p.stem}-{label}{p.suffix or '.png'}")
 
 
 def _failover(

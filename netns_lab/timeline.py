@@ -353,6 +353,11 @@ def render_text(tl: Timeline, width: int = 100, *, ascii_only: bool = False) -> 
                 if m.kind == "advert" and cells[c] == g["priority0"]:
                     continue
                 cells[c] = g[m.kind]
+            if lane.kind == "probe":  # a probe's answer holds until the next probe
+                used = [c for c in range(cols) if cells[c] != " "]
+                for c in range(used[0] + 1 if used else cols, used[-1] if used else 0):
+                    if cells[c] == " ":
+                        cells[c] = cells[c - 1]
         for c in shaded:
             if cells[c] == " ":
                 cells[c] = g["shade"]
@@ -387,6 +392,12 @@ _STATE_COLOURS = {
     "FAULT": "#c62828",
 }
 _ROUTER_COLOURS = ("#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457")
+
+
+def png_path(base: str | Path, label: str) -> Path:
+    """`base` with `label` before its suffix: ``demo.png``, ``hard`` -> ``demo-hard.png``."""
+    p = Path(base)
+    return p.with_name(f"{p.stem}-{label}{p.suffix or '.png'}")
 
 
 def require_matplotlib() -> None:

@@ -2,7 +2,7 @@
 """Failover benchmark: how long a client loses its gateway, against the RFC 5798 bounds.
 
     python tools/failover_bench.py [--runs 5] [--intervals 1,0.1,0.01] [--modes hard,graceful]
-                                   [--json]
+                                   [--json] [--timeline] [--png FILE]
 
 For each advertisement interval a lab is built: r1 (priority 200) and r2 (priority 100) share
 VRID 51 and 192.0.2.254/24, a client c1 probes that address every 5 ms. Each run fails the
@@ -21,6 +21,11 @@ sends SIGTERM (vrrpd sends priority 0 and removes the address): bound Skew_Time 
 after that advert; a crash at a random moment would lose up to one interval less. Between
 runs r1 is restarted and waits until it is master again (preemption). Everything is removed
 at the end, also on errors and Ctrl-C.
+
+With ``--timeline`` each run is also drawn in the terminal (`netns_lab.timeline`: the client's
+probes, each router's adverts, states and gratuitous ARPs, the blackout), with the progress
+lines on stderr; ``--png FILE`` draws each run into a PNG (matplotlib, ``pip install
+'vrrpd[plot]'``), FILE itself for a single run, else FILE-{interval}s-{mode}-{run}.png.
 
 Figures are for reading, not asserting: the machine is shared and has two cores.
 """
@@ -41,6 +46,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netns_lab.failover import Failover, converge, interval_arg, virtual_router
 from netns_lab.lab import Lab, Node, Vrrpd
+from netns_lab.timeline import (
+    PlotUnavailable,
+    Timeline,
+    png_path,
+    render_png,
+    render_text,
+    require_matplotlib,
+)
 
 MASTER_PRIO, BACKUP_PRIO = 200, 100
 
@@ -64,10 +77,13 @@ def say(text: str) -> None:
 
 
 class Bench:
-    """One lab for one advertisement interval: r1, r2 and c1; `run_once` fails r1."""
+    """One lab for one advertisement interval: r1, r2 and c1; `run_once` fails r1 (and, with
+    `timeline`, leaves the run's `Timeline` in `last_timeline`)."""
 
-    def __init__(self, interval: float, keep_logs: bool) -> None:
+    def __init__(self, interval: float, keep_logs: bool, timeline: bool = False) -> None:
         self.interval = interval
+        self.timeline = timeline
+        self.last_timeline: Timeline | None = None
         self.lab = Lab(keep_workdir=keep_logs)
         try:
             self.r1: Node = self.lab.add_router("r1", "192.0.2.1/24")
@@ -100,6 +116,7 @@ class Bench:
             new_daemon=self.d2,
             interval=interval,
             hard=mode == "hard",
+            timeline=self.timeline,
         ) as f:
             r.bound = f.bound
             code = f.fail()
@@ -107,6 +124,12 @@ class Bench:
                 r.error = f"r1's vrrpd exited with code {code} on SIGTERM"
             f.wait_takeover()
             res = f.stop()
+        if self.timeline:
+            self.last_timeline = f.timeline(
+                {"r1": self.d1, "r2": self.d2},
+                f"{mode.capitalize()} failover r1 -> r2, advert interval {interval:g} s, "
+                f"run {index}",
+            )
         r.blackout = f.blackout
         r.sent, r.lost = int(res["sent"]), f.lost
         det = f.detection
@@ -228,9 +251,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--keep-logs", action="store_true", help="keep vrrpd configs and logs")
+    ap.add_argument(
+        "--timeline",
+        action="store_true",
+        help="draw each run's timeline in the terminal (stderr, with the progress lines)",
+    )
+    ap.add_argument(
+        "--png",
+        metavar="FILE",
+        help="draw each run's timeline into a PNG: FILE for a single run, else "
+        "FILE-{interval}s-{mode}-{run}.png (needs matplotlib: pip install 'vrrpd[plot]')",
+    )
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs: must be at least 1")
+    if args.png:
+        try:
+            require_matplotlib()
+        except PlotUnavailable as e:
+            say(str(e))
+            return 2
+    single = args.runs * len(args.intervals) * len(args.modes) == 1
     if os.geteuid() != 0:
         say("failover_bench: needs root (network namespaces, raw sockets)")
         return 1
@@ -240,12 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for interval in args.intervals:
             say(f"interval {interval:g} s: building the lab and converging ...")
-            bench: Bench | None = Bench(interval, args.keep_logs)
+            draw = bool(args.timeline or args.png)
+            bench: Bench | None = Bench(interval, args.keep_logs, draw)
             try:
                 for mode in args.modes:
                     for i in range(1, args.runs + 1):
                         if bench is None:
-                            bench = Bench(interval, args.keep_logs)
+                            bench = Bench(interval, args.keep_logs, draw)
                         try:
                             r = bench.run_once(mode, i)
                         except Exception as e:
@@ -264,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
                                 f"bound {_ms(r.bound).strip()} ms"
                                 + (f"  ({r.error})" if r.error else "")
                             )
+                            tl = bench.last_timeline
+                            if args.timeline and tl is not None:
+                                say(render_text(tl))
+                            if args.png and tl is not None:
+                                label = f"{interval:g}s-{mode}-{i}"
+                                path = Path(args.png) if single else png_path(args.png, label)
+                                render_png(tl, path)
+                                say(f"  timeline written to {path}")
                         runs.append(r)
             finally:
                 if bench is not None:
