@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from .lab import (
+    Lab,
     LabError,
     Node,
     check_documentation_address,
@@ -98,7 +99,6 @@ STATES = ("Initialize", "Backup", "Master")
 COMPLAINT_RE = re.compile(r"Datagram invalid|Datagram has \d+ addresses|does not match|unequal")
 
 _running: weakref.WeakSet[Frr] = weakref.WeakSet()
-_by_node: weakref.WeakKeyDictionary[Node, Frr] = weakref.WeakKeyDictionary()
 
 
 class FrrError(LabError):
@@ -207,7 +207,8 @@ def macvlan_name(family: int, vrid: int) -> str:
 
 def add_macvlans(node: Node, router: Mapping[str, Any]) -> list[str]:
     """What FRR expects the operator to have made (module docstring), for one virtual router;
-    a macvlan that exists already (a restart) is kept as it is. Returns the names."""
+    a macvlan that exists already (a restart after `Frr.stop` / `Frr.crash`) is kept as it
+    is, addresses included. Returns the names."""
     parent = str(router.get("interface", "eth0"))
     vrid = int(router["vrid"])
     names = []
@@ -223,14 +224,14 @@ def add_macvlans(node: Node, router: Mapping[str, Any]) -> list[str]:
         mac = vmac(family, vrid)
         node.run(["ip", "link", "set", "dev", name, "address", mac, "addrgenmode", "random"])
         if family == 6:
-            node.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{name}.accept_dad=0"])
+            node.set_sysctl(f"net.ipv6.conf.{name}.accept_dad", 0)
         for a in addrs:
             nodad = ["nodad"] if family == 6 else []
             node.run(["ip", "addr", "add", str(a), "dev", name, *nodad])
         node.run(["ip", "link", "set", "dev", name, "up"])
         if family == 4:
-            node.run(["sysctl", "-q", "-w", f"net.ipv4.conf.{parent}.arp_ignore=1"])
-            node.run(["sysctl", "-q", "-w", f"net.ipv4.conf.{parent}.arp_announce=2"])
+            node.set_sysctl(f"net.ipv4.conf.{parent}.arp_ignore", 1)
+            node.set_sysctl(f"net.ipv4.conf.{parent}.arp_announce", 2)
     return names
 
 
@@ -257,8 +258,6 @@ class Frr:
         self.macvlans = macvlans
         self.zebra: subprocess.Popen[Any] | None = None
         self.vrrpd: subprocess.Popen[Any] | None = None
-        self._pids: list[tuple[str, int]] = []  # (daemon, pid) for the crash-log directories
-        self._hook_registered = False
 
     def __repr__(self) -> str:
         return f"Frr(node={self.node.name!r}, alive={self.alive})"
@@ -382,30 +381,29 @@ class Frr:
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM to vrrpd (a master sends priority 0 and puts its macvlan in protodown
         through zebra), then to zebra. Returns vrrpd's exit code; a hang is killed and raises."""
-        code = 0
         hung = []
-        for name, proc in (("vrrpd", self.vrrpd), ("zebra", self.zebra)):
-            if proc is None:
-                continue
-            if name == "zebra" and self.vrrpd is not None:
-                self._wait_protodown(timeout)
-            if not stop_child(proc, timeout):
-                kill_child(proc)
-                hung.append(name)
-            self.node.lab._untrack(proc)
-            if name == "vrrpd":
-                code = proc.returncode
-        self._forget()
+        try:
+            for name, proc in (("vrrpd", self.vrrpd), ("zebra", self.zebra)):
+                if proc is None:
+                    continue
+                if proc is self.zebra and proc.poll() is None:
+                    self._wait_protodown(timeout)
+                if not stop_child(proc, timeout):
+                    kill_child(proc)
+                    hung.append(name)
+                self.node.lab._untrack(proc)
+        finally:
+            self._forget()
         if hung:
             raise FrrError(
                 f"FRR in {self.node.name}: {', '.join(hung)} did not exit within {timeout}s of "
                 f"SIGTERM (killed); log:\n{self.log_text()[-4000:]}"
             )
-        return code
+        return self.vrrpd.returncode if self.vrrpd is not None else 0
 
     def _wait_protodown(self, timeout: float) -> None:
         """After vrrpd's shutdown, give zebra the time to apply its protodown requests (it
-        receives them as vrrpd exits); best effort: a macvlan may never have been master."""
+        receives them as vrrpd exits): until no macvlan of ours has carrier, or 3 s."""
         with contextlib.suppress(TimeoutError):
             wait_for(
                 lambda: all(
@@ -419,27 +417,21 @@ class Frr:
     def crash(self) -> None:
         """A hard failure: SIGKILL vrrpd and zebra. Nothing is sent; the macvlans keep their
         state (a master's stays up, with the VIP)."""
-        for proc in (self.vrrpd, self.zebra):
-            if proc is not None:
-                kill_child(proc)
-                self.node.lab._untrack(proc)
-        self._forget()
+        try:
+            for proc in (self.vrrpd, self.zebra):
+                if proc is not None:
+                    kill_child(proc)
+                    self.node.lab._untrack(proc)
+        finally:
+            self._forget()
 
     def _forget(self) -> None:
-        for daemon, pid in self._pids:
-            path = CRASHLOG_DIR / f"{daemon}.{pid}"
-            shutil.rmtree(path, ignore_errors=True)  # our dead child's: its PID is in the name
-        self._pids.clear()
+        """No longer running: remove FRR's crash-log directories of our (dead) children."""
+        for daemon, proc in (("zebra", self.zebra), ("vrrpd", self.vrrpd)):
+            if proc is not None and proc.poll() is not None:
+                # `ip netns exec` execs the daemon: the Popen's PID is the daemon's own
+                shutil.rmtree(CRASHLOG_DIR / f"{daemon}.{proc.pid}", ignore_errors=True)
         _running.discard(self)
-        if _by_node.get(self.node) is self:
-            del _by_node[self.node]
-        if self._hook_registered:
-            atexit.unregister(self._atexit)
-            self._hook_registered = False
-
-    def _atexit(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop(timeout=5.0)
 
     def _start_daemon(self, binary: Path, conf: Path, logf: Any) -> subprocess.Popen[Any]:
         name = binary.name
@@ -451,17 +443,14 @@ class Frr:
             *("-f", str(conf), "-i", str(self.directory / f"{name}.pid")),
             *("--log", "stdout"),
         ]
-        proc = self.node.popen(argv, stdout=logf, stderr=subprocess.STDOUT)
-        self._pids.append((name, proc.pid))  # `ip netns exec` execs: the daemon's own PID
-        return proc
+        return self.node.popen(argv, stdout=logf, stderr=subprocess.STDOUT)
 
 
 def start_frr(node: Node, routers: list[dict[str, Any]], *, wait: bool = True) -> Frr:
     """Make the macvlans (first start on this node only), write the configuration, start
     zebra then vrrpd in the node's namespace and (with `wait`) wait until every virtual
     router has left Initialize. See the module docstring for `routers`."""
-    running = _by_node.get(node)
-    if running is not None and running.alive:
+    if any(f.alive for f in running(node)):
         raise FrrError(f"{node.name}: FRR already running")
     hostname = f"{node.lab.prefix}-{node.name}"
     text = render_config(hostname, routers)  # checks everything before touching the node
@@ -482,9 +471,6 @@ def start_frr(node: Node, routers: list[dict[str, Any]], *, wait: bool = True) -
         logf.flush()
         frr = Frr(node, directory, log, logf.tell(), [dict(r) for r in routers], macvlans)
         _running.add(frr)
-        _by_node[node] = frr
-        atexit.register(frr._atexit)  # after the lab's own hook: runs before it (LIFO)
-        frr._hook_registered = True
         try:
             frr.zebra = frr._start_daemon(ZEBRA, directory / "zebra.conf", logf)
             zebra = frr.zebra
@@ -496,33 +482,24 @@ def start_frr(node: Node, routers: list[dict[str, Any]], *, wait: bool = True) -
             if zebra.poll() is not None:
                 raise frr._exited_error("starting zebra")
             frr.vrrpd = frr._start_daemon(VRRPD, directory / "vrrpd.conf", logf)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                frr.stop(timeout=5.0)
-            raise
-    if wait:
-        try:
-            frr.wait_started()
-        except BaseException:
+            if wait:
+                frr.wait_started()
+        except BaseException:  # everything started goes again, by PID
             with contextlib.suppress(Exception):
                 frr.stop(timeout=5.0)
             raise
     return frr
 
 
-def running(node: Node | None = None) -> list[Frr]:
-    """The FRR instances started here and not yet stopped (of one node, or all)."""
-    return [f for f in list(_running) if node is None or f.node is node]
+def running(where: Node | Lab | None = None) -> list[Frr]:
+    """The FRR instances started here and not yet stopped: of one node, one lab, or all."""
+    return [f for f in list(_running) if where is None or where in (f.node, f.node.lab)]
 
 
-def stop_all(lab: object | None = None, timeout: float = 10.0) -> list[str]:
-    """Stop every FRR started here (of one lab, or all); returns error messages."""
-    errors = []
+@atexit.register
+def _stop_left_running() -> None:
+    """At exit, what a run cut short left: stopped (if its lab has not already stopped it),
+    crash-log directories removed."""
     for f in running():
-        if lab is not None and f.node.lab is not lab:
-            continue
-        try:
-            f.stop(timeout)
-        except Exception as e:
-            errors.append(f"{f.node.name}: {e}")
-    return errors
+        with contextlib.suppress(Exception):
+            f.stop(timeout=5.0)

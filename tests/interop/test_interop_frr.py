@@ -69,7 +69,12 @@ def flab(lab: Lab) -> Iterator[Lab]:
     try:
         yield lab
     finally:
-        errors = frr_lab.stop_all(lab)
+        errors = []
+        for f in frr_lab.running(lab):  # by PID, before the lab deletes the namespaces
+            try:
+                f.stop()
+            except frr_lab.FrrError as e:
+                errors.append(str(e))
         if errors:
             pytest.fail("stopping FRR: " + "; ".join(errors))
 
@@ -117,6 +122,15 @@ def assert_macvlan_carrier(node: Node, f: Frr, up: bool, family: int = 4) -> Non
     assert link is not None, f"{node.name}: no {name}"
     flags = link["raw"].get("flags", [])
     assert ("LOWER_UP" in flags) == up, f"{name} flags {flags}, want carrier {up}"
+
+
+def settled(routers: tuple[Node, Node, Node], holder: Node, d: Vrrpd, f: Frr) -> None:
+    """Only `holder` (r1: vrrpd, r2: FRR) holds the VIP, FRR's macvlan has carrier exactly
+    when FRR holds it, and the client reaches the holder."""
+    r1, r2, c1 = routers
+    wait_single_holder([r1, r2], VIP, holder, d, f, up_only=True)
+    assert_macvlan_carrier(r2, f, up=holder is r2)
+    assert_client_reaches(c1, VIP, holder, d, f)
 
 
 def wait_frr_heard_vrrpd(f: Frr, d: Vrrpd, adverts: int = HEARD) -> None:
@@ -216,14 +230,10 @@ def _converged(lab: Lab, *, vrrpd_wins: bool) -> tuple[Node, Node, Node, Vrrpd, 
     else:
         wait_frr_state(f, "Master", d)
         wait_vrrpd_state(d, "BACKUP", f)
-    winner = r1 if vrrpd_wins else r2
-    wait_single_holder([r1, r2], VIP, winner, d, f, up_only=True)
-    assert_client_reaches(c1, VIP, winner, d, f)
+    settled((r1, r2, c1), r1 if vrrpd_wins else r2, d, f)
     if vrrpd_wins:
-        assert_macvlan_carrier(r2, f, up=False)
         wait_frr_heard_vrrpd(f, d)
     else:
-        assert_macvlan_carrier(r2, f, up=True)
         assert d.router(VR_NAME)["master"] == "192.0.2.2", describe(d, f)
         wait_vrrpd_heard_frr(d, f)
     return r1, r2, c1, d, f
@@ -240,9 +250,7 @@ def _vrrpd_preempts_back(r1: Node, r2: Node, c1: Node, f: Frr) -> Vrrpd:
         "Received advertisement from 192.0.2.1 w/ priority 200; switching to Backup" in line
         for line in f.log_lines()
     ), describe(d, f)
-    wait_single_holder([r1, r2], VIP, r1, d, f, up_only=True)
-    assert_macvlan_carrier(r2, f, up=False)
-    assert_client_reaches(c1, VIP, r1, d, f)
+    settled((r1, r2, c1), r1, d, f)
     counters = assert_vrrpd_clean(d, f)
     assert counters["adverts_received"] > 0, f"vrrpd never heard FRR as master {counters}"
     wait_frr_heard_vrrpd(f, d)
@@ -256,9 +264,7 @@ def _frr_preempts_back(r1: Node, r2: Node, c1: Node, d: Vrrpd) -> Frr:
     wait_frr_state(f, "Master", d)
     wait_vrrpd_state(d, "BACKUP", f)
     assert "reason=higher-priority-seen" in run_log(d), describe(d, f)
-    wait_single_holder([r1, r2], VIP, r2, d, f, up_only=True)
-    assert_macvlan_carrier(r2, f, up=True)
-    assert_client_reaches(c1, VIP, r2, d, f)
+    settled((r1, r2, c1), r2, d, f)
     wait_vrrpd_heard_frr(d, f)
     assert_frr_clean(f, d)
     return f
@@ -279,9 +285,7 @@ def test_vrrpd_master_frr_backup_graceful_failover_and_back(flab: Lab) -> None:
     assert took < frr_master_down_interval_cs(100, INTERVAL_CS) / 100, (
         f"FRR took {took:.3f} s after the priority 0: not its Skew_Time path\n{describe(d, f)}"
     )
-    wait_single_holder([r1, r2], VIP, r2, d, f, up_only=True)
-    assert_macvlan_carrier(r2, f, up=True)
-    assert_client_reaches(c1, VIP, r2, d, f)
+    settled((r1, r2, c1), r2, d, f)
     assert_frr_clean(f, d)
 
     # Preemption back: vrrpd returns at 200.
@@ -297,10 +301,8 @@ def test_frr_master_vrrpd_backup_graceful_failover_and_back(flab: Lab) -> None:
     row = wait_vrrpd_state(d, "MASTER", f)
     assert "reason=priority-0" in run_log(d), describe(d, f)
     assert row["counters"]["priority0_received"] >= 1, row["counters"]
-    wait_single_holder([r1, r2], VIP, r1, d, f, up_only=True)
+    settled((r1, r2, c1), r1, d, f)
     assert r2.holders_of(VIP_ADDR) == [frr_lab.macvlan_name(4, VRID)]
-    assert_macvlan_carrier(r2, f, up=False)
-    assert_client_reaches(c1, VIP, r1, d, f)
     assert_vrrpd_clean(d, f)
 
     # Preemption back: FRR returns at 200.
@@ -316,10 +318,9 @@ def test_hard_failover_vrrpd_killed_then_preempts_back(flab: Lab) -> None:
     wait_frr_state(f, "Master", d)
     assert not priority0_lines(f, "192.0.2.1"), describe(d, f)
     assert any("Master_Down_Timer expired" in line for line in f.log_lines()), describe(d, f)
-    wait_single_holder([r1, r2], VIP, r2, d, f, up_only=True)
+    settled((r1, r2, c1), r2, d, f)
     # A SIGKILLed vrrpd cannot remove its VIP: it stays on r1's (down) link.
     assert r1.holders_of(VIP_ADDR), "the killed vrrpd's VIP should still be on r1"
-    assert_client_reaches(c1, VIP, r2, d, f)
 
     r1.link_set(True)
     _vrrpd_preempts_back(r1, r2, c1, f)
@@ -335,9 +336,8 @@ def test_hard_failover_frr_crash_then_preempts_back(flab: Lab) -> None:
     row = wait_vrrpd_state(d, "MASTER", f)
     assert "reason=master-down" in run_log(d), describe(d, f)
     assert row["counters"]["priority0_received"] == 0, row["counters"]
-    wait_single_holder([r1, r2], VIP, r1, d, f, up_only=True)
+    settled((r1, r2, c1), r1, d, f)
     assert r2.holders_of(VIP_ADDR), "the crashed FRR's macvlan should keep the VIP"
-    assert_client_reaches(c1, VIP, r1, d, f)
 
     # r2 returns: FRR starts as backup (protodown on the stale macvlan), preempts vrrpd.
     r2.link_set(True)
@@ -370,8 +370,7 @@ def test_frr_skew_time_whole_centiseconds(flab: Lab) -> None:
     took = takeover_after_priority0(f, "192.0.2.1")
     assert skew_ms / 1000 <= took < 0.79, f"{took:.6f} s\n{describe(d, f)}"
     print(f"FRR priority 1, 200 ms: took over {took * 1000:.3f} ms after the priority 0")
-    wait_single_holder([r1, r2], VIP, r2, d, f, up_only=True)
-    assert_client_reaches(c1, VIP, r2, d, f)
+    settled((r1, r2, c1), r2, d, f)
 
 
 def test_frr_complaint_detector(flab: Lab) -> None:
