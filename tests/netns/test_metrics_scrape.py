@@ -21,6 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from netns_lab.lab import Lab, Node, Vrrpd, wait_for
 from tests.helpers import NO_KERNEL_FILTER, VIP, VIP_ADDR, vr
 from tests.netns.test_operations import put
+from tests.netns.test_reload import read_doc, write_doc
+from tests.netns.test_reload_in_place import reload
 from tests.unit.test_grafana_dashboard import dashboard, metric_names, queries
 from vrrpd.receive import DISCARD_REASONS
 
@@ -151,6 +153,17 @@ def test_metrics_scraped_from_a_client(lab: Lab) -> None:
         lambda m: value(m, "vrrp_state", state="MASTER") == 1,
         "r2's metrics to show MASTER",
     )
+
+    # A reload switches the name set at once (the cached body is dropped), nothing restarts.
+    doc = read_doc(d2)
+    doc["daemon"]["metrics_names"] = "keepalived"
+    write_doc(d2, doc)
+    assert reload(d2)["unchanged"] == ["gw"]
+    _, m2 = scrape(c1, "192.0.2.2")
+    ka = {"iname": "gw", "intf": "eth0", "vrid": "51", "ip_address": VIP}
+    assert m2[("keepalived_vrrp_state", frozenset(ka.items()))] == 2
+    assert not [name for name, _ in m2 if name.startswith("vrrp_")]
+    assert d2.router("gw")["state"] == "MASTER"
 
 
 def test_both_name_sets_and_every_dashboard_metric_in_a_real_scrape(lab: Lab) -> None:
