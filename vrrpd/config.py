@@ -256,12 +256,12 @@ def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]
     """`"HOST:PORT"` or `"[IPv6]:PORT"` -> (host, port); ValueError with a one-line message.
 
     HOST is an IPv4 address, a host name, or (in brackets) an IPv6 address, a zone allowed
-    (`[fe80::1%eth0]:9650`). PORT is 1-65535; 0 (a free port, for tests) only with
+    (`[fe80::1%eth0]:10112`). PORT is 1-65535; 0 (a free port, for tests) only with
     `allow_port_zero`. The message names the value, not the key: the caller prefixes it
     (`config.toml: metrics_listen: ...`). It lives here, not in metrics.py, so that checking
     a configuration does not import prometheus_client (vrrpd.io.metrics imports it).
     """
-    example = "e.g. 127.0.0.1:9650 or [::1]:9650"
+    example = "e.g. 127.0.0.1:10112 or [::1]:10112"
     if not isinstance(text, str):
         raise ValueError(f"expected a string HOST:PORT, {example}; got {type(text).__name__}")
     if text.startswith("["):
@@ -280,7 +280,7 @@ def parse_listen(text: str, *, allow_port_zero: bool = False) -> tuple[str, int]
         if not sep:
             raise ValueError(f"{text!r}: expected HOST:PORT, {example}")
         if ":" in host:
-            raise ValueError(f"{text!r}: an IPv6 address needs brackets, e.g. [::1]:9650")
+            raise ValueError(f"{text!r}: an IPv6 address needs brackets, e.g. [::1]:10112")
         if not host:
             raise ValueError(
                 f"{text!r}: the host is missing; use 0.0.0.0 or [::] for all addresses"

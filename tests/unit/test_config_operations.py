@@ -96,9 +96,9 @@ def test_sync_groups(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "why"),
     [
-        ('"127.0.0.1"', "'127.0.0.1': expected HOST:PORT, e.g. 127.0.0.1:9650 or [::1]:9650"),
+        ('"127.0.0.1"', "'127.0.0.1': expected HOST:PORT, e.g. 127.0.0.1:10112 or [::1]:10112"),
         ('"127.0.0.1:0"', "'127.0.0.1:0': port 0 is out of range 1-65535"),
-        ('"::1:9650"', "'::1:9650': an IPv6 address needs brackets, e.g. [::1]:9650"),
+        ('"::1:9650"', "'::1:9650': an IPv6 address needs brackets, e.g. [::1]:10112"),
     ],
 )
 def test_metrics_listen(tmp_path: Path, value: str, why: str) -> None:
