@@ -483,5 +483,32 @@ def render_png(tl: Timeline, path: str | Path, *, width_in: float = 10.0, dpi: i
     ax.set_axisbelow(True)
     if tl.title:
         ax.set_title(tl.title, fontsize=10)
+    ax.legend(
+        handles=_legend(),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=5,
+        fontsize=7,
+        frameon=False,
+    )
     fig.tight_layout()
-    fig.savefig(str(path), format="png")
+    fig.savefig(str(path), format="png", bbox_inches="tight", pad_inches=0.1)
+
+
+def _legend() -> list[Any]:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    def line(colour: str, marker: str, label: str, **kw: Any) -> Any:
+        return Line2D([], [], color=colour, marker=marker, ls="", label=label, **kw)
+
+    return [
+        line("#43a047", "|", "probe answered", ms=9),
+        line("#e53935", "|", "probe lost", ms=9),
+        line("#1565c0", "|", "advert (colour per router)", ms=9, mew=1.5),
+        line("#1565c0", "v", "priority-0 advert"),
+        line("#1565c0", "^", "gratuitous ARP"),
+        *(Patch(color=c, label=s) for s, c in _STATE_COLOURS.items()),
+        line("black", "x", "daemon killed", mew=2),
+        Patch(color="#e53935", alpha=0.15, label="blackout"),
+    ]

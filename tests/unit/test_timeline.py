@@ -281,7 +281,7 @@ def test_render_png_is_a_png_of_plausible_size(tmp_path: Path) -> None:
     render_png(hard_failover(blackout=0.6), long_)
     a, b = short.read_bytes(), long_.read_bytes()
     width, height = png_size(a)
-    assert width == 1000 and 300 <= height <= 800
+    assert 800 <= width <= 1100 and 300 <= height <= 800, (width, height)
     assert 5_000 < len(a) < 150_000
     assert a != b  # the picture follows the blackout
 
