@@ -169,8 +169,9 @@ def wait_vrrpd_heard_frr(d: Vrrpd, f: Frr, adverts: int = HEARD) -> None:
     assert f.state(VRID) == "Master", describe(d, f)
     assert d.router(VR_NAME)["state"] == "BACKUP", describe(d, f)
     counters = assert_vrrpd_clean(d, f)
-    # FRR's default: the RFC 5798 checksum form (IPv4 pseudo-header) on every advert.
-    assert counters["checksum_rfc5798"] >= adverts and counters["checksum_rfc9568"] == 0, counters
+    if f.router(VRID)["version"] == 3:  # FRR 8.4.4: the RFC 5798 form (IPv4 pseudo-header)
+        assert counters["checksum_rfc5798"] >= adverts, counters
+        assert counters["checksum_rfc9568"] == 0, counters
 
 
 # FRR's log lines, with `log timestamp precision 6`:
@@ -470,3 +471,42 @@ def test_live_frr_sends_what_the_capture_holds(flab: Lab) -> None:
     )
     assert bytes(last[0][IP].payload) == shutdown, (bytes(last[0][IP].payload).hex(), shutdown)
     cap.stop()
+
+
+def test_vrrpv2_both_directions(flab: Lab) -> None:
+    # VRRPv2 (1 s, whole seconds on the wire; FRR checks that the interval equals its own):
+    # vrrpd master with FRR backup, vrrpd's priority 0, then FRR master with vrrpd backup.
+    r1, r2, c1 = _nodes(flab)
+    d = start_vrrpd(r1, priority=200, version=2, advert_interval=1)
+    f = start_frr(r2, [fr(priority=100, version=2, advertisement_interval=1000)])
+    wait_vrrpd_state(d, "MASTER", f)
+    wait_frr_state(f, "Backup", d)
+    settled((r1, r2, c1), r1, d, f)
+    wait_frr_heard_vrrpd(f, d, adverts=5)  # 5 s, over its 3.6 s Master_Down_Interval
+
+    assert d.stop() == 0, describe(d, f)
+    wait_frr_state(f, "Master", d)
+    assert priority0_lines(f, "192.0.2.1"), describe(d, f)
+    settled((r1, r2, c1), r2, d, f)
+
+    d = start_vrrpd(r1, priority=100, version=2, advert_interval=1)
+    wait_vrrpd_state(d, "BACKUP", f)
+    wait_vrrpd_heard_frr(d, f, adverts=3)
+    assert "version 2" in next(line for line in priority0_lines(f, "192.0.2.1")), describe(d, f)
+
+
+def test_frr_rejects_the_rfc9568_checksum(flab: Lab) -> None:
+    # FRR 8.4.4 has no knob for the checksum form (`checksum-with-ipv4-pseudoheader` came in
+    # 8.5): it computes and expects the RFC 5798 form. vrrpd sending RFC 9568's is rejected
+    # (logged), so FRR never hears a master and becomes one too.
+    r1, r2, _client = _nodes(flab)
+    d = start_vrrpd(r1, priority=200, checksum="rfc9568")
+    f = start_frr(r2, [fr(priority=100)])
+    wait_vrrpd_state(d, "MASTER", f)
+    wait_frr_state(f, "Master", d)
+    wait_for(
+        lambda: any("Bad VRRP checksum" in line for line in f.complaints()),
+        CONVERGE,
+        what="FRR to reject vrrpd's RFC 9568 checksum",
+    )
+    assert f.stats(VRID)["adverRx"] == 0, f.stats(VRID)
