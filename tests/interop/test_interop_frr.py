@@ -2,8 +2,12 @@
 
 Topology: vrrpd in ``r1`` (192.0.2.1), FRR in ``r2`` (192.0.2.2) with its macvlan
 ``vrrp4-51`` (virtual MAC, mode bridge, the VIP), a client ``c1`` (192.0.2.100), one bridge;
-VRRPv3 over IPv4 every 200 ms on both sides (IPv6 in one case). The one who wins runs at
-priority 200, the other at 100.
+VRRPv3 over IPv4 every 200 ms on both sides (VRRPv3 over IPv6 and VRRPv2 at 1 s in one case
+each). The one who wins runs at priority 200, the other at 100. Cases: each direction with
+graceful failover (each side's priority 0) and preemption back; hard failover (SIGKILL, link
+down) of each side and preemption back; FRR's whole-centisecond Skew_Time (its `show vrrp
+json` and its takeover after vrrpd's priority 0); FRR rejecting RFC 9568's checksum form; a
+live FRR sending byte for byte what tests/data/captures/frr-v3-ipv4.pcap holds.
 
 FRR keeps its VIP on the macvlan in every state and turns the macvlan's carrier off
 (protodown) on backup, so a VIP holder here is an interface that is up with carrier
@@ -12,7 +16,8 @@ master. What every case asserts once it has converged, as the keepalived cases d
 - exactly one router holds the VIP and the client reaches it (its neighbour entry for the
   VIP is a MAC of the holder: FRR's is the virtual MAC of its macvlan);
 - vrrpd discarded none of FRR's adverts (every ``discard_*`` 0, no address list or interval
-  mismatch) and counted them while FRR was master;
+  mismatch; its kernel filter is off, so every advert meets vrrpd's checks) and counted them
+  while FRR was master, all with the RFC 5798 checksum form (v3);
 - FRR counted vrrpd's adverts (``adverRx`` in ``show vrrp json``: adverts that passed its
   checks) while it stayed backup over more than two of its Master_Down_Intervals, and logged
   no complaint about them (FRR keeps no error counter; with ``debug vrrp packets`` it logs
