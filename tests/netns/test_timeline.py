@@ -20,6 +20,8 @@ from tools import failover_bench
 INTERVAL = 0.1
 PNG = b"\x89PNG\r\n\x1a\n"
 LOG_TICK = 0.001  # vrrpd's log times are whole milliseconds, rounded down
+# both failovers: r1 advertises and dies or stops, r2 takes over and announces itself
+LANES = ["client probe", "r1 adverts", "r1 state", "r2 adverts", "r2 state", "r2 GARP"]
 
 
 def _pair(lab: Lab) -> tuple[Node, Node, Node, Vrrpd, Vrrpd]:
@@ -72,14 +74,7 @@ def _check_takeover(tl: Timeline, bound: float) -> float:
 def test_hard_failover_timeline(lab: Lab, tmp_path: Path) -> None:
     need_root("timeline tests")
     tl, f = _failover(lab, hard=True)
-    assert [lane.name for lane in tl.lanes] == [
-        "client probe",
-        "r1 adverts",
-        "r1 state",
-        "r2 adverts",
-        "r2 state",
-        "r2 GARP",
-    ]
+    assert [lane.name for lane in tl.lanes] == LANES
     # r1: adverts before the fault only, the last about an interval or less before it
     r1_adverts = tl.lane("r1 adverts").times()
     assert r1_adverts and all(t < 0.005 for t in r1_adverts), r1_adverts
@@ -104,14 +99,7 @@ def test_hard_failover_timeline(lab: Lab, tmp_path: Path) -> None:
 def test_graceful_failover_timeline(lab: Lab) -> None:
     need_root("timeline tests")
     tl, f = _failover(lab, hard=False)
-    assert [lane.name for lane in tl.lanes] == [
-        "client probe",
-        "r1 adverts",
-        "r1 state",
-        "r2 adverts",
-        "r2 state",
-        "r2 GARP",
-    ]
+    assert [lane.name for lane in tl.lanes] == LANES
     # r1 says goodbye: INITIALIZE after SIGTERM, its last advert priority 0
     r1 = tl.lane("r1 state")
     assert r1.initial == "MASTER"

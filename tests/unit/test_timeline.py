@@ -300,3 +300,17 @@ def test_without_matplotlib_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(PlotUnavailable):
         render_png(hard_failover(), "/nonexistent/never-written.png")
     assert "client probe" in render_text(hard_failover())  # the terminal needs nothing
+
+
+def test_tools_refuse_png_without_matplotlib_before_any_lab(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netns_lab.demo import run_demo
+    from tools import failover_bench
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert failover_bench.main(["--runs", "1", "--png", "x.png"]) == 2
+    assert capsys.readouterr().err == PLOT_MISSING + "\n"
+    said: list[str] = []
+    assert run_demo(png="x.png", say=said.append) == 2
+    assert said == [PLOT_MISSING]  # no lab was built: nothing else said
