@@ -143,6 +143,11 @@ class VirtualRouterConfig:
     # Run after deciding to become Master, before its addresses and first advertisement.
     before_master: tuple[str, ...] = ()
     before_master_timeout: Fraction = Fraction(5)
+    # A readiness check that must pass before this router becomes Master (warm standby).
+    takeover_gate: tuple[str, ...] = ()
+    gate_interval: Fraction = Fraction(2)  # seconds between runs of the gate
+    gate_timeout: Fraction = Fraction(2)  # seconds one run may take (at most gate_interval)
+    gate_grace: Fraction = Fraction(5)  # seconds a failing gate may hold us past master down
     # Per-state hooks (keepalived's notify_master ...): argv run as given, no arguments added.
     on_master: tuple[str, ...] = ()
     on_backup: tuple[str, ...] = ()
@@ -506,6 +511,10 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     notify_timeout = t.get("notify_timeout", 10, _number_range(0.1, 3600))
     before_master = t.get("before_master", (), _argv_shape)
     before_master_timeout = t.get("before_master_timeout", 5, _number_range(0.1, 60))
+    takeover_gate = t.get("takeover_gate", (), _argv_shape)
+    gate_interval = t.get("gate_interval", 2, _number_range(0.1, 3600))
+    gate_timeout = t.get("gate_timeout", None, _number_range(0.1, 3600))
+    gate_grace = t.get("gate_grace", 5, _number_range(0, 3600))
     hooks = _parse_hooks(t)
     t.finish()
 
@@ -540,6 +549,22 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
     garp_interval_ms = millis("garp_interval", garp_interval, "0..10 seconds")
     garp_refresh_ms = millis("garp_refresh", garp_refresh, "0 (off) or 1..86400 seconds")
     garp_delay_ms = millis("garp_delay", garp_delay, "0 (off) or 0.001..3600 seconds")
+    if takeover_gate:
+        if priority == 255:  # the address owner
+            problems.add(
+                f"{where}takeover_gate",
+                "does not apply to the address owner (priority 255), which is master at once",
+            )
+        if gate_timeout is not None and gate_interval is not None and gate_timeout > gate_interval:
+            problems.add(
+                f"{where}gate_timeout",
+                f"must not exceed gate_interval ({_show(gate_interval)}), "
+                f"got {_show(gate_timeout)}",
+            )
+    else:
+        for key in ("gate_interval", "gate_timeout", "gate_grace"):
+            if key in t.data:
+                problems.add(f"{where}{key}", "only applies with takeover_gate")
 
     auth_pass = b""
     if auth_raw is not None:
@@ -659,6 +684,10 @@ def _parse_router(raw: Any, index: int, problems: _Problems) -> VirtualRouterCon
         notify_timeout=Fraction(notify_timeout or 10).limit_denominator(1000),
         before_master=tuple(before_master or ()),
         before_master_timeout=Fraction(before_master_timeout or 5).limit_denominator(1000),
+        takeover_gate=tuple(takeover_gate or ()),
+        gate_interval=Fraction(gate_interval or 2).limit_denominator(1000),
+        gate_timeout=Fraction(gate_timeout or gate_interval or 2).limit_denominator(1000),
+        gate_grace=Fraction(gate_grace if gate_grace is not None else 5).limit_denominator(1000),
         on_master=hooks[0],
         on_backup=hooks[1],
         on_fault=hooks[2],

@@ -38,6 +38,8 @@ from .groups import GroupSettled, Routed, SyncGroups
 from .instance import (
     REPORT_ONLY,
     REPORTS,
+    GateChanged,
+    GateHolding,
     Instance,
     OtherMaster,
     Output,
@@ -209,6 +211,20 @@ class Daemon:
                 log.warning("%s: %s", name, message)
             case Updated(changed):
                 log.info("%s: updated in place (%s)", name, ", ".join(changed))
+            case GateChanged(ok, detail):
+                self.bus.publish("gate", name=name, ok=ok, detail=detail)
+                (log.info if ok else log.warning)(
+                    "%s: takeover gate %s (%s)", name, "passes" if ok else "fails", detail
+                )
+            case GateHolding(grace, why):
+                self.bus.publish("gate-holding", name=name, grace=float(grace), gate=why)
+                log.warning(
+                    "%s: the master is gone but the takeover gate %s: staying backup up to "
+                    "%gs more for a router whose gate passes",
+                    name,
+                    why,
+                    float(grace),
+                )
             case OtherMaster(address, priority, ours, unsaid):
                 self.bus.publish(
                     "other-master",
@@ -480,18 +496,21 @@ class Daemon:
 
     def _start_tracking(self, ex: Executor) -> None:
         inst = ex.inst
-        if not inst.cfg.track_scripts and not inst.cfg.track_files:
+        gate = inst.gate_check()
+        scripts = (*inst.cfg.track_scripts, *(() if gate is None else (gate,)))
+        if not scripts and not inst.cfg.track_files:
             return  # nothing to run or read: no runner
 
         def script(name: str, ok: bool, detail: str) -> None:
-            self.feed(ex, inst.script_result, name, ok, detail)
+            if gate is not None and name == gate.name:
+                self.feed(ex, inst.gate_result, ok, detail)
+            else:
+                self.feed(ex, inst.script_result, name, ok, detail)
 
         def file(name: str, value: int | None) -> None:
             self.feed(ex, inst.file_value, name, value)
 
-        runner = TrackRunner(
-            inst.cfg.track_scripts, inst.cfg.track_files, script, file, self.scripts
-        )
+        runner = TrackRunner(scripts, inst.cfg.track_files, script, file, self.scripts)
         self.runners[ex.name] = runner
         runner.read_files_now()
         runner.start()

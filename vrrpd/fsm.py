@@ -47,6 +47,7 @@ class Reason(enum.Enum):
     FAULT_CLEARED = "fault-cleared"  # ... and recovered: back to Backup (owner: Master)
     STEP_DOWN = "step-down"  # released on request (maintenance, a sync group member left)
     TAKEOVER = "takeover"  # became Master on request (vrrpctl takeover)
+    GATE_GRACE = "gate-grace-over"  # master down, our gate failing, nobody else took over
     RELOAD = "reload"  # the configuration changed in a way that needs a restart
 
 
@@ -108,6 +109,13 @@ class Takeover:
     """Become Master now (the adapter raised the priority above the current master's)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The takeover gate's verdict changed: `open` (it passes) or not (failing, unknown)."""
+
+    open: bool
+
+
 Event = (
     Startup
     | AdvertReceived
@@ -119,6 +127,7 @@ Event = (
     | SetPriority
     | StepDown
     | Takeover
+    | Gate
 )
 
 
@@ -152,7 +161,15 @@ class StateChanged:
     reason: Reason
 
 
-Action = SendAdvert | AddVips | DelVips | Announce | StateChanged
+@dataclass(frozen=True, slots=True)
+class GateHeld:
+    """Master_Down_Timer fired but the takeover gate fails: Backup for up to `grace` more
+    seconds, for a router whose gate passes (or the master) to speak."""
+
+    grace: Fraction
+
+
+Action = SendAdvert | AddVips | DelVips | Announce | StateChanged | GateHeld
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +182,8 @@ class Params:
     preempt: bool = True
     preempt_delay: Fraction = Fraction(0)  # seconds
     version: int = 3
+    gated: bool = False  # a takeover gate must pass before becoming Master (not the owner)
+    gate_grace: Fraction = Fraction(5)  # seconds past Master_Down_Interval it may hold us
 
     @property
     def owner(self) -> bool:
@@ -186,6 +205,8 @@ class VirtualRouter:
     master_down_deadline: float | None = None  # Master_Down_Timer (Backup)
     preempt_deadline: float | None = None  # end of preempt_delay (Backup, lower master seen)
     preempt_delay_over: bool = False  # preempt_delay ran out while a lower master was followed
+    gate_open: bool = False  # the takeover gate's last verdict (unknown = not open)
+    gate_hold_deadline: float | None = None  # Master_Down_Timer fired, gate failing: until
     _down_reason: Reason = field(default=Reason.MASTER_DOWN, repr=False)
     # The last event was an advert accepted from the master with nothing else to do: the
     # same advert again only restarts Master_Down_Timer (`repeat`).
@@ -273,6 +294,8 @@ class VirtualRouter:
                 return self._step_down(now)
             case Takeover():
                 return self._takeover(now)
+            case Gate(open_):
+                return self._gate(open_, now)
         raise AssertionError(f"unknown event {event!r}")  # pragma: no cover
 
     # -- §6.4.1 Initialize -----------------------------------------------------------------
@@ -300,8 +323,10 @@ class VirtualRouter:
             self._down_reason = Reason.PRIORITY_0
             self.master_address = src
             self.master_priority = 0
+            self.gate_hold_deadline = None
             return []
-        if not self.params.preempt or adv.priority >= self.priority:
+        if not self.params.preempt or adv.priority >= self.priority or self.gate_blocks:
+            # (A failing takeover gate: follow the lower master rather than preempt it.)
             # §6.4.2: accept: learn the master's interval, recompute, restart the timer.
             self._follow(adv, src, now)
             self.preempt_deadline = None
@@ -327,6 +352,7 @@ class VirtualRouter:
         return []
 
     def _follow(self, adv: Advertisement, src: IPAddress, now: float) -> None:
+        self.gate_hold_deadline = None
         self.master_adver_interval_cs = adv.interval_cs
         self.master_down_deadline = now + self._down_seconds()
         self.master_address = src
@@ -391,7 +417,7 @@ class VirtualRouter:
                 self.preempt_delay_over = True
             if self.master_down_deadline is not None and now >= self.master_down_deadline:
                 # §6.4.2 Master_Down_Timer fires.
-                actions += self._become_master(now, self._down_reason)
+                actions += self._master_down(now)
         elif (
             self.state is State.MASTER
             and self.adver_deadline is not None
@@ -406,9 +432,34 @@ class VirtualRouter:
                 actions.append(Announce())
         return actions
 
+    @property
+    def gate_blocks(self) -> bool:
+        """Whether the takeover gate keeps us from becoming Master now (never the owner)."""
+        return self.params.gated and not self.gate_open and not self.params.owner
+
+    def _master_down(self, now: float) -> list[Action]:
+        """Master_Down_Timer fired. Not in the RFC: with a failing takeover gate, stay Backup
+        for up to gate_grace more, so a router whose gate passes takes over instead (its
+        advertisement ends the wait); after that, or if the gate passes first, take over
+        anyway: a gate that fails everywhere must not leave the addresses with nobody."""
+        if not self.gate_blocks:
+            return self._become_master(now, self._down_reason)
+        if self.gate_hold_deadline is None:
+            grace = self.params.gate_grace
+            self.gate_hold_deadline = self.master_down_deadline = now + float(grace)
+            return [GateHeld(grace)]
+        return self._become_master(now, Reason.GATE_GRACE)  # the grace is over
+
+    def _gate(self, open_: bool, now: float) -> list[Action]:
+        self.gate_open = open_
+        if open_ and self.state is State.BACKUP and self.gate_hold_deadline is not None:
+            return self._become_master(now, self._down_reason)  # it was only waiting for this
+        return []
+
     def _become_master(self, now: float, reason: Reason) -> list[Action]:
         # §6.4.1/§6.4.2: send an advertisement, announce the addresses, set Adver_Timer.
         self.master_down_deadline = None
+        self.gate_hold_deadline = None
         self._announce_again = False
         self.preempt_deadline = None
         self.preempt_delay_over = False
@@ -502,6 +553,8 @@ class VirtualRouter:
     def _takeover(self, now: float) -> list[Action]:
         if self.state is not State.BACKUP:
             raise ValueError(f"takeover needs state BACKUP, not {self.state.value}")
+        if self.gate_blocks:
+            raise ValueError("the takeover gate fails: fix what it checks, or remove it")
         if self.master_priority is not None and self.master_priority >= self.priority:
             raise ValueError(
                 f"the master advertises priority {self.master_priority}, not below ours "

@@ -31,7 +31,7 @@ from .api import (
     TrackedStatus,
     zero_counters,
 )
-from .config import VirtualRouterConfig
+from .config import TrackScript, VirtualRouterConfig
 from .packet import ChecksumForm
 from .receive import Accepted, RouterView
 from .reload import changed_fields
@@ -169,6 +169,22 @@ class Warn:
 
 
 @dataclass(frozen=True, slots=True)
+class GateChanged:
+    """The takeover gate's verdict changed (`ok`: it passes), with the run's detail."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateHolding:
+    """The master is gone but the takeover gate fails: Backup for up to `grace` seconds more."""
+
+    grace: Fraction
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class OtherMaster:
     """While Master, an advert from a router that is Master too but ranks lower (§6.4.3):
     a split brain healing; it steps down when it hears our answer. Reported at most once per
@@ -205,12 +221,22 @@ Output = (
     | Warn
     | Updated
     | OtherMaster
+    | GateChanged
+    | GateHolding
 )
 
 # Outputs the runtime only reports, at once (logs, events); the others are carried out in
 # order by the virtual router's executor. A Transition is both: reported at once, and its
 # notify script runs when the executor reaches it (after the transition's own actions).
-REPORT_ONLY = (PriorityChanged, TrackingChanged, Warn, Updated, OtherMaster)
+REPORT_ONLY = (
+    PriorityChanged,
+    TrackingChanged,
+    Warn,
+    Updated,
+    OtherMaster,
+    GateChanged,
+    GateHolding,
+)
 REPORTS = (Transition, *REPORT_ONLY)
 
 
@@ -224,6 +250,7 @@ NEW_MASTER_REASON: dict[fsm.Reason, str] = {
     fsm.Reason.PRIORITY_0: "no-response",
     fsm.Reason.PREEMPTED: "preempted",
     fsm.Reason.TAKEOVER: "preempted",
+    fsm.Reason.GATE_GRACE: "no-response",
 }
 
 
@@ -287,6 +314,8 @@ def fsm_params(cfg: VirtualRouterConfig) -> fsm.Params:
         preempt=cfg.preempt,
         preempt_delay=cfg.preempt_delay,
         version=cfg.version,
+        gated=bool(cfg.takeover_gate),
+        gate_grace=cfg.gate_grace,
     )
 
 
@@ -329,6 +358,8 @@ _VIEW_KEYS = frozenset(
     }
 )
 _TRACK_KEYS = frozenset({"track_interfaces", "track_scripts", "track_files", "priority"})
+GATE_CHECK = "takeover_gate"  # the gate's name among the runner's scripts (not a track name)
+_GATE_KEYS = frozenset({"takeover_gate", "gate_interval", "gate_timeout"})  # the runner's
 
 
 # --- the virtual router -------------------------------------------------------------------
@@ -368,6 +399,7 @@ class Instance:
         self._last_counts: tuple[Counter, ...] = ()  # the counters it counts
         self._other_masters = Throttle(OTHER_MASTER_EVERY)
         self.link_down = False  # our interface's last link event said down (or gone)
+        self.gate_detail = ""  # the takeover gate's last run ("" = none yet)
 
     # -- facts -----------------------------------------------------------------------------
 
@@ -413,7 +445,26 @@ class Instance:
             text += f"; FAULT: {self.link_fault}"
         if self.group_fault and self.group is not None:
             text += f"; FAULT: sync group {self.group}: {self.group_fault}"
+        if self.cfg.takeover_gate:
+            text += f"; takeover gate: {self.gate_text()}"
         return text
+
+    def gate_check(self) -> TrackScript | None:
+        """The takeover gate as a check for the script runner (run like a tracked script,
+        ahead of need, so a takeover never waits for it), or None without a gate."""
+        cfg = self.cfg
+        if not cfg.takeover_gate:
+            return None
+        return TrackScript(
+            GATE_CHECK, cfg.takeover_gate, cfg.gate_interval, cfg.gate_timeout, 1, 1, None
+        )
+
+    def gate_text(self) -> str:
+        """The takeover gate's verdict for explain and logs."""
+        if not self.gate_detail:
+            return "no result yet (holds a takeover like a failure)"
+        verdict = "passes" if self.fsm.gate_open else "fails"
+        return f"{verdict} ({self.gate_detail})"
 
     # -- protocol inputs -------------------------------------------------------------------
 
@@ -563,6 +614,13 @@ class Instance:
             return []
         return self._tracking(f"interface {ifname} {'up' if up else 'down'}", now)
 
+    def gate_result(self, ok: bool, detail: str, now: float) -> list[Output]:
+        """One run of the takeover gate: exit 0 = ready to become master."""
+        first, self.gate_detail = not self.gate_detail, detail
+        if ok == self.fsm.gate_open and not first:
+            return []
+        return [GateChanged(ok, detail), *self._run(fsm.Gate(ok), now)]
+
     def script_result(self, name: str, ok: bool, detail: str, now: float) -> list[Output]:
         if not self.tracker.script_result(name, ok):
             return []
@@ -606,6 +664,8 @@ class Instance:
             raise Refused(f"{self.name}: takeover needs state BACKUP, not {self.state.value}")
         if self.maintenance:
             raise Refused(f"{self.name}: in maintenance; turn it off first")
+        if self.fsm.gate_blocks:
+            raise Refused(f"{self.name}: the takeover gate {self.gate_text()}; not taking over")
         master = self.fsm.master_priority
         if master is not None and master >= TAKEOVER_PRIORITY:
             raise Refused(
@@ -670,6 +730,10 @@ class Instance:
         self.host_owned = frozenset(host_owned)
         self.fsm.params = fsm_params(cfg)
         self.fsm.primary = self.src
+        if "takeover_gate" in changed:  # another check: no verdict yet
+            self.fsm.gate_open, self.gate_detail = False, ""
+        if changed & _GATE_KEYS:
+            parts.add(Part.TRACKING)
         if changed & _TRACK_KEYS:
             tracker = Tracker(cfg.priority, track_specs(cfg))
             tracker.carry_over(self.tracker)
@@ -786,6 +850,8 @@ class Instance:
                     out += [StopAnnouncing(), DelAddresses(self.managed())]
                 case fsm.Announce():
                     out.append(Announce(self.cfg.virtual_ips))
+                case fsm.GateHeld(grace):
+                    out.append(GateHolding(grace, self.gate_text()))
                 case fsm.StateChanged(old, new, reason):
                     out += self._changed(old, new, reason, now)
                     if new is fsm.State.MASTER and self.cfg.before_master:

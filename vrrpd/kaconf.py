@@ -215,6 +215,8 @@ class _Lexer:
             pairs = list(_words(line))
             words = [w for w, _ in pairs]
             raws = [line[end:].strip() for _, end in pairs]
+            if not words:
+                continue  # only blanks left (a continuation into an empty line)
             if words[0].text == "include" and not words[0].quoted:
                 yield from self._include(words, where, depth, stack, name)
                 continue

@@ -65,6 +65,10 @@ KEYS: dict[str, Key] = {
     "garp_interval": Key(Effect.IN_PLACE, "used by the next announcement"),
     "before_master": Key(Effect.IN_PLACE, "used by the next transition to master"),
     "before_master_timeout": Key(Effect.IN_PLACE, "used by the next transition to master"),
+    "takeover_gate": Key(Effect.IN_PLACE, "the gate restarts; a new command has no verdict yet"),
+    "gate_interval": Key(Effect.IN_PLACE, "the gate restarts, keeping its verdict"),
+    "gate_timeout": Key(Effect.IN_PLACE, "the gate restarts, keeping its verdict"),
+    "gate_grace": Key(Effect.IN_PLACE, "used by the next master down"),
     "garp_delay": Key(Effect.IN_PLACE, "used by the next transition to master"),
     "garp_refresh": Key(
         Effect.IN_PLACE, "a master's periodic refresh restarts at the new period; 0 stops it"

@@ -114,7 +114,7 @@ def programs(config: Config) -> Iterator[tuple[str, str]]:
     """(key, program) of every external command the configuration runs, keys as in
     configuration error lines (`virtual_router[0].track_scripts[1].command`)."""
     for i, vr in enumerate(config.virtual_routers):
-        for key in (*SCRIPT_KEYS, "before_master"):
+        for key in (*SCRIPT_KEYS, "before_master", "takeover_gate"):
             if argv := getattr(vr, key):
                 yield f"virtual_router[{i}].{key}", argv[0]
         for k, script in enumerate(vr.track_scripts):

@@ -61,6 +61,11 @@ CHANGES: dict[str, Any] = {
     "on_backup": lambda p: {"on_backup": ["/bin/true"]},
     "on_fault": lambda p: {"on_fault": ["/bin/true"]},
     "on_stop": lambda p: {"on_stop": ["/bin/true"]},
+    "takeover_gate": lambda p: {"takeover_gate": ["/bin/true"]},
+    # Only with takeover_gate (a configuration error alone); the gate's unit tests cover them.
+    "gate_interval": None,
+    "gate_timeout": None,
+    "gate_grace": None,
 }
 IN_PLACE = sorted(k for k, v in KEYS.items() if v.effect is Effect.IN_PLACE)
 TESTED = [k for k in IN_PLACE if CHANGES[k] is not None]

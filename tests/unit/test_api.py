@@ -20,7 +20,7 @@ from vrrpd.api import (
     unknown_command,
     zero_counters,
 )
-from vrrpd.cli import vrrpctl_parser
+from vrrpd.cli import IMPORT_KEEPALIVED, vrrpctl_parser
 from vrrpd.receive import DISCARD_REASONS
 
 PROMETHEUS_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -96,7 +96,8 @@ def test_zero_counters() -> None:
 def test_commands_are_the_cli_subcommands() -> None:
     parser = vrrpctl_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert list(sub.choices) == list(COMMANDS)
+    # The control commands, then the one that needs no daemon.
+    assert list(sub.choices) == [*COMMANDS, IMPORT_KEEPALIVED]
     assert tuple(c.value for c in Command) == COMMANDS
 
 

@@ -142,10 +142,11 @@ class TestProblems:
         assert problems(path) == [
             f"{path}: virtual_router[0].prio: unknown key (allowed: accept_mode, "
             "advert_interval, auth_pass, before_master, before_master_timeout, checksum, "
-            "garp_delay, garp_interval, garp_refresh, garp_repeat, "
+            "garp_delay, garp_interval, garp_refresh, garp_repeat, gate_grace, gate_interval, "
+            "gate_timeout, "
             "interface, name, notify, notify_timeout, on_backup, on_fault, on_master, on_stop, "
             "preempt, preempt_delay, priority, "
-            "router_advertisements, track_files, track_interfaces, track_scripts, "
+            "router_advertisements, takeover_gate, track_files, track_interfaces, track_scripts, "
             "unicast_peers, unicast_source, unicast_ttl_check, use_vmac, version, virtual_ips, "
             "vrid)"
         ]

@@ -513,3 +513,55 @@ def test_auth_pass_changes_in_place_with_frames_and_receive_checks() -> None:
     assert Rebuild(frozenset({Part.FRAMES, Part.VIEW})) in out
     assert Updated(("auth_pass",)) in out and inst.state is State.MASTER
     assert inst.view().auth_pass == b"two"
+
+
+# --- the takeover gate ---------------------------------------------------------------------------
+
+
+def test_the_gate_reports_changes_holds_and_explains() -> None:
+    from vrrpd.instance import GATE_CHECK, GateChanged, GateHolding, Refused
+
+    inst = started(takeover_gate=["/usr/local/bin/ready"], gate_grace=2)
+    check = inst.gate_check()
+    assert check is not None and (check.name, check.command) == (
+        GATE_CHECK,
+        ("/usr/local/bin/ready",),
+    )
+    assert "takeover gate: no result yet" in inst.explain()
+    assert inst.gate_result(False, "exit 1", 0.1) == [GateChanged(False, "exit 1")]
+    assert inst.gate_result(False, "exit 1", 0.2) == []  # no change, no report
+    assert inst.explain().endswith("; takeover gate: fails (exit 1)")
+    with pytest.raises(Refused, match="takeover gate fails"):
+        inst.takeover(0.3)
+    deadline = inst.next_deadline()
+    assert deadline is not None
+    assert inst.timeout(deadline) == [GateHolding(Fraction(2), "fails (exit 1)")]
+    out = inst.gate_result(True, "exit 0", deadline + 1)
+    assert out[0] == GateChanged(True, "exit 0")
+    t = next(o for o in out if isinstance(o, Transition))
+    assert (t.new, t.reason) == (State.MASTER, Reason.MASTER_DOWN)
+    assert inst.status(deadline + 1, {}, None, 0.0).new_master_reason == "no-response"
+    assert started().gate_check() is None
+
+
+def test_gate_configuration_errors() -> None:
+    from vrrpd.config import ConfigError
+
+    def problems(**keys: Any) -> list[str]:
+        with pytest.raises(ConfigError) as e:
+            cfg(**keys)
+        return [p.split(": ", 1)[1] for p in e.value.problems]
+
+    assert problems(gate_grace=3) == [
+        "virtual_router[0].gate_grace: only applies with takeover_gate"
+    ]
+    gate = {"takeover_gate": ["/bin/true"]}
+    assert problems(**gate, priority=255) == [
+        "virtual_router[0].takeover_gate: does not apply to the address owner (priority 255), "
+        "which is master at once"
+    ]
+    assert problems(**gate, gate_interval=1, gate_timeout=2) == [
+        "virtual_router[0].gate_timeout: must not exceed gate_interval (1), got 2"
+    ]
+    c = cfg(**gate, gate_interval=0.5)
+    assert (c.gate_interval, c.gate_timeout, c.gate_grace) == (Fraction(1, 2), Fraction(1, 2), 5)
