@@ -244,10 +244,9 @@ def import_keepalived(path: str, config_id: str | None) -> int:
     """`vrrpctl import-keepalived FILE`: TOML on stdout, one line per difference on stderr."""
     import shutil
 
-    from netns_lab.toml_out import dumps  # the one TOML writer (it imports the lab: 0.8 s)
-
     from . import kaconf, kaimport
     from .scriptsafety import SCRIPT_PATH
+    from .toml_out import dumps
 
     try:
         parsed = kaconf.load(path, config_id)

@@ -33,6 +33,7 @@ PURE = (
     "kaconf",
     "kaimport",
     "metricnames",
+    "toml_out",
 )
 FORBIDDEN = ("vrrpd.io", "pyroute2", "prometheus_client", "asyncio", "socket")
 
