@@ -92,10 +92,12 @@ def migrate(lab: Lab, order: str, variant: Variant, procedure: str) -> Figures:
     return fig
 
 
+# VRRPv2 (keepalived's default) with auth_type PASS in the order that hands over between
+# two keepalived; `python -m netns_lab migrate --version 2 --auth-pass PW` runs both orders.
 @pytest.mark.parametrize(
     ("order", "variant"),
-    [("backup-first", V3), ("master-first", V3), ("backup-first", V2), ("master-first", V2)],
-    ids=["backup-first-v3", "master-first-v3", "backup-first-v2-auth", "master-first-v2-auth"],
+    [("backup-first", V3), ("master-first", V3), ("master-first", V2)],
+    ids=["backup-first-v3", "master-first-v3", "master-first-v2-auth"],
 )
 def test_migration_loses_no_probe(lab: Lab, order: str, variant: Variant) -> None:
     fig = migrate(lab, order, variant, "safe")
