@@ -321,13 +321,11 @@ class Migration:
         self.result: dict[str, Any] | None = None
         self.before: dict[str, rules.Snapshot] = {}
         self.steps: list[Step] = []
-        self.started = 0.0
         self._ka_seen: dict[str, tuple[float, float]] = {}  # node -> keepalived's lifetime
 
     # set-up
     def start(self) -> None:
         """The pair, r1 master, the imports, the watchers and the probe, answered."""
-        self.started = time.monotonic()
         for name, address in ADDRESSES.items():
             self.nodes[name] = self.lab.add_router(name, address)
         self.client = self.lab.add_client("c1", CLIENT_ADDRESS)
