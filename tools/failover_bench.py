@@ -80,7 +80,13 @@ class Bench:
     """One lab for one advertisement interval: r1, r2 and c1; `run_once` fails r1 (and, with
     `timeline`, leaves the run's `Timeline` in `last_timeline`)."""
 
-    def __init__(self, interval: float, keep_logs: bool, timeline: bool = False) -> None:
+    def __init__(
+        self,
+        interval: float,
+        keep_logs: bool,
+        timeline: bool = False,
+        backup_keys: dict[str, Any] | None = None,
+    ) -> None:
         self.interval = interval
         self.timeline = timeline
         self.last_timeline: Timeline | None = None
@@ -89,7 +95,8 @@ class Bench:
             self.r1: Node = self.lab.add_router("r1", "192.0.2.1/24")
             self.r2: Node = self.lab.add_router("r2", "192.0.2.2/24")
             self.c1: Node = self.lab.add_client("c1", "192.0.2.100/24")
-            self.d2: Vrrpd = self.r2.start_vrrpd([virtual_router(BACKUP_PRIO, interval)])
+            backup = virtual_router(BACKUP_PRIO, interval) | (backup_keys or {})
+            self.d2: Vrrpd = self.r2.start_vrrpd([backup])
             self.d1: Vrrpd = self.r1.start_vrrpd([virtual_router(MASTER_PRIO, interval)])
             self.converge()
         except BaseException:
@@ -234,6 +241,16 @@ def _modes(text: str) -> list[str]:
     return modes
 
 
+def _table(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object of virtual_router keys")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="tools/failover_bench.py",
@@ -262,6 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         help="draw each run's timeline into a PNG: FILE for a single run, else "
         "FILE-{interval}s-{mode}-{run}.png (needs matplotlib: pip install 'vrrpd[plot]')",
     )
+    ap.add_argument(
+        "--backup-keys",
+        type=_table,
+        default={},
+        metavar="JSON",
+        help='extra keys for r2 (the backup that takes over), e.g. \'{"takeover_gate": '
+        '["/bin/true"], "gate_interval": 0.1}\' or \'{"before_master": ["/bin/true"]}\'',
+    )
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs: must be at least 1")
@@ -282,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         for interval in args.intervals:
             say(f"interval {interval:g} s: building the lab and converging ...")
             draw = bool(args.timeline or args.png)
-            bench: Bench | None = Bench(interval, args.keep_logs, draw)
+            bench: Bench | None = Bench(interval, args.keep_logs, draw, args.backup_keys)
             try:
                 for mode in args.modes:
                     for i in range(1, args.runs + 1):
                         if bench is None:
-                            bench = Bench(interval, args.keep_logs, draw)
+                            bench = Bench(interval, args.keep_logs, draw, args.backup_keys)
                         try:
                             r = bench.run_once(mode, i)
                         except Exception as e:
