@@ -240,8 +240,8 @@ def _converged(lab: Lab, *, vrrpd_wins: bool) -> tuple[Node, Node, Node, Vrrpd, 
     if vrrpd_wins:
         wait_frr_heard_vrrpd(f, d)
     else:
+        wait_vrrpd_heard_frr(d, f)  # first: vrrpd may have started after FRR became master
         assert d.router(VR_NAME)["master"] == "192.0.2.2", describe(d, f)
-        wait_vrrpd_heard_frr(d, f)
     return r1, r2, c1, d, f
 
 
