@@ -17,7 +17,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import config as config_mod
@@ -339,7 +339,7 @@ class Daemon:
         assert self.config.daemon.metrics_listen is not None
         self.metrics = MetricsServer(
             self.config.daemon.metrics_listen,
-            self.status,
+            self.status_rows,
             names=self.config.daemon.metrics_names,
         )
         try:
@@ -1013,13 +1013,15 @@ class Daemon:
     # -- control -------------------------------------------------------------------------------
 
     def status(self) -> list[RouterStatus]:
+        return list(self.status_rows())
+
+    def status_rows(self) -> Iterator[RouterStatus]:
+        """The status records one at a time: the metrics server lets the loop run between
+        two (200 records take 20-80 ms)."""
         now, wall = self.now(), time.time()
-        return [
-            ex.inst.status(
-                now, ex.channel.counters, None if ex.vmac is None else ex.vmac.name, wall
-            )
-            for ex in self.execs.values()
-        ]
+        for ex in list(self.execs.values()):
+            vmac = None if ex.vmac is None else ex.vmac.name
+            yield ex.inst.status(now, ex.channel.counters, vmac, wall)
 
     def _router(self, req: dict[str, Any]) -> Executor:
         name = req.get("name")

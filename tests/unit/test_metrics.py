@@ -12,10 +12,11 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,8 +28,11 @@ from vrrpd.io.metrics import (
     COUNTER_HELP,
     FIXED_FAMILIES,
     KEEPALIVED_FAMILIES,
+    ROWS_PER_SLICE,
     MetricsServer,
     counter_family,
+    exposition,
+    make_registry,
     render,
 )
 from vrrpd.metricnames import KEEPALIVED_COUNTERS
@@ -106,7 +110,7 @@ def raw(port: int, data: bytes, half_close: bool = False) -> bytes:
 
 
 async def serving(
-    rows: Callable[[], list[RouterStatus]] = lambda: ROWS, **kwargs: Any
+    rows: Callable[[], Iterable[RouterStatus]] = lambda: ROWS, **kwargs: Any
 ) -> MetricsServer:
     server = MetricsServer("127.0.0.1:0", rows, **kwargs)
     await server.start()
@@ -356,6 +360,26 @@ def test_rows_failing_in_keepalived_names() -> None:
     assert value(fams, "keepalived_up") == 0
 
 
+@pytest.mark.parametrize("names", ["vrrpd", "keepalived", "both"])
+def test_exposition_is_what_prometheus_client_writes(names: str) -> None:
+    odd = dataclasses.replace(
+        ROWS[0],
+        name='g"w\\1',
+        interface="eth\n0",
+        virtual_ips=("192.0.2.254/24", "2001:db8::1/128"),
+        tracked=TRACKED,
+        counters=counters(adverts_sent=10**17, adverts_received=123456789),
+    )
+    rows = [odd, *ROWS]
+    assert render(rows, names) == generate_latest(make_registry(lambda: rows, names))
+    assert b'name="g\\"w\\\\1"' in render(rows, names) or names == "keepalived"
+
+
+def test_exposition_refuses_what_it_does_not_write() -> None:
+    with pytest.raises(ValueError, match="histogram is not a gauge or a counter"):
+        exposition([Metric("h", "a histogram", "histogram")])
+
+
 # --- the HTTP server ----------------------------------------------------------------------
 
 
@@ -421,6 +445,57 @@ def test_scrape_body_cached_for_cache_ttl() -> None:
             await server.close()
 
     run(main())
+
+
+def test_rendering_lets_the_loop_run_between_slices() -> None:
+    """The records are taken ROWS_PER_SLICE at a time and the text written in slices: a
+    task that counts loop turns runs many times during one rendering."""
+    turns = 0
+    seen: list[int] = []
+
+    def rows() -> Iterator[RouterStatus]:
+        for n in range(10 * ROWS_PER_SLICE):
+            seen.append(turns)
+            yield dataclasses.replace(ROWS[0], name=f"gw{n}")
+
+    async def main() -> bytes:
+        nonlocal turns
+        server = await serving(rows, cache_ttl=0)
+        stop = False
+
+        async def count() -> None:
+            nonlocal turns
+            while not stop:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.get_running_loop().create_task(count())
+        try:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            _, _, body = await asyncio.to_thread(fetch, url)
+            return body
+        finally:
+            stop = True
+            await counter
+            await server.close()
+
+    body = run(main())
+    fams = families(body.decode())
+    assert value(fams, "vrrp_virtual_routers") == 10 * ROWS_PER_SLICE
+    # The loop ran between two slices of records: at least 9 times while reading.
+    assert len(set(seen)) >= 10, seen
+
+
+def test_rows_failing_midway_over_http_gives_up_0() -> None:
+    def rows() -> Iterator[RouterStatus]:
+        yield ROWS[0]
+        raise RuntimeError("boom")
+
+    status, _, body = scrape(rows=rows, names="both")
+    assert status == 200
+    fams = families(body.decode())
+    assert set(fams) == {"vrrp_up", "keepalived_up"}
+    assert value(fams, "vrrp_up") == 0
 
 
 def test_head() -> None:
