@@ -3,9 +3,9 @@ HTTP server for `GET /metrics`.
 
 The collector reads the same records as `vrrpctl status` (`vrrpd.api.RouterStatus`, one per
 virtual router) at scrape time, so there is no second copy of any counter to keep in step.
-It is registered on its own `CollectorRegistry`, never prometheus_client's global one: the
-process/platform collectors of the global registry would add noise, and tests can run several
-servers in one process.
+Its families (`Families`) are written as text by `exposition`, the bytes prometheus_client's
+`generate_latest` would write over a registry holding only this collector (`make_registry`;
+never prometheus_client's global one, whose process/platform collectors would add noise).
 
 The server is not prometheus_client's `start_http_server` because that one runs a thread and
 the daemon is a single asyncio loop whose state must not be read from another thread. It is a
@@ -29,8 +29,9 @@ and, without labels, `vrrp_up` (1; 0 when reading the status failed), `vrrp_virt
 (the number of rows) and `vrrp_build_info{version, python}` (1). With "keepalived" the names
 and labels of the keepalived exporter instead, with "both" both (`vrrpd.metricnames`).
 
-The HTTP server caches the rendered body for `cache_ttl` seconds (1 s): a scrape flood then
-costs the protocol loop one rendering a second, not one per request.
+The HTTP server caches the rendered body for `cache_ttl` seconds (1 s), so a scrape flood
+costs the protocol loop one rendering a second, not one per request, and renders in slices
+that let the loop run between them (`MetricsServer`; tools/scrape_flood.py measures it).
 """
 
 from __future__ import annotations
