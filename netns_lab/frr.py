@@ -16,15 +16,19 @@ adverts from it, and two routers with the same source would both win), the virtu
 with their prefix, and up. FRR then only switches that macvlan's ``protodown`` (carrier off
 on backup, on for master): the virtual addresses stay on it in every state, so a VIP holder
 is an interface that is up *and* has carrier (``LOWER_UP``). The parent gets ``arp_ignore=1``
-and ``arp_announce=2`` here, as vrrpd does for its own macvlans (RFC-NOTES), or it would
-answer ARP for a VIP that sits on a carrier-less macvlan. `start_frr` does all this:
-``vrrp4-XX`` / ``vrrp6-XX`` (XX = VRID in decimal) on the router's interface.
+and ``arp_announce=2`` here, as vrrpd does for its own macvlans (RFC-NOTES): with the default
+0 a backup's parent answered ARP for the VIP on its carrier-less macvlan with its own MAC
+(seen in the lab). `start_frr` does all this: ``vrrp4-XX`` / ``vrrp6-XX`` (XX = VRID in
+decimal) on the router's interface, kept across restarts (``addrgenmode`` is set after the
+link is made: ``ip link add ... addrgenmode random type macvlan``, as FRR's doc writes it,
+fails on the lab's kernel with "Address family not supported by protocol").
 
 Each node gets its own directory ``{workdir}/{node}.frr`` (owned by the ``frr`` user, which
 FRR drops to: root is not in the ``frrvty`` group its privilege code demands) holding the
 configuration files, pid files, vty sockets (``--vty_socket``) and zebra's API socket
 (``-z``); nothing under /etc/frr or /var/run/frr is read or written, and several nodes run
-FRR at once. The daemons run in the foreground in the node's namespace through `Node.popen`
+FRR at once (the lab's work directory becomes mode 0711 so that ``frr`` reaches its own
+directory). The daemons run in the foreground in the node's namespace through `Node.popen`
 (the lab tracks and stops them), TCP vty off (``-P 0``)::
 
     zebra  -u frr -g frr --vty_socket DIR -z DIR/zserv.api -P 0 -f DIR/zebra.conf -i ...
@@ -32,7 +36,8 @@ FRR at once. The daemons run in the foreground in the node's namespace through `
 
 with ``--log stdout`` appended to ``{workdir}/{node}.frr.log`` (both daemons). FRR also makes
 ``/var/tmp/frr/{daemon}.{pid}`` (its crash-log directory, removed at a clean exit): after a
-SIGKILL the runner removes the directories of the PIDs it started.
+SIGKILL the runner removes the directories of the PIDs it started, also at exit for a run
+cut short (`running` lists what still runs, of a node or a lab).
 
 Configuration: one mapping per virtual router, FRR's own units::
 
@@ -42,7 +47,8 @@ Configuration: one mapping per virtual router, FRR's own units::
 
 Addresses carry the prefix the macvlan gets (FRR's own configuration takes the bare address);
 all must be documentation addresses. ``debug vrrp protocol`` and ``debug vrrp packets`` are
-on, so the log names every advertisement FRR rejects (`complaints`).
+on, so the log names every advertisement FRR rejects (`complaints`), with microsecond time
+stamps (``log timestamp precision 6``).
 
 State comes from ``vtysh --vty_socket DIR -d vrrpd -c 'show vrrp VRID json'`` in the
 namespace: per family ``status`` (``Initialize``, ``Backup``, ``Master``), ``skewTime`` and
