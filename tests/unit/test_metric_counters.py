@@ -5,12 +5,15 @@ mapping (vrrpd.metricnames)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
+from tests.unit.helpers import ROUTER, problems, write
 from tests.unit.status_samples import counters, record
 from tests.unit.test_instance import ME, accepted, cfg, master
 from vrrpd.api import Counter, RouterStatus, TrackedStatus
+from vrrpd.config import load, parse
 from vrrpd.fsm import State
 from vrrpd.instance import Instance
 from vrrpd.metricnames import (
@@ -25,6 +28,7 @@ from vrrpd.metricnames import (
     summed,
     timestamp,
 )
+from vrrpd.reload import Action, plan
 
 # --- left_master, announcements_sent ------------------------------------------------------
 
@@ -182,3 +186,27 @@ def test_timestamp() -> None:
     assert timestamp("yesterday") is None
     row = dataclasses.replace(record(), last_transition="2026-12-02T13:00:03.500+00:00")
     assert timestamp(row.last_transition) == 1796216403.5
+
+
+# --- [daemon] metrics_names ----------------------------------------------------------------
+
+
+def test_metrics_names_option(tmp_path: Path) -> None:
+    path = write(tmp_path, ROUTER)
+    assert load(path).daemon.metrics_names == "vrrpd"  # today's names by default
+    for names in NAME_SETS:
+        path = write(tmp_path, f'[daemon]\nmetrics_names = "{names}"\n' + ROUTER)
+        assert load(path).daemon.metrics_names == names
+    path = write(tmp_path, '[daemon]\nmetrics_names = "prometheus"\n' + ROUTER)
+    assert problems(path) == [
+        f"{path}: daemon.metrics_names: must be 'vrrpd' or 'keepalived' or 'both', got 'prometheus'"
+    ]
+
+
+def test_a_reload_that_changes_metrics_names_changes_only_that() -> None:
+    table = {"name": "gw", "interface": "eth0", "vrid": 51, "virtual_ips": ["192.0.2.254/24"]}
+    old = parse({"virtual_router": [table]}, "a.toml")
+    new = parse({"daemon": {"metrics_names": "both"}, "virtual_router": [table]}, "a.toml")
+    done = plan(old, new)
+    assert done.daemon_changed == ("metrics_names",)
+    assert done.names(Action.KEEP) == ("gw",)
