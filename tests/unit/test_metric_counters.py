@@ -1,6 +1,6 @@
 """The counters and status leaves the metrics endpoint added in issue 12 (left_master,
 announcements_sent, tracked objects in the status record) and the pure keepalived-exporter
-mapping (vrrpd.metricnames)."""
+mapping (vrrpd.metricnames), and the [daemon] metrics_names option."""
 
 from __future__ import annotations
 
