@@ -21,36 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import need_root
+from tests.system.packaging import PYTHON, clean_env, run
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_DEB = ROOT / "tools" / "build-deb"
 UNIT = Path("/lib/systemd/system/vrrpd.service")
 EXAMPLE = Path("/etc/vrrpd/vrrpd.toml.example")
 APT_LOCK_WAIT = ["-o", "DPkg::Lock::Timeout=300"]
-ENV = {
-    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-    "LANG": "C.UTF-8",
-    "HOME": "/root",
-    "DEBIAN_FRONTEND": "noninteractive",
-}
-
-
-def run(
-    *args: str | Path, timeout: float = 600, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run with a clean environment (nothing of this test's venv or PYTHONPATH), from /."""
-    cp = subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=ENV,
-        cwd="/",
-    )
-    if check:
-        assert cp.returncode == 0, f"{args}: exit {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
-    return cp
+APT_ENV = clean_env(DEBIAN_FRONTEND="noninteractive")
 
 
 def package_status() -> str:
@@ -91,31 +69,21 @@ def contents(deb: Path) -> dict[str, tarfile.TarInfo]:
 
 
 def test_control_and_contents(deb: Path) -> None:
-    major, minor = (
-        int(x)
-        for x in run(
-            "/usr/bin/python3", "-c", "import sys; print(*sys.version_info[:2])"
-        ).stdout.split()
-    )
-    assert (
-        deb.name == f"vrrpd_{field(deb, 'Version').split(':')[1]}_{field(deb, 'Architecture')}.deb"
-    )
-    # The epoch outranks the old, unrelated vrrpd 1.0-2 (see tools/build-deb).
-    assert (
-        run("dpkg", "--compare-versions", field(deb, "Version"), "gt", "1.0-2build1").returncode
-        == 0
-    )
+    pyver = run(PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip()
+    major, minor = (int(x) for x in pyver.split("."))
+    version, arch = field(deb, "Version"), field(deb, "Architecture")
+    assert deb.name == f"vrrpd_{version.split(':')[1]}_{arch}.deb", (deb.name, version)
+    # The epoch outranks the old, unrelated vrrpd 1.0 (see tools/build-deb); exit 1 if not.
+    run("dpkg", "--compare-versions", version, "gt", "1.0-2build1")
     depends = [d.strip() for d in field(deb, "Depends").split(",")]
-    assert (
-        f"python3 (>= {major}.{minor})" in depends
-        and f"python3 (<< {major}.{minor + 1})" in depends
-    )
+    assert f"python3 (>= {pyver})" in depends, depends
+    assert f"python3 (<< {major}.{minor + 1})" in depends, depends
     assert {"iproute2", "nftables", "systemd-sysusers"} <= set(depends), depends
     files = contents(deb)
     for path in (
         "/opt/vrrpd/bin/vrrpd",
         "/opt/vrrpd/bin/vrrpctl",
-        f"/opt/vrrpd/lib/python{major}.{minor}/site-packages/vrrpd/status.schema.json",
+        f"/opt/vrrpd/lib/python{pyver}/site-packages/vrrpd/status.schema.json",
         "/lib/systemd/system/vrrpd.service",
         "/usr/lib/sysusers.d/vrrpd.conf",
         str(EXAMPLE),
@@ -145,7 +113,7 @@ def test_apt_install_check_config_verify_and_purge(deb: Path) -> None:
     existed = {p for p in files if os.path.lexists(p)}  # shared directories: /usr, /etc, ...
     had_user = user_exists("vrrpd")
     try:
-        cp = run("apt", "install", "-y", "-q", *APT_LOCK_WAIT, deb)
+        cp = run("apt", "install", "-y", "-q", *APT_LOCK_WAIT, deb, env=APT_ENV)
         # Installed, and not started or enabled: there is no configuration yet.
         assert package_status() == "ii", package_status()
         assert "systemctl enable --now vrrpd" in cp.stderr + cp.stdout
@@ -176,7 +144,7 @@ def test_apt_install_check_config_verify_and_purge(deb: Path) -> None:
         user = pwd.getpwnam("vrrpd")
         assert 0 < user.pw_uid < 1000 and user.pw_shell == "/usr/sbin/nologin", user
     finally:
-        purge = run("apt", "purge", "-y", "-q", *APT_LOCK_WAIT, "vrrpd", check=False)
+        purge = run("apt", "purge", "-y", "-q", *APT_LOCK_WAIT, "vrrpd", env=APT_ENV, check=False)
         if not had_user and user_exists("vrrpd"):
             run("userdel", "vrrpd", check=False)
     assert purge.returncode == 0, purge.stdout + purge.stderr

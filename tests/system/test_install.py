@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+from tests.system.packaging import PYTHON, clean_env, run
+
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = "/usr/bin/python3"  # Debian's, what operators have
 EXAMPLE = ROOT / "examples" / "active-standby.toml"
 # Build artefacts and caches that a copy of the checkout must not carry.
 NOT_SOURCE = shutil.ignore_patterns(
@@ -31,24 +31,10 @@ class Built(NamedTuple):
     log: str  # what `pip wheel -v` printed: setuptools' warnings included
 
 
-def run(*args: str | Path, timeout: float = 300, env: dict[str, str] | None = None) -> str:
-    """Run a command, fail the test with its output when it exits non-zero; its output."""
-    cp = subprocess.run(
-        [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-        cwd="/",  # never this checkout: `import vrrpd` must find the installed package
-    )
-    assert cp.returncode == 0, f"{args}: exit {cp.returncode}\n{cp.stdout}\n{cp.stderr}"
+def output(*args: str | Path, env: dict[str, str] | None = None) -> str:
+    """What a command that must succeed printed, stdout and stderr."""
+    cp = run(*args, env=env)
     return cp.stdout + cp.stderr
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """A minimal environment: nothing of this test run's venv, PYTHONPATH or PATH leaks in."""
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": "/root", **extra}
 
 
 def make_venv(path: Path) -> Path:
@@ -65,7 +51,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     src = work / "src"
     shutil.copytree(ROOT, src, ignore=NOT_SOURCE, symlinks=True)
     env = make_venv(work / "build-env")
-    log = run(
+    log = output(
         env / "bin" / "python",
         "-m",
         "pip",
@@ -85,10 +71,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 def check_installed(bindir: Path, site: Path) -> None:
     """The commands of an installed vrrpd work and its package data is there."""
     env = clean_env()
-    assert "usage: vrrpd" in run(bindir / "vrrpd", "--help", env=env)
-    out = run(bindir / "vrrpd", "--check-config", EXAMPLE, env=env)
+    assert "usage: vrrpd" in output(bindir / "vrrpd", "--help", env=env)
+    out = output(bindir / "vrrpd", "--check-config", EXAMPLE, env=env)
     assert out.strip() == f"{EXAMPLE}: OK, 1 virtual router(s)", out
-    assert "usage: vrrpctl" in run(bindir / "vrrpctl", "--help", env=env)
+    assert "usage: vrrpctl" in output(bindir / "vrrpctl", "--help", env=env)
     schema = site / "vrrpd" / "status.schema.json"
     assert schema.is_file(), f"package data missing: {schema}"
     assert json.loads(schema.read_text())["type"] == "array"
@@ -110,7 +96,7 @@ def test_wheel_builds_without_deprecation_warnings(built: Built) -> None:
 
 def test_pip_install_into_fresh_venv(built: Built, tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "venv")
-    out = run(venv / "bin" / "python", "-m", "pip", "install", built.wheel, env=clean_env())
+    out = output(venv / "bin" / "python", "-m", "pip", "install", built.wheel)
     assert "Successfully installed" in out, out
     assert [line for line in out.splitlines() if "deprecat" in line.lower()] == [], out
     check_installed(venv / "bin", site_packages(venv))
@@ -122,9 +108,9 @@ def test_pipx_install(built: Built, tmp_path: Path) -> None:
         pytest.fail("pipx missing: install Debian's pipx package (tools/bootstrap does)")
     home, bindir = tmp_path / "pipx-home", tmp_path / "pipx-bin"
     env = clean_env(PIPX_HOME=str(home), PIPX_BIN_DIR=str(bindir), USE_EMOJI="0")
-    out = run(pipx, "install", "--python", PYTHON, built.wheel, env=env)
+    out = output(pipx, "install", "--python", PYTHON, built.wheel, env=env)
     assert "installed package vrrpd" in out, out
     assert {p.name for p in bindir.iterdir()} >= {"vrrpd", "vrrpctl"}, out
     check_installed(bindir, site_packages(home / "venvs" / "vrrpd"))
-    listed = json.loads(run(pipx, "list", "--json", env=env))
+    listed = json.loads(output(pipx, "list", "--json", env=env))
     assert "vrrpd" in listed["venvs"], listed
