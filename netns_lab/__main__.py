@@ -1,6 +1,6 @@
-"""``python -m netns_lab demo|cleanup|list|chaos|migrate``: the demo, removal of a crashed run's
-leftovers, the chaos scenarios (`netns_lab.chaos`) and the migration from keepalived
-(`netns_lab.migrate`)."""
+"""``python -m netns_lab demo|cleanup|list|chaos|migrate|standby``: the demo, removal of a
+crashed run's leftovers, the chaos scenarios (`netns_lab.chaos`), the migration from keepalived
+(`netns_lab.migrate`) and hot, warm and cold standby side by side (`netns_lab.standby`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from .failover import interval_arg
 from .lab import STATE_DIR, LabError, _netns_exists, _same_process, cleanup
 from .migrate import add_arguments as migrate_arguments
 from .migrate import command as migrate_command
+from .standby import add_arguments as standby_arguments
+from .standby import command as standby_command
 
 
 def _list() -> int:
@@ -83,6 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             help="fault scenarios with invariants, vrrpd and/or keepalived side by side",
         )
     )
+    standby_arguments(
+        sub.add_parser(
+            "standby",
+            help="hot, warm and cold standby across a hard failover of a stateful gateway",
+        )
+    )
     args = ap.parse_args(argv)
 
     if os.geteuid() != 0:
@@ -103,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return chaos_command(args)
     if args.command == "migrate":
         return migrate_command(args)
+    if args.command == "standby":
+        return standby_command(args)
     from .demo import run_demo
 
     return run_demo(interval=args.interval, keep_logs=args.keep_logs, png=args.png)

@@ -27,33 +27,37 @@ failover that conntrack cannot carry. The grades:
 * ``cold``: no conntrack sync; the service is started by the group's ``on_master``.
 * ``none``: no conntrack sync and no service on g2: only the addresses move (the control).
 
-Across a hard failure of g1 (its three links down, then vrrpd and conntrackd SIGKILLed), the
-client c1 runs N long-lived TCP connections through the gateways to s1 (64 bytes every 5 ms
-each, echoed: the byte counters show each one flowing), one short request to the service every
-10 ms, and an ICMP probe to s1 every 5 ms (the blackout); a capture on c1 sees the adverts and
-gratuitous ARPs. Per run: the blackout, the connections kept, the requests failed, when the
-service answered again, the takeover (the first gratuitous ARP of g2), the packets g2 dropped
-as invalid, and the timeline.
+Across a hard failure of g1 (cut off its three segments at once, then vrrpd and conntrackd
+SIGKILLed: `StandbyLab.cut` says why not its links down), the client c1 runs N long-lived TCP
+connections through the gateways to s1 (64 bytes every 5 ms each, echoed: the byte counters
+show each one flowing), one short request to the service every 10 ms, and an ICMP probe to s1
+every 5 ms (the blackout); a capture on c1 sees the adverts and gratuitous ARPs. Per run: the
+blackout, the connections kept, the requests failed, when the service answered again, the
+takeover (the first gratuitous ARP of g2), the packets g2 dropped as invalid, and the
+timeline (`netns_lab.timeline`, with a lane per connection and one for the requests).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from . import wire
+from .failover import interval_arg
 from .lab import (
     PACKAGE_ROOT,
     Capture,
@@ -73,10 +77,15 @@ from .streams import RequestSummary, StreamVerdict, request_summary, stream_verd
 from .timeline import (
     Lane,
     Mark,
+    PlotUnavailable,
     Timeline,
     build,
     log_transitions,
+    png_path,
     probe_sends,
+    render_png,
+    render_text,
+    require_matplotlib,
 )
 from .toml_out import dumps
 
@@ -489,9 +498,14 @@ class StandbyLab:
             for t, _, _, new in log_transitions(d.log_text(), "inside")
         ]
         transitions.append((t_killed, "g1", ""))
+        # wide enough to show the service answering again (cold: it starts after the takeover)
+        pad = max(1.5 * self.interval, 0.02)
+        if run.requests.back is not None and run.takeover is not None:
+            pad = max(pad, run.requests.back - run.takeover + 0.05)
         tl = build(
             fault=t_fail,
-            fault_label="g1's links taken down, its vrrpd (and conntrackd) SIGKILLed",
+            fault_label="g1 cut off its three segments, its vrrpd (and conntrackd) SIGKILLed",
+            margin=pad,
             routers=["g1", "g2"],
             probes=probe_sends(ping),
             adverts=adverts,
@@ -552,3 +566,168 @@ def start_vrrpd(
         )
     node.vrrpd = Vrrpd(node, proc, conf, log, sock, tables)
     return node.vrrpd
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x * 1000:.0f}"
+
+
+def _spread(xs: Sequence[float]) -> str:
+    """Median, and min-max when there are several runs, in ms."""
+    if not xs:
+        return "—"
+    med = _ms(statistics.median(xs))
+    return med if len(xs) == 1 else f"{med} ({_ms(min(xs))}-{_ms(max(xs))})"
+
+
+def _range(xs: Sequence[int]) -> str:
+    return f"{min(xs)}" if min(xs) == max(xs) else f"{min(xs)}-{max(xs)}"
+
+
+def table(runs: Mapping[str, Sequence[Run]], window: float) -> str:
+    """The grades side by side, a Markdown table: medians (min-max) over the runs."""
+    head = (
+        "| grade | set-up | runs | connections kept | longest stall (ms) | blackout (ms) | "
+        "requests failed | service answers again after (ms) | takeover (ms) | "
+        "dropped as invalid |"
+    )
+    rows = [head, "|" + "---|" * 10]
+    for grade, rs in runs.items():
+        if not rs:
+            continue
+        kept = sum(r.kept for r in rs)
+        total = sum(len(r.streams) for r in rs)
+        backs = [r.requests.back for r in rs]
+        never = sum(1 for b in backs if b is None)
+        back = _spread([b for b in backs if b is not None])
+        if never:
+            back = (
+                f"never within {window:g} s" if never == len(rs) else f"{back}; {never} runs never"
+            )
+        failed = [r.requests.failed for r in rs]
+        fail = f"{statistics.median(failed):g}" + (f" ({_range(failed)})" if len(rs) > 1 else "")
+        if never == len(rs):
+            fail += " (all, to the end)"
+        invalid = [r.invalid for r in rs]
+        rows.append(
+            f"| {grade} | {SETUP[grade]} | {len(rs)} | {kept} of {total} | "
+            f"{_spread([r.stall for r in rs])} | {_spread([r.blackout for r in rs])} | "
+            f"{fail} | {back} | {_spread([r.takeover for r in rs if r.takeover is not None])} | "
+            f"{_range(invalid)} |"
+        )
+    return "\n".join(rows)
+
+
+def describe(run: Run) -> str:
+    """One line for one run: what each connection did, the requests, the takeover."""
+    conns = " ".join(
+        f"{s.bytes_after // 1000}k" if s.survived else ("reset" if s.error else "stalled")
+        for s in run.streams
+    )
+    back = (
+        "never answers again in the window"
+        if run.requests.back is None
+        else f"answers again after {run.requests.back * 1000:.0f} ms"
+    )
+    hook = (
+        f", before_master {'/'.join(f'{x:g}' for x in run.before_master_ms)} ms"
+        if run.before_master_ms
+        else ""
+    )
+    return (
+        f"{run.grade}: kept {run.kept}/{len(run.streams)} [{conns}], longest stall "
+        f"{run.stall * 1000:.0f} ms, blackout {run.blackout * 1000:.0f} ms, takeover "
+        f"{_ms(run.takeover)} ms{hook}; requests failed {run.requests.failed}, the service "
+        f"{back}; dropped as invalid {run.invalid} "
+        f"(+{run.invalid_service} to the dead service)"
+    )
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def grades_arg(text: str) -> list[str]:
+    """An argparse type: grades separated by commas."""
+    out = [g.strip() for g in text.split(",") if g.strip()]
+    bad = [g for g in out if g not in GRADES]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(
+            f"unknown grade {', '.join(bad) or '(none)'}: choose from {', '.join(GRADES)}"
+        )
+    return out
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--grades",
+        type=grades_arg,
+        default=list(GRADES),
+        help=f"comma-separated, of {', '.join(GRADES)} (default: all)",
+    )
+    ap.add_argument("--runs", type=int, default=1, help="failovers per grade (default 1)")
+    ap.add_argument(
+        "--connections", type=int, default=5, help="long-lived TCP connections (default 5)"
+    )
+    ap.add_argument(
+        "--interval",
+        type=interval_arg,
+        default=0.1,
+        help="advertisement interval in seconds (default 0.1)",
+    )
+    ap.add_argument(
+        "--window",
+        type=float,
+        default=3.0,
+        help="seconds after the takeover to wait for the connections and the service (default 3)",
+    )
+    ap.add_argument("--no-timeline", action="store_true", help="no timeline in the terminal")
+    ap.add_argument(
+        "--png",
+        metavar="FILE",
+        help="also draw each grade's first failover as a PNG: FILE-hot.png, ... "
+        "(needs matplotlib: pip install 'vrrpd[plot]')",
+    )
+    ap.add_argument("--width", type=int, default=110, help="terminal timeline width")
+
+
+def command(args: argparse.Namespace, say: Callable[[str], None] = print) -> int:
+    if args.runs < 1 or args.connections < 1:
+        say("netns_lab standby: --runs and --connections must be at least 1")
+        return 2
+    if args.png:
+        try:
+            require_matplotlib()
+        except PlotUnavailable as e:
+            say(f"netns_lab standby: {e}")
+            return 2
+    runs: dict[str, list[Run]] = {}
+    for grade in args.grades:
+        runs[grade] = []
+        for k in range(args.runs):
+            draw = k == 0 and (args.png or not args.no_timeline)
+            with Lab() as lab:
+                sb = StandbyLab(
+                    lab,
+                    grade,
+                    connections=args.connections,
+                    interval=args.interval,
+                    window=args.window,
+                    timeline=bool(draw),
+                )
+                sb.start()
+                run = sb.failover()
+            runs[grade].append(run)
+            say(describe(run))
+            if draw and sb.timeline is not None:
+                if not args.no_timeline:
+                    say(render_text(sb.timeline, args.width))
+                if args.png:
+                    path = png_path(args.png, grade)
+                    render_png(sb.timeline, path)
+                    say(f"timeline: {path}")
+    say("")
+    say(table(runs, args.window))
+    return 0
