@@ -58,6 +58,7 @@ from typing import Any
 
 from . import wire
 from .failover import interval_arg
+from .keepalived import Keepalived, start_keepalived
 from .lab import (
     PACKAGE_ROOT,
     Capture,
@@ -91,12 +92,15 @@ from .toml_out import dumps
 
 EXAMPLES = Path(PACKAGE_ROOT) / "examples" / "conntrackd"
 GRADES = ("hot", "warm", "cold", "none")
+KEEPALIVED = "keepalived"  # a grade on request: hot with keepalived 2.2.7 in vrrpd's place
 SETUP = {
     "hot": "conntrackd FT-FW sync + before_master commit",
     "warm": "no conntrack sync; service running, takeover_gate checks it",
     "cold": "no conntrack sync; service started by on_master",
     "none": "no conntrack sync, no service on the backup (control)",
+    KEEPALIVED: "keepalived 2.2.7 + conntrackd, commit in notify_master (after the VIPs)",
 }
+SYNCED = ("hot", KEEPALIVED)  # the grades with conntrackd
 CLIENT, SERVER = "192.0.2.100", "198.51.100.100"
 VIP_IN, VIP_OUT = "192.0.2.254", "198.51.100.254"
 GATEWAYS = {
@@ -237,13 +241,14 @@ class StandbyLab:
         window: float = 3.0,
         timeline: bool = False,
     ) -> None:
-        if grade not in GRADES:
-            raise LabError(f"grade {grade!r}: must be one of {', '.join(GRADES)}")
+        if grade not in SETUP:
+            raise LabError(f"grade {grade!r}: must be one of {', '.join(SETUP)}")
         self.lab, self.grade, self.n, self.interval = lab, grade, connections, interval
         self.window = window  # seconds after the takeover to wait for streams and service
         self.want_timeline = timeline
         self.gw: dict[str, Node] = {}
         self.vrrpd: dict[str, Vrrpd] = {}
+        self.keepalived: dict[str, Keepalived] = {}
         self.conntrackd: dict[str, subprocess.Popen[Any]] = {}
         self.ctd_conf: dict[str, Path] = {}
         self.timeline: Timeline | None = None
@@ -270,7 +275,7 @@ class StandbyLab:
             if loose != "0":
                 raise LabError(f"{g.name}: nf_conntrack_tcp_loose reads {loose!r}, not 0")
         self._serve(self.server, "--echo", str(ECHO_PORT))
-        if self.grade in ("hot", "warm"):
+        if self.grade in (*SYNCED, "warm"):
             for g in self.gw.values():
                 self._serve(g, "--http", str(SERVICE_PORT))
         elif self.grade == "none":
@@ -293,13 +298,16 @@ class StandbyLab:
             conf = wd / f"{name}-conntrackd.conf"
             conf.write_text(conntrackd_conf(example, wd, name))
             self.ctd_conf[name] = conf
-            if self.grade == "hot":
+            if self.grade in SYNCED:
                 with open(wd / f"{name}-conntrackd.out", "wb") as out:
                     self.conntrackd[name] = g.popen(
                         ["conntrackd", "-C", str(conf)], stdout=out, stderr=subprocess.STDOUT
                     )
         for name in self.conntrackd:
             wait_for(partial(self.answers, name), 15, what=f"conntrackd in {name} to answer")
+        if self.grade == KEEPALIVED:
+            self._start_keepalived()
+            return
         for name in ("g1", "g2"):
             routers, groups = vrrpd_routers(
                 self.grade,
@@ -314,6 +322,47 @@ class StandbyLab:
             want = "MASTER" if name == "g1" else "BACKUP"
             d.wait_ready(timeout=15)
             d.wait_states({"inside": want, "outside": want}, timeout=15)
+
+    def _start_keepalived(self) -> None:
+        """keepalived on both gateways, the two VIPs as in examples/conntrackd/vrrpd.toml, and
+        the standard sequence as keepalived users run it: all of it in notify_master (the
+        commit first), which keepalived runs after adding the addresses."""
+        script, wd = EXAMPLES / "primary-backup.sh", self.lab.workdir
+        for name, g in self.gw.items():
+            conf = self.ctd_conf[name]
+            hooks = {
+                state: _script(
+                    wd / f"{name}-ka-{state}",
+                    "#!/bin/sh\n" + "".join(f"{script} {step} {conf}\n" for step in steps),
+                )
+                for state, steps in (
+                    ("master", ("commit", "primary")),
+                    ("backup", ("backup",)),
+                    ("fault", ("fault",)),
+                )
+            }
+            instances = [
+                {
+                    "name": vr,
+                    "interface": ifname,
+                    "virtual_router_id": vrid,
+                    "priority": PRIORITY[name],
+                    "advert_int": self.interval,
+                    "virtual_ipaddress": [f"{vip}/24"],
+                    **{f"notify_{state}": str(path) for state, path in hooks.items()},
+                }
+                for vr, ifname, vrid, vip in (
+                    ("inside", "eth0", 51, VIP_IN),
+                    ("outside", "eth1", 52, VIP_OUT),
+                )
+            ]
+            self.keepalived[name] = start_keepalived(
+                g, instances, global_defs={"enable_script_security": True}
+            )
+        for name, ka in self.keepalived.items():
+            want = "MASTER" if name == "g1" else "BACKUP"
+            for vr in ("inside", "outside"):
+                ka.wait_state(vr, want, timeout=15)
 
     def _serve(self, node: Node, *args: str) -> None:
         ready = self.lab.workdir / f"{node.name}-serve{args[0]}.ready"
@@ -408,7 +457,7 @@ class StandbyLab:
             return s if ok else None
 
         wait_for(flowing, 30, what="every connection flowing and the service answering")
-        if self.grade == "hot":  # every connection replicated to g2 before the failure
+        if self.grade in SYNCED:  # every connection replicated to g2 before the failure
             wait_for(lambda: self.external("g2") >= self.n, 15, what="g2's external cache")
         # the failure comes right after an advert of g1 (close to the worst case)
         seen = time.monotonic()
@@ -421,15 +470,22 @@ class StandbyLab:
         counted = self.counters("g2")
         t_fail = time.monotonic()
         self.cut("g1")  # first: the outage and the silence start together
-        self.vrrpd["g1"].kill()
+        if self.keepalived:
+            self.keepalived["g1"].crash()
+        else:
+            self.vrrpd["g1"].kill()
         if "g1" in self.conntrackd:
             kill_child(self.conntrackd["g1"])
             self.lab._untrack(self.conntrackd["g1"])
         t_killed = time.monotonic()
         bound = master_down_interval(self.interval, PRIORITY["g2"])
-        self.vrrpd["g2"].wait_states(
-            {"inside": "MASTER", "outside": "MASTER"}, timeout=bound + MARGIN
-        )
+        if self.keepalived:
+            for vr in ("inside", "outside"):
+                self.keepalived["g2"].wait_state(vr, "MASTER", timeout=bound + MARGIN)
+        else:
+            self.vrrpd["g2"].wait_states(
+                {"inside": "MASTER", "outside": "MASTER"}, timeout=bound + MARGIN
+            )
         t_master = time.monotonic()
 
         def recovered() -> bool:
@@ -457,7 +513,8 @@ class StandbyLab:
         packets = cap.stop()
         garps = [t - offset for t in wire.times(wire.garps(packets, VIP_IN, g2.mac))]
         first_garp = min((t for t in garps if t > t_fail), default=None)
-        hook = re.findall(r"before_master done in ([\d.]+) ms", self.vrrpd["g2"].log_text())
+        log = self.vrrpd["g2"].log_text() if self.vrrpd else ""
+        hook = re.findall(r"before_master done in ([\d.]+) ms", log)
         run = Run(
             grade=self.grade,
             blackout=blackout(ping),
@@ -498,13 +555,14 @@ class StandbyLab:
             for t, _, _, new in log_transitions(d.log_text(), "inside")
         ]
         transitions.append((t_killed, "g1", ""))
+        daemon = "keepalived" if self.keepalived else "vrrpd"
         # wide enough to show the service answering again (cold: it starts after the takeover)
         pad = max(1.5 * self.interval, 0.02)
         if run.requests.back is not None and run.takeover is not None:
-            pad = max(pad, run.requests.back - run.takeover + 0.05)
+            pad = max(pad, run.requests.back - run.takeover + 0.15)
         tl = build(
             fault=t_fail,
-            fault_label="g1 cut off its three segments, its vrrpd (and conntrackd) SIGKILLed",
+            fault_label=f"g1 cut off its three segments, its {daemon} (and conntrackd) SIGKILLed",
             margin=pad,
             routers=["g1", "g2"],
             probes=probe_sends(ping),
@@ -652,10 +710,10 @@ def describe(run: Run) -> str:
 def grades_arg(text: str) -> list[str]:
     """An argparse type: grades separated by commas."""
     out = [g.strip() for g in text.split(",") if g.strip()]
-    bad = [g for g in out if g not in GRADES]
+    bad = [g for g in out if g not in SETUP]
     if bad or not out:
         raise argparse.ArgumentTypeError(
-            f"unknown grade {', '.join(bad) or '(none)'}: choose from {', '.join(GRADES)}"
+            f"unknown grade {', '.join(bad) or '(none)'}: choose from {', '.join(SETUP)}"
         )
     return out
 
@@ -665,7 +723,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
         "--grades",
         type=grades_arg,
         default=list(GRADES),
-        help=f"comma-separated, of {', '.join(GRADES)} (default: all)",
+        help=f"comma-separated, of {', '.join(SETUP)} (default: {','.join(GRADES)}; "
+        f"{KEEPALIVED}: hot with keepalived in vrrpd's place)",
     )
     ap.add_argument("--runs", type=int, default=1, help="failovers per grade (default 1)")
     ap.add_argument(
@@ -702,6 +761,10 @@ def command(args: argparse.Namespace, say: Callable[[str], None] = print) -> int
             require_matplotlib()
         except PlotUnavailable as e:
             say(f"netns_lab standby: {e}")
+            return 2
+        folder = Path(args.png).parent
+        if not folder.is_dir():
+            say(f"netns_lab standby: --png {args.png}: no directory {folder}; create it first")
             return 2
     runs: dict[str, list[Run]] = {}
     for grade in args.grades:

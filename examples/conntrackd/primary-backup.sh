@@ -11,10 +11,12 @@
 # CONF defaults to /etc/conntrackd/conntrackd.conf. Every step is tried; the exit code is 1
 # if any failed (vrrpd logs it; a failed commit does not stop the takeover).
 #
-# commit is serialised with flock on CONF itself (no lock file left behind): the two virtual routers
-# of a sync group decide to become master at the same moment and run before_master together;
-# the second commit waits for the first instead of overlapping it (it finds the entries
-# already committed and takes under a millisecond: conntrackd logs both).
+# commit is serialised with flock on CONF itself (no lock file left behind): the two virtual
+# routers of a sync group decide to become master at the same moment and run before_master
+# together, and conntrackd answers a commit requested while another is still in progress at
+# once ("commit already in progress, skipping") instead of waiting for it, so without the lock
+# one router's addresses could come up before a large commit ends. The second commit finds
+# the entries already committed. A single virtual router may call conntrackd -c directly.
 set -u
 MODE=${1:-}
 CONF=${2:-/etc/conntrackd/conntrackd.conf}
