@@ -124,6 +124,18 @@ def request_summary(result: Mapping[str, Any], fault: float) -> RequestSummary:
 # --- servers --------------------------------------------------------------------------------
 
 
+class _Running:
+    """`on` until SIGTERM or SIGINT (the loop then ends and the process reports)."""
+
+    def __init__(self) -> None:
+        self.on = True
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.on = False
+
+
 def _listener(port: int) -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -143,14 +155,7 @@ def serve(echo: int | None, http: int | None, ready: Path | None) -> int:
     if ready is not None:
         ready.touch()
     buffers: dict[socket.socket, bytes] = {}
-    running = True
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    running = _Running()
 
     def close(conn: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -158,7 +163,7 @@ def serve(echo: int | None, http: int | None, ready: Path | None) -> int:
         buffers.pop(conn, None)
         conn.close()
 
-    while running:
+    while running.on:
         for key, _ in sel.select(0.5):
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
@@ -248,14 +253,7 @@ def client(args: argparse.Namespace) -> int:
     req_target = _addr(args.requests) if args.requests else None
     finished: list[list[Any]] = []
     pending: dict[socket.socket, _Request] = {}
-    running = True
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    running = _Running()
 
     def done(r: _Request, ok: bool, why: str, now: float) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -283,7 +281,7 @@ def client(args: argparse.Namespace) -> int:
         os.replace(tmp, args.status)
 
     next_chunk = next_req = next_status = time.monotonic()
-    while running:
+    while running.on:
         now = time.monotonic()
         if streams and now >= next_chunk:
             for st in streams:
