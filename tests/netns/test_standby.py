@@ -4,8 +4,8 @@ client network and a server network (`netns_lab.standby`: strict nftables, tcp_l
 back, SNAT to the outside VIP, a sync link).
 
 Five long-lived TCP connections (64 bytes every 5 ms each way, byte counters) run from the
-client through the master g1 to the server; g1 fails hard (links down, vrrpd and conntrackd
-SIGKILLed) and g2 takes over.
+client through the master g1 to the server; g1 fails hard (cut off its three segments at once,
+vrrpd and conntrackd SIGKILLed) and g2 takes over.
 
 * With conntrackd and `before_master` committing: every connection keeps flowing, g2 drops
   no packet as invalid (the commit landed before the addresses), and no connection stalls
