@@ -36,6 +36,7 @@ from .packet import ChecksumForm
 from .receive import Accepted, RouterView
 from .reload import changed_fields
 from .throttle import Throttle
+from .timing import master_down_seconds, skew_seconds
 from .tracking import Kind, Tracker, TrackSpec
 from .types import MAX_BACKUP_PRIORITY, MIN_PRIORITY, IPAddress, IPInterface
 
@@ -382,6 +383,8 @@ class Instance:
         self.fsm = fsm.VirtualRouter(fsm_params(cfg), primary=self.src)
         self.tracker = Tracker(cfg.priority, track_specs(cfg))
         self._weights: tuple[Tracker | None, dict[str, int | None]] = (None, {})  # _tracked
+        self._tracked_cache: tuple[object, tuple[TrackedStatus, ...]] = (None, ())
+        self._dates: dict[tuple[float, float], str] = {}  # (loop time, wall - loop): ISO
         self.tracked_links = _links(cfg)  # interfaces whose link state tracking needs
         self.maintenance = False
         self.takeover_held = False  # advertising TAKEOVER_PRIORITY after `vrrpctl takeover`
@@ -773,10 +776,20 @@ class Instance:
         `now` (seconds since the epoch), for the leaves that are dates."""
         f, cfg = self.fsm, self.cfg
 
+        offset = round(wall - now, 3)  # the clock's anchor: steady unless the clock is set
+
         def date(t: float | None) -> str | None:
-            return None if t is None else iso_utc(wall - (now - t))
+            if t is None:
+                return None
+            text = self._dates.get((t, offset))
+            if text is None:  # a new transition, or the clock was set: at most two kept
+                if len(self._dates) > 1:
+                    self._dates.clear()
+                text = self._dates[(t, offset)] = iso_utc(offset + t)
+            return text
 
         changed = date(self.state_since) if self.transitions else None
+        interval_cs = f.master_adver_interval_cs
         last = self._last_advert
         counters = {str(k): v for k, v in self.counters.items()}
         for key in CHANNEL_COUNTERS:
@@ -808,8 +821,8 @@ class Instance:
             unicast_peers=tuple(str(p) for p in cfg.unicast_peers),
             accept_mode=cfg.accept_mode,
             is_owner=f.params.owner,
-            master_down_interval=float(f.master_down_interval),
-            skew_time=float(f.skew_time),
+            master_down_interval=master_down_seconds(f.priority, interval_cs, cfg.version),
+            skew_time=skew_seconds(f.priority, interval_cs, cfg.version),
             last_adv_source=None if last is None else str(last.src),
             new_master_reason=new_master_reason(self.master_reason),
             up_since=date(self.up_since),
@@ -820,7 +833,15 @@ class Instance:
         )
 
     def _tracked(self) -> tuple[TrackedStatus, ...]:
-        """The tracked objects, the router's own interface last (see `track_specs`)."""
+        """The tracked objects, the router's own interface last (see `track_specs`); made
+        again only after the tracker took an input (a status of 200 routers is on the loop)."""
+        tracker = self.tracker
+        key = (tracker, tracker.changes)
+        if self._tracked_cache[0] != key:
+            self._tracked_cache = (key, self._tracked_now())
+        return self._tracked_cache[1]
+
+    def _tracked_now(self) -> tuple[TrackedStatus, ...]:
         tracker = self.tracker
         if self._weights[0] is not tracker:  # a reload made a new tracker
             self._weights = (tracker, {s.name: s.weight for s in track_specs(self.cfg)})

@@ -145,6 +145,7 @@ class Tracker:
         _check_priority(base_priority)
         self._base = base_priority
         self._objects: dict[str, _Object] = {}
+        self.changes = 0  # inputs taken so far: a reader may cache what it derived until then
         for spec in specs:
             if not isinstance(spec, TrackSpec):
                 raise ValueError(f"tracked objects must be TrackSpec (got {spec!r})")
@@ -170,6 +171,7 @@ class Tracker:
         ]
         if not watching:
             watching = [self._get(name, Kind.INTERFACE)]
+        self.changes += 1
         before = self._outcome()
         for obj in watching:
             obj.status = Status.OK if up else Status.FAILING
@@ -185,6 +187,7 @@ class Tracker:
         """
         obj = self._get(name, Kind.SCRIPT)
         spec = obj.spec
+        self.changes += 1
         before = self._outcome()
         if ok:
             obj.fails = 0
@@ -206,6 +209,7 @@ class Tracker:
         obj = self._get(name, Kind.FILE)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise TypeError(f"track {name!r}: file value must be an int or None (got {value!r})")
+        self.changes += 1
         before = self._outcome()
         obj.value = value
         obj.status = Status.OK if value == 0 else Status.FAILING
@@ -214,6 +218,7 @@ class Tracker:
     def set_base(self, priority: int) -> bool:
         """The configured priority changed (reload). True if the effective priority changed."""
         _check_priority(priority)
+        self.changes += 1
         before = self._outcome()
         self._base = priority
         return self._outcome() != before
@@ -222,6 +227,7 @@ class Tracker:
         """Take the verdicts of `old`'s objects whose specification is unchanged (a reload
         that adds one script must not send the others back to UNKNOWN, which would hold
         FAULT for an unweighted one until its next result)."""
+        self.changes += 1
         for name, obj in self._objects.items():
             before = old._objects.get(name)
             if before is not None and before.spec == obj.spec:
