@@ -565,3 +565,14 @@ def test_gate_configuration_errors() -> None:
     ]
     c = cfg(**gate, gate_interval=0.5)
     assert (c.gate_interval, c.gate_timeout, c.gate_grace) == (Fraction(1, 2), Fraction(1, 2), 5)
+
+
+def test_tracked_objects_in_status_follow_every_input_though_cached() -> None:
+    inst = started(track_interfaces=[{"interface": "up1", "weight": -10}])
+    first = inst.status(1.0, {}, None, 0.0).tracked
+    assert inst.status(2.0, {}, None, 0.0).tracked is first  # no input since: not made again
+    assert [t.state for t in first] == ["unknown", "ok"]  # up1, then the router's own eth0
+    inst.link("up1", False, 3.0)
+    assert [t.state for t in inst.status(4.0, {}, None, 0.0).tracked] == ["failing", "ok"]
+    inst.link("up1", True, 5.0)
+    assert [t.state for t in inst.status(6.0, {}, None, 0.0).tracked] == ["ok", "ok"]
