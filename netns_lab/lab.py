@@ -1115,8 +1115,10 @@ class Node:
         *,
         extra_args: Sequence[str] = (),
         daemon: Mapping[str, Any] | None = None,
+        sync_groups: Sequence[Mapping[str, Any]] = (),
     ) -> Vrrpd:
-        """Write ``{workdir}/{node}.toml`` from `routers` and start vrrpd on it.
+        """Write ``{workdir}/{node}.toml`` from `routers` (and `sync_groups`, one
+        ``[[sync_group]]`` table each) and start vrrpd on it.
 
         Each mapping becomes one ``[[virtual_router]]`` table as given, every key passed
         through (lists of strings, floats, bools: ``unicast_peers = ["198.51.100.2"]``);
@@ -1141,7 +1143,10 @@ class Node:
                     check_documentation_address(vip, f"{self.name}: virtual_ips")
             tables.append(t)
         daemon_table = {**(daemon or {}), "control_socket": str(sock)}
-        conf.write_text(dumps({"daemon": daemon_table, "virtual_router": tables}))
+        doc: dict[str, Any] = {"daemon": daemon_table, "virtual_router": tables}
+        if sync_groups:
+            doc["sync_group"] = [dict(g) for g in sync_groups]
+        conf.write_text(dumps(doc))
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()  # a stale socket from a killed daemon; no live daemon uses it
         with open(log, "ab") as logf:

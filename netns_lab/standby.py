@@ -88,7 +88,6 @@ from .timeline import (
     render_text,
     require_matplotlib,
 )
-from .toml_out import dumps
 
 EXAMPLES = Path(PACKAGE_ROOT) / "examples" / "conntrackd"
 GRADES = ("hot", "warm", "cold", "none")
@@ -610,23 +609,8 @@ def with_traffic(tl: Timeline, fault: float, result: Mapping[str, Any]) -> Timel
 def start_vrrpd(
     node: Node, routers: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, Any]]
 ) -> Vrrpd:
-    """Start vrrpd in `node` on these virtual routers and sync groups (`Node.start_vrrpd`
-    writes no sync groups): the same files, ``{workdir}/{node}.toml|.sock|.log``."""
-    wd = node.lab.workdir
-    sock, conf, log = (wd / f"{node.name}{x}" for x in (".sock", ".toml", ".log"))
-    tables = [dict(r) for r in routers]
-    doc: dict[str, Any] = {"daemon": {"control_socket": str(sock)}, "virtual_router": tables}
-    if groups:
-        doc["sync_group"] = [dict(g) for g in groups]
-    conf.write_text(dumps(doc))
-    with open(log, "ab") as f:
-        proc = node.popen(
-            [sys.executable, "-m", "vrrpd", "--config", str(conf)],
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
-    node.vrrpd = Vrrpd(node, proc, conf, log, sock, tables)
-    return node.vrrpd
+    """Start vrrpd in `node` on these virtual routers and sync groups."""
+    return node.start_vrrpd(routers, sync_groups=groups)
 
 
 # --- the table ------------------------------------------------------------------------------

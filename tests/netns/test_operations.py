@@ -121,26 +121,8 @@ def start_doc(
     sync_groups: Sequence[dict[str, Any]] = (),
     daemon: dict[str, Any] | None = None,
 ) -> Vrrpd:
-    """Like Node.start_vrrpd, for configurations it cannot write (``[[sync_group]]``)."""
-    workdir = node.lab.workdir
-    sock = workdir / f"{node.name}.sock"
-    conf = workdir / f"{node.name}.toml"
-    log = workdir / f"{node.name}.log"
-    doc: dict[str, Any] = {
-        "daemon": {**(daemon or {}), "control_socket": str(sock)},
-        "virtual_router": list(routers),
-    }
-    if sync_groups:
-        doc["sync_group"] = list(sync_groups)
-    conf.write_text(dumps(doc))
-    with open(log, "ab") as logf:
-        proc = node.popen(
-            [sys.executable, "-m", "vrrpd", "--config", str(conf)],
-            stdout=logf,
-            stderr=subprocess.STDOUT,
-        )
-    node.vrrpd = Vrrpd(node, proc, conf, log, sock, list(routers))
-    return node.vrrpd
+    """Node.start_vrrpd with sync groups (kept for the tests that call it)."""
+    return node.start_vrrpd(routers, sync_groups=sync_groups, daemon=daemon)
 
 
 def transitions_logged(d: Vrrpd, name: str = "gw") -> list[tuple[str, str, str]]:
