@@ -10,6 +10,9 @@ vrrpd and conntrackd SIGKILLed) and g2 takes over.
 * With conntrackd and `before_master` committing: every connection keeps flowing, g2 drops
   no packet as invalid (the commit landed before the addresses), and no connection stalls
   longer than the takeover (to g2's first gratuitous ARP) plus a margin.
+* Warm (the service running on g2, its takeover_gate checking it): new requests answered as
+  soon as the address arrives, no connection kept. Cold (the service started by on_master):
+  answered only once it has started, no connection kept.
 * Without conntrackd (the control): no connection comes back, and g2 drops their packets as
   invalid. This is what proves the first test can fail.
 """
@@ -55,6 +58,31 @@ def test_without_conntrackd_no_connection_survives(lab: Lab) -> None:
     # each one reset, or silent for the whole window after the takeover
     assert all(s.error is not None or s.stall >= 2.0 for s in run.streams), run.streams
     assert run.invalid > 0
+
+
+def test_warm_standby_answers_new_requests_at_once_but_keeps_no_connection(lab: Lab) -> None:
+    # The service runs on g2 and its takeover_gate checks it; no conntrack sync.
+    sb = StandbyLab(lab, "warm", connections=N, window=2.0)
+    sb.start()
+    run = sb.failover()
+    assert run.kept == 0, run.streams  # no replicated state: the connections are gone
+    assert run.takeover is not None and run.requests.back is not None, run
+    # Answered as soon as the address arrived: the gate ran ahead of need.
+    assert run.requests.back <= run.takeover + STALL_MARGIN, (run.requests, run.takeover)
+    assert "takeover gate passes" in sb.vrrpd["g2"].log_text()
+
+
+def test_cold_standby_answers_only_once_the_service_has_started(lab: Lab) -> None:
+    # No service on g2 until the group's on_master starts it.
+    sb = StandbyLab(lab, "cold", connections=N, window=2.0)
+    sb.start()
+    run = sb.failover()
+    assert run.kept == 0, run.streams
+    assert run.takeover is not None and run.requests.back is not None, run
+    # Not with the address (warm: within a few ms of it) but once the service has started
+    # (a Python server: about 180 ms here; 50 ms is far below what an interpreter takes).
+    assert run.requests.back >= run.takeover + 0.05, (run.requests, run.takeover)
+    assert run.requests.failed > 0
 
 
 def test_the_recipe_files_are_valid() -> None:
