@@ -32,7 +32,7 @@ from .addresses import (
     startup_plan,
 )
 from .api import DISCARD_COUNTER, Command, RouterStatus, unknown_command
-from .config import Config, ConfigError, VirtualRouterConfig
+from .config import Config, ConfigError, SyncGroup, VirtualRouterConfig
 from .events import EventBus
 from .groups import GroupSettled, Routed, SyncGroups
 from .instance import (
@@ -271,6 +271,12 @@ class Daemon:
             "" if ok else " anyway (a master without them would hold nothing)",
         )
 
+    def _groups_stopped(self, groups: Iterable[SyncGroup]) -> None:
+        """Sync groups that stop (vrrpd stops, or a reload removed them): their on_stop."""
+        for group in groups:
+            for job in group_jobs(group, fsm.State.INITIALIZE):
+                self.notify_runner.submit(job)
+
     def group_settled(self, settled: GroupSettled) -> None:
         group, state = settled.group, settled.state
         self.bus.publish("group", name=group.name, state=state.value)
@@ -503,10 +509,7 @@ class Daemon:
             return  # nothing to run or read: no runner
 
         def script(name: str, ok: bool, detail: str) -> None:
-            if gate is not None and name == gate.name:
-                self.feed(ex, inst.gate_result, ok, detail)
-            else:
-                self.feed(ex, inst.script_result, name, ok, detail)
+            self.feed(ex, inst.check_result, name, ok, detail)
 
         def file(name: str, value: int | None) -> None:
             self.feed(ex, inst.file_value, name, value)
@@ -644,9 +647,7 @@ class Daemon:
         for ex in list(self.execs.values()):
             await self._remove(ex)
         self._prune_ports()
-        for group in self.config.sync_groups:  # the groups stop with vrrpd: on_stop
-            for job in group_jobs(group, fsm.State.INITIALIZE):
-                self.notify_runner.submit(job)
+        self._groups_stopped(self.config.sync_groups)  # the groups stop with vrrpd
         await self.notify_runner.drain(timeout=5.0)
         await self.notify_runner.close()
         for task in self._tasks:
@@ -936,10 +937,8 @@ class Daemon:
             for name in (*plan.names(A.REMOVE), *plan.names(A.RESTART)):
                 await self._remove(self.execs[name])
                 done.append(f"{name} stopped")
-            for group in self.config.sync_groups:
-                if group.name in plan.groups_removed:  # a removed group stops: on_stop
-                    for job in group_jobs(group, fsm.State.INITIALIZE):
-                        self.notify_runner.submit(job)
+            removed = [g for g in self.config.sync_groups if g.name in plan.groups_removed]
+            self._groups_stopped(removed)
             self.config = new
             for name in plan.names(A.UPDATE):
                 await self._update(self.execs[name], new_by_name[name])

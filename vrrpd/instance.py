@@ -359,7 +359,9 @@ _VIEW_KEYS = frozenset(
     }
 )
 _TRACK_KEYS = frozenset({"track_interfaces", "track_scripts", "track_files", "priority"})
-GATE_CHECK = "takeover_gate"  # the gate's name among the runner's scripts (not a track name)
+# The gate's name among the runner's scripts: outside the track names' alphabet, so a track
+# script named "takeover_gate" is never taken for it.
+GATE_CHECK = "(takeover gate)"
 _GATE_KEYS = frozenset({"takeover_gate", "gate_interval", "gate_timeout"})  # the runner's
 
 
@@ -382,7 +384,6 @@ class Instance:
         self.host_owned = frozenset(host_owned)
         self.fsm = fsm.VirtualRouter(fsm_params(cfg), primary=self.src)
         self.tracker = Tracker(cfg.priority, track_specs(cfg))
-        self._weights: tuple[Tracker | None, dict[str, int | None]] = (None, {})  # _tracked
         self._tracked_cache: tuple[object, tuple[TrackedStatus, ...]] = (None, ())
         self._dates: dict[tuple[float, float], str] = {}  # (loop time, wall - loop): ISO
         self.tracked_links = _links(cfg)  # interfaces whose link state tracking needs
@@ -624,6 +625,13 @@ class Instance:
             return []
         return [GateChanged(ok, detail), *self._run(fsm.Gate(ok), now)]
 
+    def check_result(self, name: str, ok: bool, detail: str, now: float) -> list[Output]:
+        """One run of a script the runner runs for us: the takeover gate (`gate_check`) or a
+        tracked script."""
+        if name == GATE_CHECK:
+            return self.gate_result(ok, detail, now)
+        return self.script_result(name, ok, detail, now)
+
     def script_result(self, name: str, ok: bool, detail: str, now: float) -> list[Output]:
         if not self.tracker.script_result(name, ok):
             return []
@@ -843,9 +851,8 @@ class Instance:
 
     def _tracked_now(self) -> tuple[TrackedStatus, ...]:
         tracker = self.tracker
-        if self._weights[0] is not tracker:  # a reload made a new tracker
-            self._weights = (tracker, {s.name: s.weight for s in track_specs(self.cfg)})
-        weights, unknown = self._weights[1], tracker.awaiting()
+        weights = {s.name: s.weight for s in track_specs(self.cfg)}
+        unknown = tracker.awaiting()
         return tuple(
             TrackedStatus(
                 t.name,

@@ -576,3 +576,18 @@ def test_tracked_objects_in_status_follow_every_input_though_cached() -> None:
     assert [t.state for t in inst.status(4.0, {}, None, 0.0).tracked] == ["failing", "ok"]
     inst.link("up1", True, 5.0)
     assert [t.state for t in inst.status(6.0, {}, None, 0.0).tracked] == ["ok", "ok"]
+
+
+def test_a_track_script_named_like_the_gate_is_not_taken_for_it() -> None:
+    from vrrpd.instance import GATE_CHECK, GateChanged
+
+    inst = started(
+        takeover_gate=["/usr/local/bin/ready"],
+        track_scripts=[{"name": "takeover_gate", "command": ["/bin/true"], "weight": -10}],
+    )
+    check = inst.gate_check()
+    assert check is not None and check.name == GATE_CHECK != "takeover_gate"
+    out = inst.check_result("takeover_gate", False, "exit 1", 0.1)
+    assert not [o for o in out if isinstance(o, GateChanged)]
+    assert inst.gate_detail == ""  # the gate has no result yet
+    assert inst.check_result(GATE_CHECK, True, "exit 0", 0.2)[0] == GateChanged(True, "exit 0")
